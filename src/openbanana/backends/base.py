@@ -1,0 +1,89 @@
+"""The generator behind a small protocol, so a large pretrained generator can take the place of
+the default model without touching training, sampling, the pipeline, the CLI or the server.
+
+Conventions (fixed for every backend):
+- images inside models are float32/bf16 tensors ``[B, 3, H, W]`` in ``[-1, 1]``;
+- a batch is a :class:`Batch`: the target image, an optional condition image per sample
+  (``has_cond`` False means text-to-image; its ``cond`` slot then holds zeros) and one
+  instruction string per sample;
+- ``sample`` returns images in ``[-1, 1]``; decoding to task answers happens outside backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from openbanana.registry import Registry
+
+
+@dataclass
+class Batch:
+    """One training or sampling batch.
+
+    Attributes:
+        target: ``[B, 3, H, W]`` float in [-1, 1], the image to generate (None when sampling).
+        cond: ``[B, 3, H, W]`` float in [-1, 1], the input image (zeros where ``has_cond`` is False).
+        has_cond: ``[B]`` bool, whether sample i has an input image.
+        prompts: B instruction strings.
+        tasks: B task names (``"t2i"``, ``"edit"``, ``"depth"``, ...), for logging and loss weights.
+    """
+
+    target: torch.Tensor | None
+    cond: torch.Tensor
+    has_cond: torch.Tensor
+    prompts: list[str]
+    tasks: list[str] | None = None
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
+        move = (lambda t: t.to(device=device, dtype=dtype)) if dtype else (lambda t: t.to(device))
+        return Batch(
+            target=None if self.target is None else move(self.target),
+            cond=move(self.cond),
+            has_cond=self.has_cond.to(device),
+            prompts=self.prompts,
+            tasks=self.tasks,
+        )
+
+
+@runtime_checkable
+class GeneratorBackend(Protocol):
+    """What training, sampling and the pipeline need from a generator."""
+
+    #: registry key of the backend (``"tiny"``, ``"flux2-klein"``)
+    name: str
+
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Scalar loss of the generator on ``batch`` (flow matching; one-step samples included)."""
+
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: torch.Tensor | None,
+        prompts: list[str],
+        *,
+        height: int,
+        width: int,
+        num_inference_steps: int = 1,
+        guidance_text: float = 1.0,
+        guidance_image: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Generate ``[B, 3, height, width]`` images in [-1, 1] for ``prompts``, conditioned on ``cond``."""
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """Parameters the optimiser updates (all, or only LoRA adapters)."""
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write weights (safetensors only) and a JSON config to directory ``path``."""
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs) -> GeneratorBackend:
+        """Load what :meth:`save_pretrained` wrote (never unpickles)."""
+
+
+#: backend name -> class implementing :class:`GeneratorBackend`
+BACKENDS: Registry[type] = Registry("backend")

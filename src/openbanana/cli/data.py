@@ -1,0 +1,7 @@
+"""`openbanana data` commands (placeholder until implemented)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
