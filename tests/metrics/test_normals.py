@@ -70,7 +70,9 @@ def test_torch_matches_numpy_and_evaluator_pools_pixels():
     ev = M.NormalsEvaluator()
     ev.update(pred, gt)
     ev.update(pred[:2], gt[:2])
-    errs = np.concatenate([M.angular_error_deg(pred, gt).ravel(), M.angular_error_deg(pred[:2], gt[:2]).ravel()])
+    errs = np.concatenate(
+        [M.angular_error_deg(pred, gt).ravel(), M.angular_error_deg(pred[:2], gt[:2]).ravel()]
+    )
     out = ev.compute()
     assert out["mean"] == pytest.approx(errs.mean(), rel=1e-5)
     assert out["median"] == pytest.approx(np.median(errs), rel=1e-5)

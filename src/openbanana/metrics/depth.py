@@ -101,9 +101,13 @@ def depth(
             "depth: expected at least one valid pixel (gt finite, > 0, inside the depth range and valid), got none"
         )
     if np.isnan(p[mask]).any():
-        raise ValueError(f"depth: expected a prediction without NaN at valid pixels, got {int(np.isnan(p[mask]).sum())} NaN")
+        raise ValueError(
+            f"depth: expected a prediction without NaN at valid pixels, got {int(np.isnan(p[mask]).sum())} NaN"
+        )
     if np.isneginf(p[mask]).any() or (max_depth_m is None and np.isinf(p[mask]).any()):
-        raise ValueError("depth: prediction has inf at valid pixels; only +inf with max_depth_m given is clipped")
+        raise ValueError(
+            "depth: prediction has inf at valid pixels; only +inf with max_depth_m given is clipped"
+        )
     if max_depth_m is not None:
         p = np.where(np.isposinf(p), max_depth_m, p)
 
@@ -140,7 +144,9 @@ class DepthEvaluator:
         align, min_depth_m, max_depth_m: as in :func:`depth`, fixed for the whole split.
     """
 
-    def __init__(self, align: str = "none", min_depth_m: float | None = None, max_depth_m: float | None = None):
+    def __init__(
+        self, align: str = "none", min_depth_m: float | None = None, max_depth_m: float | None = None
+    ):
         if align not in ALIGNMENTS:
             raise ValueError(f"DepthEvaluator: align expected one of {ALIGNMENTS}, got {align!r}")
         self.align, self.min_depth_m, self.max_depth_m = align, min_depth_m, max_depth_m
@@ -152,7 +158,7 @@ class DepthEvaluator:
         self.per_image.append(m)
         return m
 
-    def merge(self, other: "DepthEvaluator") -> None:
+    def merge(self, other: DepthEvaluator) -> None:
         self.per_image.extend(other.per_image)
 
     def compute(self) -> dict[str, float]:

@@ -70,7 +70,9 @@ def normals(pred: Any, gt: Any, valid: Any = None) -> dict[str, float]:
         mask &= as_mask(valid, "valid", g.shape[:-1])
     n = int(mask.sum())
     if n == 0:
-        raise ValueError("normals: expected at least one valid pixel (finite, non-zero gt and valid), got none")
+        raise ValueError(
+            "normals: expected at least one valid pixel (finite, non-zero gt and valid), got none"
+        )
     if not np.isfinite(p[mask]).all():
         raise ValueError("normals: expected a finite prediction at valid pixels, got NaN or inf")
     return normal_metrics_from_errors(angular_error_deg(p[mask], g[mask]))
@@ -116,7 +118,7 @@ class NormalsEvaluator:
         """All pooled errors in degrees, float32 1-D (in update order)."""
         return np.concatenate(self._errors) if self._errors else np.zeros(0, np.float32)
 
-    def merge(self, other: "NormalsEvaluator") -> None:
+    def merge(self, other: NormalsEvaluator) -> None:
         """Append another evaluator's pixels (used to gather results across processes)."""
         self._errors.extend(other._errors)
         self.n_images += other.n_images

@@ -59,7 +59,9 @@ class SemanticEvaluator:
         p = as_labels(pred, "pred")
         g = as_labels(gt, "gt")
         if p.shape != g.shape:
-            raise ValueError(f"SemanticEvaluator: expected pred and gt of the same shape, got {p.shape} and {g.shape}")
+            raise ValueError(
+                f"SemanticEvaluator: expected pred and gt of the same shape, got {p.shape} and {g.shape}"
+            )
         self._check(p, "pred")
         self._check(g, "gt")
         scored = g != self.ignore_index
@@ -70,7 +72,7 @@ class SemanticEvaluator:
         self.missed += np.bincount(gs[none], minlength=k)
         self.n_images += 1
 
-    def merge(self, other: "SemanticEvaluator") -> None:
+    def merge(self, other: SemanticEvaluator) -> None:
         """Add another evaluator's counts (gathering across processes)."""
         if (other.num_classes, other.ignore_index) != (self.num_classes, self.ignore_index):
             raise ValueError("SemanticEvaluator.merge: expected the same num_classes and ignore_index")
@@ -128,7 +130,7 @@ class ReferringEvaluator:
         self.unions.extend(int(x) for x in union)
         return [float(i / u) if u > 0 else 1.0 for i, u in zip(inter, union)]
 
-    def merge(self, other: "ReferringEvaluator") -> None:
+    def merge(self, other: ReferringEvaluator) -> None:
         self.intersections.extend(other.intersections)
         self.unions.extend(other.unions)
 
