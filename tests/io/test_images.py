@@ -93,7 +93,9 @@ def test_palette_image_with_and_without_transparency():
     pal = Image.new("P", (3, 1))
     pal.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     pal.putdata([0, 1, 1])
-    np.testing.assert_array_equal(load_image(_png_bytes(pal))[0], [[10, 20, 30], [200, 100, 50], [200, 100, 50]])
+    np.testing.assert_array_equal(
+        load_image(_png_bytes(pal))[0], [[10, 20, 30], [200, 100, 50], [200, 100, 50]]
+    )
     out = load_image(_png_bytes(pal, transparency=0))
     np.testing.assert_array_equal(out[0, 0], ALPHA_BACKGROUND)
     np.testing.assert_array_equal(out[0, 1], [200, 100, 50])

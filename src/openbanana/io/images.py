@@ -85,7 +85,9 @@ def _read_bytes(source: Source, max_bytes: int) -> bytes:
             raise ImageLoadError(f"{name}: is a folder, expected an image file")
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageLoadError(f"{name}: file is {size:,} bytes, larger than the cap of {max_bytes:,} bytes")
+            raise ImageLoadError(
+                f"{name}: file is {size:,} bytes, larger than the cap of {max_bytes:,} bytes"
+            )
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -203,7 +205,7 @@ def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             return ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
         except Exception:  # noqa: BLE001 -- a broken profile falls back to the plain formula
-            pass
+            return img.convert("RGB")
     return img.convert("RGB")
 
 

@@ -48,9 +48,7 @@ def encode_png16(array: np.ndarray, compress_level: int = 6) -> bytes:
     if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
         raise TypeError(f"expected an integer array for a 16-bit PNG, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() > 65535):
-        raise ValueError(
-            f"values must lie in [0, 65535] for a 16-bit PNG, got [{arr.min()}, {arr.max()}]"
-        )
+        raise ValueError(f"values must lie in [0, 65535] for a 16-bit PNG, got [{arr.min()}, {arr.max()}]")
     h, w = arr.shape[:2]
     channels = 1 if arr.ndim == 2 else 3
     raw = arr.astype(">u2").reshape(h, w * channels).view(np.uint8)  # big-endian bytes, [H, W*C*2]
