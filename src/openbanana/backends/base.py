@@ -30,6 +30,8 @@ class Batch:
         has_cond: ``[B]`` bool, whether sample i has an input image.
         prompts: B instruction strings.
         tasks: B task names (``"t2i"``, ``"edit"``, ``"depth"``, ...), for logging and loss weights.
+        one_step: ``[B]`` bool or None: train sample i in the deterministic one-step mode (input
+            zeros at t = 1, see :mod:`openbanana.sampling`); set by the training loop.
     """
 
     target: torch.Tensor | None
@@ -37,6 +39,7 @@ class Batch:
     has_cond: torch.Tensor
     prompts: list[str]
     tasks: list[str] | None = None
+    one_step: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
         move = (lambda t: t.to(device=device, dtype=dtype)) if dtype else (lambda t: t.to(device))
@@ -46,6 +49,7 @@ class Batch:
             has_cond=self.has_cond.to(device),
             prompts=self.prompts,
             tasks=self.tasks,
+            one_step=None if self.one_step is None else self.one_step.to(device),
         )
 
 
@@ -71,8 +75,13 @@ class GeneratorBackend(Protocol):
         guidance_text: float = 1.0,
         guidance_image: float = 1.0,
         generator: torch.Generator | None = None,
+        one_step: bool = False,
     ) -> torch.Tensor:
-        """Generate ``[B, 3, height, width]`` images in [-1, 1] for ``prompts``, conditioned on ``cond``."""
+        """Generate ``[B, 3, height, width]`` images in [-1, 1] for ``prompts``, conditioned on ``cond``.
+
+        ``one_step=True``: the deterministic one-step mode (no noise, one Euler step from t = 1)
+        that dense tasks are trained in; backends without it may raise NotImplementedError.
+        """
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """Parameters the optimiser updates (all, or only LoRA adapters)."""

@@ -1,0 +1,422 @@
+"""The default generator: a small conditional rectified-flow UNet, trained here from scratch.
+
+One network serves text-to-image, editing and every vision task; the task lives only in the text.
+
+Inputs of the network (see :meth:`TinyUNet.forward`):
+- ``x_t`` ``[B, 3, H, W]``: the noisy target (flow convention of :mod:`openbanana.sampling`);
+- ``cond`` ``[B, 3, H, W]``: the input image, zeros when absent, plus a constant ``has_cond``
+  channel, so "no image" is an explicit input, not a black photo;
+- ``t`` ``[B]``: time in [0, 1] (sinusoidal embedding -> MLP);
+- the instruction: byte-level text encoder (:mod:`openbanana.backends.text`); its pooled vector
+  joins the time embedding and modulates every residual block (FiLM: scale and shift after the
+  second GroupNorm); its token features are attended to by cross-attention at the low-resolution
+  levels and in the middle;
+- ``one_step`` ``[B]`` bool: the deterministic one-step mode for dense tasks (input zeros at t = 1),
+  a learned embedding added to the time embedding.
+
+Sizes are a registry of factory configs (:data:`SIZES`): ``tiny-xs`` (~1.5 M parameters, tests and
+CPU), ``tiny-s`` (~7 M), ``tiny-m`` (~20 M, GPU; bfloat16 storage, ~39 MB).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from openbanana.backends.base import BACKENDS, Batch
+from openbanana.backends.text import TextEncoder, TextEncoderConfig
+from openbanana.registry import Registry
+from openbanana.sampling import (
+    cfg_combine,
+    euler_sample,
+    initial_noise,
+    interpolate,
+    one_step_sample,
+    sample_train_t,
+    velocity_target,
+)
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+_STORAGE = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+# ============================================================================ config
+@dataclass
+class TinyConfig:
+    """Architecture of :class:`TinyUNet` (saved as ``config.json`` beside the weights).
+
+    Attributes:
+        channels: width of the first level.
+        channel_mults: width multiplier per level; level i works at ``H / 2**i``.
+        num_res_blocks: residual blocks per level on the way down (one more on the way up).
+        attn_levels: levels with self- plus cross-attention (the middle always has it).
+        heads: attention heads in the UNet.
+        emb_dim: width of the time/text embedding that drives FiLM.
+        text: the text encoder's config.
+        time_distribution: training times, ``"logit_normal"`` or ``"uniform"``.
+        storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
+            (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
+    """
+
+    channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 1
+    attn_levels: tuple[int, ...] = (2,)
+    heads: int = 4
+    emb_dim: int = 128
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    time_distribution: str = "logit_normal"
+    storage_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text, dict):
+            self.text = TextEncoderConfig(**self.text)
+        self.channel_mults = tuple(int(m) for m in self.channel_mults)
+        self.attn_levels = tuple(int(a) for a in self.attn_levels)
+        if not self.channel_mults:
+            raise ValueError("channel_mults must name at least one level")
+        bad = [a for a in self.attn_levels if not 0 <= a < len(self.channel_mults)]
+        if bad:
+            raise ValueError(f"attn_levels {bad} outside the {len(self.channel_mults)} levels")
+        for m in self.channel_mults:
+            if (self.channels * m) % 8 or (self.channels * m) % self.heads:
+                raise ValueError(f"level width {self.channels * m} must be divisible by 8 and by heads")
+        if self.storage_dtype not in _STORAGE:
+            raise ValueError(f"storage_dtype must be one of {sorted(_STORAGE)}, got {self.storage_dtype!r}")
+
+    @property
+    def downsample_factor(self) -> int:
+        """Height and width must be multiples of this."""
+        return 2 ** (len(self.channel_mults) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TinyConfig:
+        """Build from a dict; ``{"size": "tiny-s", ...}`` starts from a registered size and overrides."""
+        d = dict(d)
+        base = SIZES.get(d.pop("size"))().to_dict() if "size" in d else {}
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TinyConfig keys {sorted(unknown)}; expected {sorted(known | {'size'})}")
+        if "text" in d and isinstance(d["text"], dict):
+            d["text"] = {**base.get("text", {}), **d["text"]}
+        return cls(**{**base, **d})
+
+
+#: size name -> factory of a :class:`TinyConfig`
+SIZES: Registry = Registry("tiny model size")
+
+
+@SIZES.register("tiny-xs")
+def tiny_xs() -> TinyConfig:
+    """~1.5 M parameters: tests and CPU training at 64x64."""
+    return TinyConfig(channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attn_levels=(2,), emb_dim=128,
+                      text=TextEncoderConfig(dim=96, layers=2, heads=4))
+
+
+@SIZES.register("tiny-s")
+def tiny_s() -> TinyConfig:
+    """~7 M parameters: CPU-hours or a short GPU run."""
+    return TinyConfig(channels=48, channel_mults=(1, 2, 2, 3), num_res_blocks=1, attn_levels=(2, 3), emb_dim=192,
+                      text=TextEncoderConfig(dim=128, layers=3, heads=4))
+
+
+@SIZES.register("tiny-m")
+def tiny_m() -> TinyConfig:
+    """~20 M parameters: the shipped GPU model at 128x128 (bf16 storage ~39 MB)."""
+    return TinyConfig(channels=64, channel_mults=(1, 2, 2, 3), num_res_blocks=2, attn_levels=(2, 3), emb_dim=256,
+                      heads=8, text=TextEncoderConfig(dim=192, layers=4, heads=6), storage_dtype="bfloat16")
+
+
+# ============================================================================ blocks
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of ``t`` in [0, 1] (scaled by 1000), ``[B] -> [B, dim]``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = 1000.0 * t.float()[:, None] * freqs[None]  # [B, half]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def _norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(32, ch), ch)
+
+
+class ResBlock(nn.Module):
+    """GN-SiLU-conv, FiLM from the embedding, GN-SiLU-conv, residual."""
+
+    def __init__(self, cin: int, cout: int, emb_dim: int) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = _norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
+        self.film = nn.Linear(emb_dim, 2 * cout)
+        self.norm2, self.conv2 = _norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))  # [B, cout, H, W]
+        scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)  # [B, cout, 1, 1] each
+        h = self.norm2(h) * (1 + scale) + shift
+        return self.skip(x) + self.conv2(F.silu(h))
+
+
+class AttnBlock(nn.Module):
+    """Self-attention over pixels, cross-attention to the text tokens, MLP (pre-norm)."""
+
+    def __init__(self, ch: int, text_dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.qkv, self.proj1 = _norm(ch), nn.Linear(ch, 3 * ch), nn.Linear(ch, ch)
+        self.norm2, self.q, self.kv = nn.LayerNorm(ch), nn.Linear(ch, ch), nn.Linear(text_dim, 2 * ch)
+        self.proj2 = nn.Linear(ch, ch)
+        self.norm3 = nn.LayerNorm(ch)
+        self.mlp = nn.Sequential(nn.Linear(ch, 4 * ch), nn.GELU(), nn.Linear(4 * ch, ch))
+        for lin in (self.proj1, self.proj2, self.mlp[2]):
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, C = x.shape  # [B, N, C] -> [B, heads, N, C/heads]
+        return x.view(B, N, self.heads, C // self.heads).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        B, C, H, W = x.shape  # [B, C, H, W]
+        h = self.norm1(x).flatten(2).transpose(1, 2)  # [B, HW, C]
+        q, k, v = (self._split(z) for z in self.qkv(h).chunk(3, dim=-1))
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, H * W, C)
+        tok = x.flatten(2).transpose(1, 2) + self.proj1(a)  # [B, HW, C]
+        q = self._split(self.q(self.norm2(tok)))
+        k, v = (self._split(z) for z in self.kv(text).chunk(2, dim=-1))  # [B, heads, L, C/heads]
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=text_mask[:, None, None, :])
+        tok = tok + self.proj2(a.transpose(1, 2).reshape(B, H * W, C))
+        tok = tok + self.mlp(self.norm3(tok))
+        return tok.transpose(1, 2).reshape(B, C, H, W)
+
+
+# ============================================================================ network
+class TinyUNet(nn.Module):
+    """The velocity network ``(x_t, cond, has_cond, t, text, one_step) -> v``."""
+
+    def __init__(self, cfg: TinyConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        ch, E, T = cfg.channels, cfg.emb_dim, cfg.text.dim
+        widths = [ch * m for m in cfg.channel_mults]
+        self.text = TextEncoder(cfg.text)
+        self.time_mlp = nn.Sequential(nn.Linear(ch, E), nn.SiLU(), nn.Linear(E, E))
+        self.text_pool = nn.Linear(T, E)
+        self.mode = nn.Embedding(2, E)  # 0 = flow sampling, 1 = deterministic one-step
+        self.stem = nn.Conv2d(3 + 3 + 1, ch, 3, padding=1)
+
+        self.down = nn.ModuleList()
+        skips, cur = [ch], ch
+        for lvl, w in enumerate(widths):
+            for _ in range(cfg.num_res_blocks):
+                attn = AttnBlock(w, T, cfg.heads) if lvl in cfg.attn_levels else None
+                self.down.append(nn.ModuleList([ResBlock(cur, w, E), attn or nn.Identity()]))
+                cur = w
+                skips.append(cur)
+            if lvl < len(widths) - 1:
+                self.down.append(nn.Conv2d(cur, cur, 3, stride=2, padding=1))
+                skips.append(cur)
+        self.mid1, self.mid_attn, self.mid2 = ResBlock(cur, cur, E), AttnBlock(cur, T, cfg.heads), ResBlock(cur, cur, E)
+
+        self.up = nn.ModuleList()
+        for lvl in reversed(range(len(widths))):
+            w = widths[lvl]
+            for _ in range(cfg.num_res_blocks + 1):
+                attn = AttnBlock(w, T, cfg.heads) if lvl in cfg.attn_levels else None
+                self.up.append(nn.ModuleList([ResBlock(cur + skips.pop(), w, E), attn or nn.Identity()]))
+                cur = w
+            if lvl > 0:
+                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                             nn.Conv2d(cur, cur, 3, padding=1)))
+        self.out_norm, self.out = _norm(cur), nn.Conv2d(cur, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
+                text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], one_step: torch.Tensor) -> torch.Tensor:
+        """Velocity ``[B, 3, H, W]``.
+
+        Args:
+            x_t: ``[B, 3, H, W]`` state at time t. cond: ``[B, 3, H, W]`` in [-1, 1].
+            t: ``[B]`` in [0, 1]. has_cond, one_step: ``[B]`` bool.
+            text: ``(tokens [B, L, D], mask [B, L], pooled [B, D])`` from :class:`TextEncoder`.
+        """
+        f = self.cfg.downsample_factor
+        if x_t.shape[-1] % f or x_t.shape[-2] % f:
+            raise ValueError(f"height and width must be multiples of {f}, got {tuple(x_t.shape[-2:])}")
+        tokens, mask, pooled = text
+        emb = self.time_mlp(timestep_embedding(t, self.cfg.channels).to(x_t.dtype))
+        emb = F.silu(emb + self.text_pool(pooled) + self.mode(one_step.long()))  # [B, E]
+        flag = has_cond.to(x_t.dtype)[:, None, None, None].expand(-1, 1, *x_t.shape[-2:])  # [B, 1, H, W]
+        cond = cond * flag
+        h = self.stem(torch.cat([x_t, cond, flag], dim=1))  # [B, ch, H, W]
+        hs = [h]
+        for blk in self.down:
+            if isinstance(blk, nn.ModuleList):
+                h = blk[0](h, emb)
+                h = blk[1](h, tokens, mask) if isinstance(blk[1], AttnBlock) else h
+            else:
+                h = blk(h)  # stride-2 conv: [B, C, H/2, W/2]
+            hs.append(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, emb), tokens, mask), emb)
+        for blk in self.up:
+            if isinstance(blk, nn.ModuleList):
+                h = blk[0](torch.cat([h, hs.pop()], dim=1), emb)
+                h = blk[1](h, tokens, mask) if isinstance(blk[1], AttnBlock) else h
+            else:
+                h = blk(h)  # upsample: [B, C, 2H, 2W]
+        return self.out(F.silu(self.out_norm(h)))  # [B, 3, H, W]
+
+
+# ============================================================================ backend
+@BACKENDS.register("tiny")
+class TinyBackend(nn.Module):
+    """:class:`~openbanana.backends.base.GeneratorBackend` around :class:`TinyUNet`."""
+
+    name = "tiny"
+
+    def __init__(self, cfg: TinyConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg or tiny_xs()
+        self.net = TinyUNet(self.config)
+
+    @classmethod
+    def from_config(cls, d: dict[str, Any] | TinyConfig) -> TinyBackend:
+        """A fresh, randomly initialised backend from a config dict (``{"size": "tiny-m"}``, ...)."""
+        return cls(d if isinstance(d, TinyConfig) else TinyConfig.from_dict(d))
+
+    # ---------------------------------------------------------------- training
+    def forward(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.training_loss(batch, generator)
+
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Mean squared velocity error; samples flagged ``batch.one_step`` use eps = 0, t = 1."""
+        if batch.target is None:
+            raise ValueError("training_loss needs batch.target, got None")
+        x0 = batch.target
+        B, dev = x0.shape[0], x0.device
+        one = batch.one_step.to(dev) if batch.one_step is not None else torch.zeros(B, dtype=torch.bool, device=dev)
+        gdev = generator.device if generator is not None else dev
+        eps = initial_noise(x0.shape, generator, device=dev, dtype=x0.dtype)
+        t = sample_train_t(B, distribution=self.config.time_distribution, generator=generator, device=gdev).to(dev)
+        eps = torch.where(one[:, None, None, None], torch.zeros_like(eps), eps)
+        t = torch.where(one, torch.ones_like(t), t)
+        x_t = interpolate(x0, eps, t)
+        text = self.net.text(batch.prompts, device=dev)
+        v = self.net(x_t, t, batch.cond, batch.has_cond.to(dev), text, one)
+        return F.mse_loss(v.float(), velocity_target(x0, eps).float())
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    # ---------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: torch.Tensor | None,
+        prompts: list[str],
+        *,
+        height: int,
+        width: int,
+        num_inference_steps: int = 1,
+        guidance_text: float = 1.0,
+        guidance_image: float = 1.0,
+        generator: torch.Generator | None = None,
+        one_step: bool = False,
+        has_cond: torch.Tensor | None = None,
+        shift: float = 1.0,
+    ) -> torch.Tensor:
+        """Generate ``[B, 3, height, width]`` images in [-1, 1].
+
+        Args:
+            cond: ``[B, 3, height, width]`` in [-1, 1], or None for text-to-image.
+            prompts: B instructions.
+            num_inference_steps: Euler steps (ignored when ``one_step``).
+            guidance_text, guidance_image: classifier-free guidance scales (1 = off); see
+                :func:`openbanana.sampling.cfg_combine`. Not used in the one-step mode.
+            generator: seeds the initial noise (same seed -> same image).
+            one_step: the deterministic one-step mode the dense tasks were trained in.
+            has_cond: ``[B]`` bool per-sample override (default: all True when ``cond`` is given).
+            shift: timestep shift of :func:`openbanana.sampling.timesteps`.
+        """
+        B = len(prompts)
+        dev = next(self.parameters()).device
+        if cond is None:
+            cond = torch.zeros(B, 3, height, width, device=dev)
+            has_cond = torch.zeros(B, dtype=torch.bool, device=dev)
+        else:
+            if cond.dim() != 4 or cond.shape[0] != B or cond.shape[1] != 3:
+                raise ValueError(f"cond must be [B={B}, 3, H, W], got {tuple(cond.shape)}")
+            if tuple(cond.shape[-2:]) != (height, width):
+                raise ValueError(f"cond is {tuple(cond.shape[-2:])} but height, width = {(height, width)}")
+            cond = cond.to(dev, torch.float32)
+            has_cond = torch.ones(B, dtype=torch.bool, device=dev) if has_cond is None else has_cond.to(dev)
+        text = self.net.text(list(prompts), device=dev)
+
+        if one_step:
+            flag = torch.ones(B, dtype=torch.bool, device=dev)
+            x0 = one_step_sample(lambda x, t: self.net(x, t, cond, has_cond, text, flag), (B, 3, height, width),
+                                 device=dev)
+            return x0.clamp(-1, 1)
+
+        flow = torch.zeros(B, dtype=torch.bool, device=dev)
+        guided = guidance_text != 1.0 or guidance_image != 1.0
+        if guided:
+            # one pass over 3B rows: (no image, no text), (image, no text), (image, text)
+            text3 = self.net.text([""] * (2 * B) + list(prompts), device=dev)
+            cond3 = cond.repeat(3, 1, 1, 1)
+            has3 = torch.cat([torch.zeros_like(has_cond), has_cond, has_cond])
+            flow3 = flow.repeat(3)
+
+            def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                v_u, v_i, v_f = self.net(x.repeat(3, 1, 1, 1), t.repeat(3), cond3, has3, text3, flow3).chunk(3)
+                return cfg_combine(v_u, v_i, v_f, guidance_text, guidance_image)
+        else:
+            def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return self.net(x, t, cond, has_cond, text, flow)
+
+        noise = initial_noise((B, 3, height, width), generator, device=dev)
+        return euler_sample(velocity, noise, num_inference_steps, shift=shift).clamp(-1, 1)
+
+    # ---------------------------------------------------------------- files
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (in ``config.storage_dtype``) to ``path``."""
+        from safetensors.torch import save_file
+
+        p = Path(path)
+        p.mkdir(parents=True, exist_ok=True)
+        (p / CONFIG_FILE).write_text(json.dumps({"backend": self.name, **self.config.to_dict()}, indent=2) + "\n")
+        dtype = _STORAGE[self.config.storage_dtype]
+        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(p / WEIGHTS_FILE), metadata={"format": "pt", "backend": self.name})
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: torch.device | str = "cpu", **kwargs: Any) -> TinyBackend:
+        """Load what :meth:`save_pretrained` wrote; weights become float32 on ``device``."""
+        from safetensors.torch import load_file
+
+        p = Path(path)
+        if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"{p} must hold {CONFIG_FILE} and {WEIGHTS_FILE} (written by save_pretrained)")
+        d = json.loads((p / CONFIG_FILE).read_text())
+        if d.pop("backend", cls.name) != cls.name:
+            raise ValueError(f"{p / CONFIG_FILE} is not a {cls.name!r} backend config")
+        with torch.device("meta"):
+            model = cls(TinyConfig.from_dict(d))
+        state = {k: v.to(device, torch.float32) for k, v in load_file(str(p / WEIGHTS_FILE)).items()}
+        model.load_state_dict(state, assign=True, strict=True)
+        return model.eval()
