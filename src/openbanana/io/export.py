@@ -483,7 +483,7 @@ def write_prediction(
                 name = f"{stem}.masks.png" if k == 0 else f"{stem}.masks-{k}.png"
                 files["png16" if k == 0 else f"png16_{k}"] = save_png16(out / name, plane)
             info["png16"] = "uint16, bit k = mask k (masks 16k.. in STEM.masks-k.png)"
-            info["num_masks"] = int(len(a))
+            info["num_masks"] = len(a)
         files["vis"] = save_png(
             out / f"{stem}.vis.png", visualize(kind, a, valid=valid, spec=spec, image=image)
         )
@@ -506,7 +506,7 @@ def write_prediction(
             info["ply"] = {
                 "fov_deg": fov_deg,
                 "focal_px": focal_px(a.shape[1], fov_deg),
-                "points": int(len(pts)),
+                "points": len(pts),
                 "normals": nrm is not None,
                 "max_depth_m": max_depth_m,
             }
