@@ -1,0 +1,640 @@
+"""FLUX.2 [klein] through diffusers: a frontier open generator behind :class:`GeneratorBackend`.
+
+The model (``Flux2KleinPipeline``: a rectified-flow DiT, a Qwen3 text encoder and the FLUX.2 VAE)
+is used the way it edits images: the input image is VAE-encoded, patchified, normalised with the
+VAE's latent batch-norm statistics and appended to the noisy target tokens as *reference tokens*
+whose RoPE time coordinate is 10 (the target's is 0); the transformer's output on the target tokens
+is the flow velocity ``noise - x0``. Instruction tuning is the ordinary rectified-flow loss on that
+velocity in latent space, with the instruction as prompt, so the tuned model stays a FLUX.2 model
+that diffusers can load (merged weights) or patch (LoRA files in diffusers' format).
+
+Launch (see docs/frontier.md)::
+
+    # 1 GPU, LoRA
+    accelerate launch --config_file configs/accelerate/single_gpu.yaml -m openbanana.training ...
+    # 8 GPUs, DDP / FSDP / ZeRO-2: pick the matching configs/accelerate/*.yaml
+    # several nodes: configs/accelerate/multi_node.yaml with --machine_rank/--main_process_ip
+
+Example:
+    >>> backend = Flux2KleinBackend.from_pretrained("black-forest-labs/FLUX.2-klein-4B")  # doctest: +SKIP
+    >>> loss = backend.training_loss(batch)                                               # doctest: +SKIP
+    >>> rgb = backend.sample(cond, ["estimate the depth"], height=1024, width=1024)        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from openbanana.backends.base import BACKENDS, Batch
+from openbanana.backends.flux2_text_cache import TextEmbeddingCache
+
+CONFIG_NAME = "flux2_klein_config.json"
+LORA_WEIGHTS_NAME = "pytorch_lora_weights.safetensors"  # diffusers' LoRA file name
+REF_TIME_COORD = 10  # RoPE time coordinate of the first reference image (diffusers' ``scale``)
+
+#: Linear layers inside the transformer blocks that LoRA adapts by default (name suffixes)
+DEFAULT_LORA_TARGETS = (
+    "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0",
+    "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj", "attn.to_add_out",
+    "ff.linear_in", "ff.linear_out", "ff_context.linear_in", "ff_context.linear_out",
+    "attn.to_qkv_mlp_proj", "attn.to_out",
+)
+
+
+@dataclass
+class Flux2KleinConfig:
+    """Everything that defines a FLUX.2 [klein] backend; saved as JSON beside its weights.
+
+    Attributes:
+        pretrained: base pipeline: a local diffusers directory or a hub id.
+        revision: hub revision of ``pretrained`` (None = default branch).
+        finetune: ``"lora"`` (adapters only) or ``"full"`` (every transformer weight).
+        lora_rank, lora_alpha, lora_dropout: LoRA shape; the update is scaled by alpha / rank.
+        lora_targets: suffixes of the transformer's Linear layers to adapt.
+        bf16: keep frozen weights (VAE, text encoder, LoRA's base transformer) in bfloat16 and run the
+            transformer under bf16 autocast; trainable weights stay float32.
+        gradient_checkpointing: recompute transformer blocks in the backward pass (less memory).
+        text_encoder_out_layers: Qwen3 hidden-state layers concatenated into the prompt features.
+        max_sequence_length: prompts are padded/truncated to this many tokens (the base uses 512).
+        text_cache_dir: directory of cached prompt embeddings (None: memory only).
+        timestep_sampling: training noise levels: ``"logit_normal"`` or ``"uniform"`` in (0, 1).
+        logit_mean, logit_std: parameters of the logit-normal.
+        shift_train_sigmas: apply the resolution-dependent shift the sampler uses to training sigmas.
+        one_step_fraction: fraction of training samples drawn at sigma = 1 (pure noise), the level a
+            one-step sample starts from; trains the one-step mode explicitly.
+        default_steps: denoising steps when a caller does not say.
+        is_distilled: whether the base is the step-distilled model (text CFG off by default).
+    """
+
+    pretrained: str = "black-forest-labs/FLUX.2-klein-4B"
+    revision: str | None = None
+    finetune: str = "lora"
+    lora_rank: int = 32
+    lora_alpha: float = 32.0
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
+    bf16: bool = True
+    gradient_checkpointing: bool = True
+    text_encoder_out_layers: tuple[int, ...] = (9, 18, 27)
+    max_sequence_length: int = 512
+    text_cache_dir: str | None = None
+    timestep_sampling: str = "logit_normal"
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    shift_train_sigmas: bool = True
+    one_step_fraction: float = 0.25
+    default_steps: int = 4
+    is_distilled: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lora_targets = tuple(self.lora_targets)
+        self.text_encoder_out_layers = tuple(int(i) for i in self.text_encoder_out_layers)
+        problems = []
+        if self.finetune not in ("lora", "full"):
+            problems.append(f"finetune must be 'lora' or 'full', got {self.finetune!r}")
+        if self.lora_rank < 1:
+            problems.append(f"lora_rank must be >= 1, got {self.lora_rank}")
+        if self.timestep_sampling not in ("logit_normal", "uniform"):
+            problems.append(f"timestep_sampling must be 'logit_normal' or 'uniform', got {self.timestep_sampling!r}")
+        if not 0.0 <= self.one_step_fraction <= 1.0:
+            problems.append(f"one_step_fraction must be in [0, 1], got {self.one_step_fraction}")
+        if self.max_sequence_length < 1:
+            problems.append(f"max_sequence_length must be >= 1, got {self.max_sequence_length}")
+        if not self.text_encoder_out_layers:
+            problems.append("text_encoder_out_layers must name at least one layer")
+        if problems:
+            raise ValueError("invalid Flux2KleinConfig:\n  " + "\n  ".join(problems))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Flux2KleinConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown Flux2KleinConfig field(s) {unknown}; expected some of {sorted(known)}")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Flux2KleinConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _require_diffusers():
+    try:
+        import diffusers
+        import peft  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the flux2-klein backend needs diffusers, transformers and peft: pip install 'openbanana[frontier]'"
+        ) from err
+    return diffusers
+
+
+def _empirical_mu(image_seq_len: int, num_steps: int) -> float:
+    from diffusers.pipelines.flux2.pipeline_flux2_klein import compute_empirical_mu
+
+    return compute_empirical_mu(image_seq_len=image_seq_len, num_steps=num_steps)
+
+
+def _exp_time_shift(sigma: torch.Tensor, mu: float) -> torch.Tensor:
+    """The sampler's exponential time shift ``e^mu / (e^mu + 1/sigma - 1)`` (sigma = 1 stays 1)."""
+    return math.exp(mu) / (math.exp(mu) + (1.0 / sigma - 1.0))
+
+
+@BACKENDS.register("flux2-klein")
+class Flux2KleinBackend(nn.Module):
+    """FLUX.2 [klein] as a :class:`~openbanana.backends.base.GeneratorBackend`.
+
+    An ``nn.Module`` whose only registered child is the transformer, so DDP, FSDP and DeepSpeed
+    wrap, shard and all-reduce exactly the trained network; ``forward(batch)`` is
+    :meth:`training_loss`. The VAE and the text encoder are frozen helpers held outside the module
+    tree (moved with :meth:`to`), and the text encoder can be released once prompts are cached.
+
+    Build with :meth:`from_pretrained` (a base pipeline, or a directory :meth:`save_pretrained` wrote).
+    """
+
+    name = "flux2-klein"
+
+    def __init__(self, pipeline: Any, config: Flux2KleinConfig):
+        super().__init__()
+        _require_diffusers()
+        self.config = config
+        self.transformer = pipeline.transformer
+        # Frozen helpers live outside the module tree (see class docstring).
+        self.__dict__["vae"] = pipeline.vae
+        self.__dict__["text_encoder"] = pipeline.text_encoder
+        self.__dict__["tokenizer"] = pipeline.tokenizer
+        self.__dict__["scheduler"] = pipeline.scheduler
+        self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self.multiple_of = self.vae_scale_factor * 2  # pixels per latent token
+        self.text_cache = TextEmbeddingCache(self._text_fingerprint(), config.text_cache_dir, max_in_memory=64)
+        self._setup_weights()
+
+    # ------------------------------------------------------------------ construction
+    def _setup_weights(self) -> None:
+        cfg = self.config
+        frozen_dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+        for module in (self.vae, self.text_encoder):
+            if module is not None:
+                _cast(module.requires_grad_(False).eval(), frozen_dtype)
+        self.transformer.requires_grad_(False)
+        if cfg.finetune == "lora":
+            _cast(self.transformer, frozen_dtype)
+            if not self.has_lora:
+                self._add_lora()
+        else:
+            _cast(self.transformer, torch.float32).requires_grad_(True)
+        self.transformer.train()
+        if cfg.gradient_checkpointing:
+            self.transformer.enable_gradient_checkpointing()
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """dtype of the transformer's frozen weights and inputs (bf16 for LoRA with ``bf16``, else float32)."""
+        return torch.bfloat16 if (self.config.bf16 and self.config.finetune == "lora") else torch.float32
+
+    @property
+    def has_lora(self) -> bool:
+        return bool(getattr(self.transformer, "peft_config", None))
+
+    def _lora_target_names(self) -> list[str]:
+        names = []
+        for name, module in self.transformer.named_modules():
+            if isinstance(module, nn.Linear) and "_blocks." in name:
+                if any(name == t or name.endswith("." + t) for t in self.config.lora_targets):
+                    names.append(name)
+        if not names:
+            raise ValueError(f"lora_targets {list(self.config.lora_targets)} match no Linear layer of the transformer")
+        return names
+
+    def _add_lora(self) -> None:
+        from peft import LoraConfig
+
+        cfg = self.config
+        lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=self._lora_target_names(), init_lora_weights=True)
+        self.transformer.add_adapter(lora)
+        for p in self.transformer.parameters():  # adapters train in float32 whatever the base dtype
+            if p.requires_grad:
+                p.data = p.data.float()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, config: Flux2KleinConfig | None = None, **overrides: Any
+                        ) -> Flux2KleinBackend:
+        """Load a base pipeline, or a directory written by :meth:`save_pretrained`.
+
+        Args:
+            path: a diffusers ``Flux2KleinPipeline`` directory or hub id (the base), or a directory
+                holding ``flux2_klein_config.json`` (a tuned backend: LoRA file or full transformer).
+            config: backend config for a base (ignored keys: ``pretrained``); default
+                :class:`Flux2KleinConfig`.
+            **overrides: config fields to change (e.g. ``finetune="full"``, ``bf16=False``).
+
+        Only safetensors weights are read.
+        """
+        diffusers = _require_diffusers()
+        local = Path(path)
+        tuned = local.is_dir() and (local / CONFIG_NAME).is_file()
+        if tuned:
+            cfg = Flux2KleinConfig.load(local / CONFIG_NAME)
+        else:
+            cfg = copy.deepcopy(config) if config is not None else Flux2KleinConfig()
+            cfg.pretrained = str(path)
+        for key, value in overrides.items():
+            if not hasattr(cfg, key):
+                raise ValueError(f"unknown Flux2KleinConfig field {key!r}")
+            setattr(cfg, key, value)
+        cfg.__post_init__()
+        dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+        pipe = diffusers.Flux2KleinPipeline.from_pretrained(
+            cfg.pretrained, revision=cfg.revision, dtype=dtype, use_safetensors=True
+        )
+        if tuned and (local / "transformer").is_dir():  # full fine-tune: replace the transformer
+            pipe.transformer = diffusers.Flux2Transformer2DModel.from_pretrained(
+                local / "transformer", dtype=torch.float32, use_safetensors=True
+            )
+        backend = cls(pipe, cfg)
+        if tuned and (local / LORA_WEIGHTS_NAME).is_file():
+            backend.load_lora(local / LORA_WEIGHTS_NAME)
+        return backend
+
+    # ------------------------------------------------------------------ devices
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    def _apply(self, fn, recurse=True):  # keep the frozen helpers beside the transformer
+        super()._apply(fn, recurse)
+        probe = fn(torch.zeros(()))
+        for module in (self.vae, self.text_encoder):
+            if module is not None:
+                module.to(probe.device)
+        return self
+
+    def release_text_encoder(self) -> None:
+        """Drop the text encoder (after :meth:`precompute_text_embeddings`); cached prompts still work."""
+        self.__dict__["text_encoder"] = None
+
+    # ------------------------------------------------------------------ text
+    def _text_fingerprint(self) -> str:
+        te = self.text_encoder.config if self.text_encoder is not None else None
+        parts = {
+            "pretrained": self.config.pretrained,
+            "revision": self.config.revision,
+            "layers": list(self.config.text_encoder_out_layers),
+            "max_len": self.config.max_sequence_length,
+            "encoder": None if te is None else [te.hidden_size, te.num_hidden_layers, te.vocab_size],
+            "bf16": self.config.bf16,
+        }
+        return json.dumps(parts, sort_keys=True)
+
+    def _encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        from diffusers.pipelines.flux2.pipeline_flux2_klein import Flux2KleinPipeline
+
+        n_layers = self.text_encoder.config.num_hidden_layers
+        bad = [i for i in self.config.text_encoder_out_layers if not 0 <= i <= n_layers]
+        if bad:
+            raise ValueError(f"text_encoder_out_layers {bad} out of range for a {n_layers}-layer text encoder")
+        with torch.no_grad():
+            return Flux2KleinPipeline._get_qwen3_prompt_embeds(
+                text_encoder=self.text_encoder, tokenizer=self.tokenizer, prompt=prompts,
+                max_sequence_length=self.config.max_sequence_length,
+                hidden_states_layers=self.config.text_encoder_out_layers,
+            )
+
+    def precompute_text_embeddings(self, prompts: list[str], batch_size: int = 8) -> int:
+        """Encode every not-yet-cached prompt once; returns how many were new."""
+        before = self.text_cache.misses
+        self.text_cache.lookup(prompts, self._encode_prompts if self.text_encoder is not None else None,
+                               batch_size=batch_size)
+        return self.text_cache.misses - before
+
+    def prompt_embeddings(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``([B, L, D] embeddings, [L, 4] text position ids)`` on the transformer's device."""
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise TypeError(f"prompts must be a non-empty list of str, got {prompts!r}")
+        encode = self._encode_prompts if self.text_encoder is not None else None
+        embeds = self.text_cache.lookup(prompts, encode)
+        embeds = embeds.to(self.device, self.compute_dtype)
+        txt_ids = torch.cartesian_prod(torch.arange(1), torch.arange(1), torch.arange(1),
+                                       torch.arange(embeds.shape[1])).to(self.device)  # [L, 4] (t, h, w, l)
+        return embeds, txt_ids
+
+    # ------------------------------------------------------------------ latents
+    def _check_size(self, height: int, width: int, what: str) -> None:
+        m = self.multiple_of
+        if height < m or width < m or height % m or width % m:
+            raise ValueError(f"{what} must be positive multiples of {m} pixels, got {height}x{width}")
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` in [-1, 1] -> normalised, patchified latents ``[B, 4C, H/16, W/16]`` (real model)."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images [B, 3, H, W], got shape {tuple(images.shape)}")
+        self._check_size(images.shape[2], images.shape[3], "image size")
+        vae = self.vae
+        with torch.no_grad():
+            latents = vae.encode(images.to(vae.device, vae.dtype)).latent_dist.mode()  # [B, C, H/8, W/8]
+            latents = _patchify(latents)  # [B, 4C, H/16, W/16]
+            mean, std = self._bn_stats(latents)
+            return ((latents - mean) / std).float()
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`encode_images`: ``[B, 4C, h, w]`` -> ``[B, 3, 16h, 16w]`` in [-1, 1]."""
+        vae = self.vae
+        mean, std = self._bn_stats(latents)
+        latents = _unpatchify(latents.float() * std + mean)
+        image = vae.decode(latents.to(vae.device, vae.dtype), return_dict=False)[0]
+        return image.float().clamp(-1.0, 1.0)
+
+    def _bn_stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bn, eps = self.vae.bn, self.vae.config.batch_norm_eps
+        mean = bn.running_mean.view(1, -1, 1, 1).to(like.device, torch.float32)
+        std = torch.sqrt(bn.running_var.view(1, -1, 1, 1).to(like.device, torch.float32) + eps)
+        return mean, std
+
+    @staticmethod
+    def _image_ids(h: int, w: int, t: int, device: torch.device) -> torch.Tensor:
+        """RoPE coordinates ``[h*w, 4]`` = (t, row, col, 0) of an ``h x w`` token grid, row-major."""
+        return torch.cartesian_prod(torch.tensor([t]), torch.arange(h), torch.arange(w), torch.arange(1)).to(device)
+
+    # ------------------------------------------------------------------ the network
+    def predict_velocity(self, x_t: torch.Tensor, sigma: torch.Tensor, ref: torch.Tensor | None,
+                         embeds: torch.Tensor, txt_ids: torch.Tensor) -> torch.Tensor:
+        """Flow velocity ``noise - x0`` on the target tokens.
+
+        Args:
+            x_t: ``[B, C, h, w]`` noisy target latents (patchified, normalised).
+            sigma: ``[B]`` noise level in [0, 1] (1 = pure noise).
+            ref: ``[B, C, h', w']`` reference-image latents, or None (text-to-image).
+            embeds: ``[B, L, D]`` prompt embeddings; txt_ids: ``[L, 4]``.
+
+        Returns:
+            ``[B, C, h, w]`` float32 velocity.
+        """
+        b, c, h, w = x_t.shape
+        dev = self.device
+        tokens = x_t.flatten(2).transpose(1, 2)  # [B, h*w, C]
+        ids = self._image_ids(h, w, 0, dev)  # [h*w, 4]
+        if ref is not None:
+            tokens = torch.cat([tokens, ref.flatten(2).transpose(1, 2)], dim=1)  # [B, h*w + h'*w', C]
+            ids = torch.cat([ids, self._image_ids(ref.shape[2], ref.shape[3], REF_TIME_COORD, dev)], dim=0)
+        dtype = self.compute_dtype
+        use_autocast = self.config.bf16 and dev.type in ("cuda", "cpu") and dtype == torch.float32
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_autocast):
+            out = self.transformer(
+                hidden_states=tokens.to(dev, dtype), encoder_hidden_states=embeds.to(dtype),
+                timestep=sigma.to(dev, dtype), img_ids=ids, txt_ids=txt_ids, guidance=None, return_dict=False,
+            )[0]
+        out = out[:, : h * w].float()  # [B, h*w, C]: drop the reference tokens
+        return out.transpose(1, 2).reshape(b, c, h, w)
+
+    # ------------------------------------------------------------------ training
+    def _sample_sigmas(self, n: int, seq_len: int, generator: torch.Generator | None) -> torch.Tensor:
+        cfg = self.config
+        if cfg.timestep_sampling == "logit_normal":
+            u = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(n, generator=generator))
+        else:
+            u = torch.rand(n, generator=generator)
+        u = u.clamp(1e-3, 1.0)
+        if cfg.shift_train_sigmas:
+            u = _exp_time_shift(u, _empirical_mu(seq_len, cfg.default_steps))
+        if cfg.one_step_fraction > 0:
+            one = torch.rand(n, generator=generator) < cfg.one_step_fraction
+            u = torch.where(one, torch.ones_like(u), u)
+        return u
+
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Rectified-flow loss ``|| v(x_t, sigma) - (noise - x0) ||^2`` in latent space.
+
+        ``x_t = (1 - sigma) x0 + sigma noise`` with x0 the target's latents; samples with an input
+        image see it as reference tokens, the others are text-to-image. Noise and sigmas come from
+        ``generator`` (CPU) when given, so a fixed seed gives a fixed loss.
+
+        Args:
+            batch: target ``[B, 3, H, W]`` and cond in [-1, 1], has_cond ``[B]``, B prompts.
+            generator: CPU torch.Generator for the noise and noise levels.
+
+        Returns:
+            scalar float32 loss (mean over samples, latent channels and positions).
+        """
+        if batch.target is None:
+            raise ValueError("training_loss needs batch.target (the image to generate), got None")
+        b = batch.target.shape[0]
+        if len(batch.prompts) != b or batch.cond.shape[0] != b or batch.has_cond.shape[0] != b:
+            raise ValueError(f"batch fields disagree on the batch size: target {b}, cond {batch.cond.shape[0]}, "
+                             f"has_cond {batch.has_cond.shape[0]}, prompts {len(batch.prompts)}")
+        dev = self.device
+        x0 = self.encode_images(batch.target.to(dev))  # [B, C, h, w]
+        has_cond = batch.has_cond.to("cpu").bool()
+        ref = self.encode_images(batch.cond[has_cond].to(dev)) if has_cond.any() else None
+        embeds, txt_ids = self.prompt_embeddings(list(batch.prompts))
+        noise = torch.randn(x0.shape, generator=generator).to(dev)
+        sigma = self._sample_sigmas(b, x0.shape[2] * x0.shape[3], generator).to(dev)
+        x_t = (1.0 - sigma.view(-1, 1, 1, 1)) * x0 + sigma.view(-1, 1, 1, 1) * noise
+        target = noise - x0
+        # The transformer shares one token layout per call: run image-conditioned and text-only
+        # samples as two groups and weight them by size.
+        total = x0.new_zeros(())
+        for mask, r in ((has_cond, ref), (~has_cond, None)):
+            if not mask.any():
+                continue
+            idx = mask.nonzero().squeeze(1).to(dev)
+            v = self.predict_velocity(x_t[idx], sigma[idx], r, embeds[idx], txt_ids)
+            total = total + ((v - target[idx]) ** 2).mean(dim=(1, 2, 3)).sum()
+        return total / b
+
+    def forward(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Same as :meth:`training_loss` (so DDP/FSDP wrappers see a forward call)."""
+        return self.training_loss(batch, generator)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """LoRA adapter weights (``finetune="lora"``) or every transformer weight (``"full"``)."""
+        return [p for p in self.transformer.parameters() if p.requires_grad]
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: torch.Tensor | None,
+        prompts: list[str],
+        *,
+        height: int,
+        width: int,
+        num_inference_steps: int = 1,
+        guidance_text: float = 1.0,
+        guidance_image: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Generate images for ``prompts`` with the flow-matching Euler sampler of the base pipeline.
+
+        Args:
+            cond: ``[B, 3, H', W']`` input images in [-1, 1] (reference tokens), or None for text-to-image.
+                ``H', W'`` and ``height, width`` must be multiples of :attr:`multiple_of` (16 for klein).
+            prompts: B instruction strings.
+            height, width: output size in pixels.
+            num_inference_steps: Euler steps (sigmas ``linspace(1, 1/n, n)`` shifted as the pipeline does).
+            guidance_text: classifier-free guidance on the prompt (1 = off; empty prompt as negative).
+            guidance_image: guidance on the reference image (1 = off; InstructPix2Pix-style).
+            generator: CPU torch.Generator for the initial noise.
+
+        Returns:
+            ``[B, 3, height, width]`` float32 in [-1, 1], on the backend's device.
+        """
+        b = len(prompts)
+        if num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        self._check_size(height, width, "output size")
+        if cond is not None and cond.shape[0] != b:
+            raise ValueError(f"cond has {cond.shape[0]} images but {b} prompts were given")
+        was_training = self.transformer.training
+        self.transformer.eval()
+        dev = self.device
+        ref = None if cond is None else self.encode_images(cond.to(dev))
+        embeds, txt_ids = self.prompt_embeddings(list(prompts))
+        use_txt_cfg = guidance_text != 1.0
+        use_img_cfg = guidance_image != 1.0 and ref is not None
+        if use_txt_cfg or use_img_cfg:
+            empty, _ = self.prompt_embeddings([""] * b)
+        c = self.transformer.config.in_channels
+        h, w = height // self.multiple_of, width // self.multiple_of
+        x = torch.randn((b, c, h, w), generator=generator).to(dev)  # [B, C, h, w]
+
+        from diffusers.pipelines.flux2.pipeline_flux2_klein import retrieve_timesteps
+
+        scheduler = copy.deepcopy(self.scheduler)
+        sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
+        timesteps, _ = retrieve_timesteps(scheduler, num_inference_steps, dev, sigmas=sigmas,
+                                          mu=_empirical_mu(h * w, num_inference_steps))
+        scheduler.set_begin_index(0)
+        for t in timesteps:
+            sigma = (t / 1000.0).expand(b).float()
+            v = self.predict_velocity(x, sigma, ref, embeds, txt_ids)
+            if use_txt_cfg or use_img_cfg:
+                v_img = self.predict_velocity(x, sigma, ref, empty, txt_ids) if ref is not None else None
+                v_none = self.predict_velocity(x, sigma, None, empty, txt_ids)
+                if ref is None:
+                    v = v_none + guidance_text * (v - v_none)
+                else:  # v_uu + gi (v_iu - v_uu) + gt (v_it - v_iu)
+                    v = v_none + guidance_image * (v_img - v_none) + guidance_text * (v - v_img)
+            x = scheduler.step(v, t, x, return_dict=False)[0].float()
+        if was_training:
+            self.transformer.train()
+        return self.decode_latents(x)
+
+    # ------------------------------------------------------------------ saving
+    def lora_state_dict(self) -> dict[str, torch.Tensor]:
+        """The adapters in diffusers' LoRA format (keys ``transformer.<module>.lora_A.weight``)."""
+        from peft.utils import get_peft_model_state_dict
+
+        if not self.has_lora:
+            raise ValueError("this backend has no LoRA adapters (finetune='full')")
+        sd = get_peft_model_state_dict(self.transformer)
+        return {f"transformer.{k}": v.detach().to("cpu").contiguous() for k, v in sd.items()}
+
+    def load_lora(self, path: str | Path) -> None:
+        """Load adapters written by :meth:`save_pretrained` (or diffusers' ``save_lora_weights``)."""
+        from peft.utils import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        sd = load_file(str(path))
+        sd = {k.removeprefix("transformer."): v for k, v in sd.items()}
+        result = set_peft_model_state_dict(self.transformer, sd)
+        unexpected = getattr(result, "unexpected_keys", None) or []
+        if unexpected:
+            raise ValueError(f"{path}: {len(unexpected)} LoRA weights match no adapter, e.g. {unexpected[0]!r}")
+        for p in self.trainable_parameters():
+            p.data = p.data.float()
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write the config (JSON) and the trained weights (safetensors) to directory ``path``.
+
+        LoRA: ``pytorch_lora_weights.safetensors`` in diffusers' format (``pipe.load_lora_weights``
+        reads it). Full: ``transformer/`` as a diffusers model directory. The base is referenced by
+        ``config.pretrained``; :meth:`save_merged` writes a standalone pipeline instead.
+        """
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.config.save(path / CONFIG_NAME)
+        if self.config.finetune == "lora":
+            save_file(self.lora_state_dict(), str(path / LORA_WEIGHTS_NAME), metadata={"format": "pt"})
+        else:
+            self.transformer.save_pretrained(path / "transformer", safe_serialization=True)
+
+    def merged_transformer_state_dict(self) -> dict[str, torch.Tensor]:
+        """Transformer weights with the LoRA update folded in, under the base model's key names."""
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        layers = [m for m in self.transformer.modules() if isinstance(m, BaseTunerLayer)]
+        for m in layers:
+            m.merge()
+        try:
+            out = {}
+            for k, v in self.transformer.state_dict().items():
+                if "lora_" in k:
+                    continue
+                out[k.replace(".base_layer.", ".")] = v.detach().to("cpu").clone().contiguous()
+        finally:
+            for m in layers:
+                m.unmerge()
+        return out
+
+    def save_merged(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
+        """Write a standalone diffusers ``Flux2KleinPipeline`` directory with merged weights.
+
+        The result loads with ``Flux2KleinPipeline.from_pretrained(path)`` or, as a base, with
+        :meth:`from_pretrained`. Needs the text encoder (not released).
+        """
+        import diffusers
+
+        if self.text_encoder is None:
+            raise ValueError("save_merged needs the text encoder, which was released")
+        sd = self.merged_transformer_state_dict()
+        if dtype is not None:
+            sd = {k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()}
+        with torch.device("meta"):
+            clean = diffusers.Flux2Transformer2DModel.from_config(self.transformer.config)
+        clean.load_state_dict(sd, assign=True, strict=True)
+        pipe = diffusers.Flux2KleinPipeline(
+            scheduler=self.scheduler, vae=self.vae, text_encoder=self.text_encoder,
+            tokenizer=self.tokenizer, transformer=clean, is_distilled=self.config.is_distilled,
+        )
+        pipe.save_pretrained(Path(path), safe_serialization=True)
+
+
+def _cast(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """``module.to(dtype)`` only where a floating parameter has another dtype (diffusers warns on every cast)."""
+    if any(p.is_floating_point() and p.dtype != dtype for p in module.parameters()):
+        module.to(dtype)
+    return module
+
+
+def _patchify(latents: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` -> ``[B, 4C, H/2, W/2]`` (2x2 patches, channel-major), as FLUX.2 packs latents."""
+    b, c, h, w = latents.shape
+    x = latents.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)  # [B, C, 2, 2, H/2, W/2]
+    return x.reshape(b, c * 4, h // 2, w // 2)
+
+
+def _unpatchify(latents: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`_patchify`."""
+    b, c4, h, w = latents.shape
+    x = latents.reshape(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)  # [B, C, H/2, 2, W/2, 2]
+    return x.reshape(b, c4 // 4, h * 2, w * 2)
