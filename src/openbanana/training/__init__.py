@@ -1,0 +1,13 @@
+"""One training loop for every backend (see :mod:`openbanana.training.loop` for launch commands)."""
+
+from openbanana.training.config import ObjectiveConfig, StageConfig, TrainConfig, apply_overrides
+
+__all__ = ["ObjectiveConfig", "StageConfig", "TrainConfig", "apply_overrides", "train", "export_pipeline"]
+
+
+def __getattr__(name: str):  # heavy imports (accelerate) only when the loop is used
+    if name in ("train", "export_pipeline"):
+        from openbanana.training import loop
+
+        return getattr(loop, name)
+    raise AttributeError(name)

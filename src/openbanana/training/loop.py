@@ -1,0 +1,441 @@
+"""One Accelerate training loop for every backend, every stage of the recipe, every device.
+
+Launch (the same code on one CPU process, one GPU, N GPUs and several nodes)::
+
+    # one process (CPU, or the single visible GPU):
+    openbanana train --config configs/default-gpu.json --out runs/gpu
+    # N GPUs on one machine (DDP):
+    accelerate launch --multi_gpu --num_processes 8 -m openbanana.training \\
+        --config configs/default-gpu.json --out runs/gpu8
+    # several nodes (run on every node; node_rank 0..M-1, same main address):
+    accelerate launch --multi_gpu --num_machines 2 --num_processes 16 --machine_rank $NODE_RANK \\
+        --main_process_ip $MASTER_ADDR --main_process_port 29500 -m openbanana.training \\
+        --config configs/default-gpu.json --out runs/gpu16
+    # FSDP instead of DDP: add --use_fsdp (and --fsdp_sharding_strategy FULL_SHARD) to accelerate launch
+    # two CPU processes (gloo), as in the tests:
+    accelerate launch --cpu --num_processes 2 -m openbanana.training --config X.json --out runs/cpu2
+    # exact resume of an interrupted run:
+    openbanana train --config configs/default-gpu.json --out runs/gpu --resume runs/gpu
+
+The global batch is ``batch_size x processes``. Each process reads its own shard of the data stream
+(``rank``/``world_size`` are passed to the data source) and its own noise; gradients are averaged
+by DDP. Only the main process writes logs, checkpoints and the exported pipeline.
+
+Steps of :func:`train`:
+  1. Accelerator, seeds, backend, EMA, AdamW.
+  2. Resume (model, EMA, optimiser, RNG states, stage, data position) or ``init_from`` weights.
+  3. For each remaining stage: a data stream from the stage's position; per step: condition dropout
+     and one-step flags (:mod:`openbanana.training.objective`), loss, backward, clip, AdamW with
+     warm-up + cosine learning rate, EMA; logs, held-out losses, checkpoints, snapshots; stop at the
+     stage's steps or minutes, or at the run's ``max_minutes``.
+  4. Final checkpoint and export of ``OUT/pipeline.json`` + ``OUT/backend/`` (EMA weights).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from openbanana.backends.base import BACKENDS, Batch
+from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
+from openbanana.training.checkpoint import (
+    checkpoint_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    rng_from_files,
+    save_checkpoint,
+)
+from openbanana.training.config import StageConfig, TrainConfig
+from openbanana.training.ema import EMA
+from openbanana.training.objective import prepare_batch
+
+EVAL_SEED = 1234
+
+
+# ============================================================================ pieces
+class _Objective(nn.Module):
+    """Routes ``forward`` to ``backend.training_loss`` so DDP/FSDP see a forward call."""
+
+    def __init__(self, backend: nn.Module) -> None:
+        super().__init__()
+        self.backend = backend
+
+    def forward(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.backend.training_loss(batch, generator)
+
+
+def build_backend(cfg: TrainConfig) -> nn.Module:
+    cls = BACKENDS.get(cfg.backend)
+    if not hasattr(cls, "from_config"):
+        raise TypeError(f"backend {cfg.backend!r} has no from_config(dict) classmethod, needed for training")
+    return cls.from_config(dict(cfg.backend_config))
+
+
+def lr_at(step_in_stage: int, stage: StageConfig) -> float:
+    """Linear warm-up to ``stage.lr``, then cosine decay to ``lr * min_lr_ratio`` at ``stage.steps``."""
+    if step_in_stage < stage.warmup_steps:
+        return stage.lr * (step_in_stage + 1) / stage.warmup_steps
+    span = max(1, stage.steps - stage.warmup_steps)
+    progress = min(1.0, (step_in_stage - stage.warmup_steps) / span)
+    return stage.lr * (stage.min_lr_ratio + (1 - stage.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _data_module(source: str) -> Any:
+    if source == "toy":
+        from openbanana.training import toy
+
+        return toy
+    try:
+        from openbanana.data import mixture
+    except ImportError as exc:
+        raise ImportError(f"data_source 'mixture' needs openbanana.data.mixture ({exc})") from exc
+    return mixture
+
+
+def _data_config(module: Any, cfg: TrainConfig, data: dict[str, Any], split: str | None = None) -> Any:
+    """The source's config dataclass from a stage's ``data`` dict (resolution and split filled in)."""
+    cls = getattr(module, "MixtureConfig", None) or getattr(module, "ToyConfig")
+    names = {f.name for f in fields(cls)}
+    d = dict(data)
+    for key in ("size", "resolution"):
+        if key in names and key not in d:
+            d[key] = cfg.resolution
+    if split is not None and "split" in names:
+        d["split"] = split
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown data key(s) {sorted(unknown)} for {cls.__name__}; expected {sorted(names)}")
+    return cls(**d)
+
+
+def sample_stream(module: Any, data_cfg: Any, *, seed: int, rank: int, world_size: int, start: int,
+                  num_workers: int) -> Iterator[dict]:
+    """Samples of this rank from position ``start`` (exactly, when the source accepts ``start``)."""
+    from torch.utils.data import DataLoader
+
+    kwargs = dict(seed=seed, rank=rank, world_size=world_size)
+    skip = 0
+    if "start" in inspect.signature(module.build_dataset).parameters:
+        kwargs["start"] = start
+    else:
+        skip = start  # exact but slow: regenerate and drop the samples already seen
+    ds = module.build_dataset(data_cfg, **kwargs)
+    loader = DataLoader(ds, batch_size=None, num_workers=num_workers, collate_fn=lambda s: s,
+                        prefetch_factor=64 if num_workers else None, persistent_workers=False,
+                        pin_memory=False)
+    it = iter(loader)
+    for _ in range(skip):
+        next(it)
+    return it
+
+
+def export_pipeline(backend: nn.Module, out_dir: str | Path, cfg: TrainConfig, summary: dict[str, Any],
+                    ema: EMA | None = None) -> Path:
+    """Write ``OUT/pipeline.json`` and ``OUT/backend/`` (EMA weights when ``ema`` is given)."""
+    out = Path(out_dir)
+    if ema is not None:
+        with ema.swapped_in(backend):
+            backend.save_pretrained(backend_dir(out))
+    else:
+        backend.save_pretrained(backend_dir(out))
+    pc = PipelineConfig(backend=cfg.backend, resolution=cfg.resolution,
+                        inference=InferenceDefaults(**cfg.inference), training=summary)
+    pc.save(out)
+    return out
+
+
+@torch.no_grad()
+def heldout_losses(backend: nn.Module, batches: list[Batch], one_step_tasks: tuple[str, ...],
+                   device: torch.device) -> dict[str, float]:
+    """Mean loss per task on fixed batches with fixed noise (dense tasks scored in one-step mode)."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    was_training = backend.training
+    backend.eval()
+    gen = torch.Generator(device=device).manual_seed(EVAL_SEED)
+    for batch in batches:
+        tasks = batch.tasks or ["all"] * len(batch.prompts)
+        for task in sorted(set(tasks)):
+            idx = [i for i, t in enumerate(tasks) if t == task]
+            sub = Batch(target=batch.target[idx], cond=batch.cond[idx], has_cond=batch.has_cond[idx],
+                        prompts=[batch.prompts[i] for i in idx], tasks=[task] * len(idx),
+                        one_step=torch.full((len(idx),), task in one_step_tasks, dtype=torch.bool))
+            loss = backend.training_loss(sub.to(device), gen).item()
+            sums[task] = sums.get(task, 0.0) + loss * len(idx)
+            counts[task] = counts.get(task, 0) + len(idx)
+    backend.train(was_training)
+    out = {t: sums[t] / counts[t] for t in sorted(sums)}
+    gen_tasks = [t for t in out if t not in one_step_tasks]
+    if gen_tasks:
+        out["generation"] = sum(sums[t] for t in gen_tasks) / sum(counts[t] for t in gen_tasks)
+    return out
+
+
+def _eval_batches(module: Any, cfg: TrainConfig, stage: StageConfig, n: int) -> list[Batch]:
+    if n <= 0:
+        return []
+    data_cfg = _data_config(module, cfg, stage.data, split="val")
+    it = sample_stream(module, data_cfg, seed=EVAL_SEED, rank=0, world_size=1, start=0, num_workers=0)
+    return [module.collate([next(it) for _ in range(cfg.batch_size)]) for _ in range(n)]
+
+
+# ============================================================================ the loop
+def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = None,
+          progress: bool = True) -> Path:
+    """Train ``cfg`` and export the pipeline to ``out_dir``; returns ``out_dir``.
+
+    Args:
+        cfg: the run (stages, backend, data, optimisation).
+        out_dir: run directory: ``train_config.json``, ``checkpoints/``, ``tb/``, ``snapshots/``,
+            and the exported pipeline (``pipeline.json``, ``backend/``).
+        resume: a run directory or checkpoint to continue exactly from (same number of processes).
+        progress: show a progress bar on the main process.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    # 1. accelerator, seeds, backend, EMA, optimiser ---------------------------------------------
+    t_start = time.monotonic()
+    mp = cfg.mixed_precision
+    if mp == "auto":
+        mp = "bf16" if torch.cuda.is_available() else "no"
+    acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+    rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
+    out = Path(out_dir)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out)
+    set_seed(cfg.seed)  # identical initial weights on every process
+    backend = build_backend(cfg)
+    if cfg.init_from and resume is None:
+        _load_init_weights(backend, cfg.init_from)
+    backend.to(acc.device)
+    ema = EMA(backend, cfg.ema_decay)
+    params = backend.trainable_parameters()
+    opt = torch.optim.AdamW(params, lr=cfg.stages[0].lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    gen_noise = torch.Generator(device=acc.device).manual_seed(cfg.seed * 1000 + 17 + rank)
+    gen_obj = torch.Generator().manual_seed(cfg.seed * 1000 + 29 + rank)
+    generators = {"noise": gen_noise, "objective": gen_obj}
+
+    # 2. resume --------------------------------------------------------------------------------------
+    step, stage_idx, stage_step, position, elapsed_before = 0, 0, 0, 0, 0.0
+    history: list[dict[str, Any]] = []
+    if resume is not None:
+        ck = load_checkpoint(latest_checkpoint(resume), rank=rank, device=acc.device)
+        st = ck["state"]
+        if st["backend"] != cfg.backend or st["backend_config"] != cfg.backend_config:
+            raise ValueError(f"checkpoint is a {st['backend']} {st['backend_config']} run, config asks for "
+                             f"{cfg.backend} {cfg.backend_config}")
+        if st["world_size"] != world:
+            raise ValueError(f"checkpoint was written by {st['world_size']} processes, now {world}: "
+                             "exact resume needs the same number")
+        backend.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"], st["ema_updates"])
+        opt.load_state_dict(ck["optimizer"])
+        rng_from_files(ck["rng_tensors"], ck["rng_meta"], generators)
+        step, stage_idx, stage_step = st["step"], st["stage"], st["stage_step"]
+        position, elapsed_before, history = st["data_position"], st["elapsed_s"], st["history"]
+
+    model = _Objective(backend)
+    if cfg.compile:
+        model = torch.compile(model)
+    model, opt = acc.prepare(model, opt)
+
+    writer = None
+    if main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+    module = _data_module(cfg.data_source)
+    n_params = sum(p.numel() for p in backend.parameters())
+    acc.print(f"openbanana train: {cfg.backend} {cfg.backend_config} ({n_params / 1e6:.2f} M parameters), "
+              f"{world} process(es) on {acc.device}, mixed precision {mp}, global batch {cfg.batch_size * world}")
+
+    def elapsed() -> float:
+        return elapsed_before + time.monotonic() - t_start
+
+    def checkpoint(tag_step: int) -> None:
+        acc.wait_for_everyone()
+        state = {"step": step, "stage": stage_idx, "stage_step": stage_step, "data_position": position,
+                 "ema_updates": ema.num_updates, "elapsed_s": elapsed(), "world_size": world,
+                 "backend": cfg.backend, "backend_config": cfg.backend_config, "history": history}
+        save_checkpoint(checkpoint_dir(out, tag_step), model_state=backend.state_dict() if main else None,
+                        ema_state=ema.state_dict() if main else None,
+                        optimizer_state=opt.state_dict() if main else None, generators=generators, state=state,
+                        rank=rank, is_main=main)
+        acc.wait_for_everyone()
+        if main:
+            prune_checkpoints(out, cfg.keep_checkpoints)
+
+    # 3. stages --------------------------------------------------------------------------------------
+    stopped_by_time = False
+    eval_sets: dict[str, list[Batch]] = {}
+    if main:
+        # the first stage's mixture (generation) and the last one's (with vision), val split
+        eval_sets = {"gen": _eval_batches(module, cfg, cfg.stages[0], cfg.eval_batches)}
+        if len(cfg.stages) > 1:
+            eval_sets["mix"] = _eval_batches(module, cfg, cfg.stages[-1], cfg.eval_batches)
+
+    def evaluate(tag: str) -> dict[str, dict[str, float]]:
+        res = {}
+        if main:
+            with ema.swapped_in(backend):
+                for name, batches in eval_sets.items():
+                    res[name] = heldout_losses(backend, batches, cfg.objective.one_step_tasks, acc.device)
+                    for k, v in res[name].items():
+                        writer.add_scalar(f"heldout_{name}/{k}", v, step)
+            acc.print(f"[{tag}] step {step} held-out loss: " + json.dumps(
+                {n: {k: round(v, 4) for k, v in r.items()} for n, r in res.items()}))
+        return res
+
+    if stage_idx == 0 and stage_step == 0 and step == 0:
+        history.append({"event": "init", "heldout": evaluate("init")})
+
+    while stage_idx < len(cfg.stages) and not stopped_by_time:
+        stage = cfg.stages[stage_idx]
+        stage_start = time.monotonic()
+        stage_elapsed_before = 0.0 if stage_step == 0 else _stage_elapsed(history, stage_idx)
+        data_cfg = _data_config(module, cfg, stage.data)
+        stream = sample_stream(module, data_cfg, seed=cfg.seed + 1000 * stage_idx, rank=rank, world_size=world,
+                               start=position, num_workers=cfg.num_workers)
+        bar = _progress(stage, stage_step, enabled=progress and main)
+        loss_avg, t_log, imgs_log = None, time.monotonic(), 0
+        model.train()
+        while stage_step < stage.steps:
+            # one optimisation step
+            raw = module.collate([next(stream) for _ in range(cfg.batch_size)])
+            position += cfg.batch_size
+            batch = prepare_batch(raw, cfg.objective, gen_obj, stage.one_step_prob).to(acc.device)
+            lr = lr_at(stage_step, stage)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss = model(batch, gen_noise)
+            acc.backward(loss)
+            gnorm = acc.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else None
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            ema.update(backend)
+            step, stage_step = step + 1, stage_step + 1
+            imgs_log += cfg.batch_size * world
+            lv = loss.detach().float().item()
+            loss_avg = lv if loss_avg is None else 0.98 * loss_avg + 0.02 * lv
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.2e}")
+            if main and (step % cfg.log_every == 0 or stage_step == 1):
+                now = time.monotonic()
+                writer.add_scalar("train/loss", lv, step)
+                writer.add_scalar("train/loss_smooth", loss_avg, step)
+                writer.add_scalar("train/lr", lr, step)
+                writer.add_scalar("train/images_per_s", imgs_log / max(1e-9, now - t_log), step)
+                if gnorm is not None:
+                    writer.add_scalar("train/grad_norm", float(gnorm), step)
+                t_log, imgs_log = now, 0
+            if cfg.eval_every and step % cfg.eval_every == 0:
+                history.append({"event": "eval", "step": step, "heldout": evaluate("eval")})
+            if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+                if main:
+                    export_pipeline(backend, out / "snapshots" / f"step_{step:07d}", cfg,
+                                    {"step": step, "images_seen": step * cfg.batch_size * world,
+                                     "minutes": elapsed() / 60}, ema)
+            if cfg.ckpt_every and step % cfg.ckpt_every == 0:
+                checkpoint(step)
+            # wall-clock limits, agreed by all processes
+            over = (stage.max_minutes is not None
+                    and stage_elapsed_before + time.monotonic() - stage_start >= 60 * stage.max_minutes)
+            run_over = cfg.max_minutes is not None and elapsed() >= 60 * cfg.max_minutes
+            flags = torch.tensor([float(over), float(run_over)], device=acc.device)
+            flags = acc.reduce(flags, reduction="sum") if world > 1 else flags
+            if flags[1] > 0:
+                stopped_by_time = True
+            if flags.sum() > 0:
+                break
+        if bar is not None:
+            bar.close()
+        history.append({"event": "stage_end", "stage": stage_idx, "name": stage.name, "steps": stage_step,
+                        "global_step": step, "train_loss_smooth": loss_avg,
+                        "seconds": stage_elapsed_before + time.monotonic() - stage_start,
+                        "images": stage_step * cfg.batch_size * world,
+                        "stopped_by": "time" if stage_step < stage.steps else "steps",
+                        "heldout": evaluate(f"end of {stage.name}")})
+        if stage_idx < len(cfg.stages) - 1 and not stopped_by_time:
+            stage_idx, stage_step, position = stage_idx + 1, 0, 0
+        else:
+            break
+
+    # 4. final checkpoint + export ---------------------------------------------------------------------
+    checkpoint(step)
+    in_sync = _ranks_in_sync(acc, backend) if world > 1 else True
+    summary = {
+        "backend": cfg.backend, "backend_config": cfg.backend_config, "parameters": n_params,
+        "steps": step, "images_seen": step * cfg.batch_size * world, "minutes": round(elapsed() / 60, 3),
+        "world_size": world, "device": _device_name(acc.device), "mixed_precision": mp,
+        "ranks_in_sync": in_sync, "stopped_by_time": stopped_by_time, "resolution": cfg.resolution,
+        "stages": [{"name": s.name, "data": s.data, "planned_steps": s.steps, "lr": s.lr} for s in cfg.stages],
+        "history": history,
+    }
+    if main:
+        export_pipeline(backend, out, cfg, summary, ema)
+        (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        writer.close()
+        acc.print(f"exported pipeline to {out} after {step} steps ({summary['minutes']:.2f} min)")
+    acc.wait_for_everyone()
+    acc.end_training()
+    return out
+
+
+# ============================================================================ helpers
+def _stage_elapsed(history: list[dict[str, Any]], stage_idx: int) -> float:
+    # time spent in a stage before a resume is not tracked per stage; 0 keeps the stage budget whole
+    return 0.0
+
+
+def _progress(stage: StageConfig, done: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=stage.steps, initial=done, desc=stage.name, mininterval=2.0, dynamic_ncols=True)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return str(device)
+
+
+def _ranks_in_sync(acc: Any, backend: nn.Module) -> bool:
+    """Every process holds the same weights (DDP kept them in step)."""
+    vec = torch.cat([p.detach().float().flatten()[:1000] for p in backend.parameters()])
+    gathered = acc.gather(vec[None])  # [world, N]
+    return bool((gathered - gathered[0:1]).abs().max() == 0)
+
+
+def _load_init_weights(backend: nn.Module, path: str | Path) -> None:
+    """Weights from a pipeline directory (``backend/model.safetensors``) or a checkpoint (its EMA)."""
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if (p / "pipeline.json").is_file():
+        f = backend_dir(p) / "model.safetensors"
+    elif (p / "ema.safetensors").is_file():
+        f = p / "ema.safetensors"
+    else:
+        f = latest_checkpoint(p) / "ema.safetensors"
+    state = load_file(str(f))
+    own = backend.state_dict()
+    state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+    missing, unexpected = backend.load_state_dict(state, strict=False)
+    bad_missing = [k for k in missing if k in dict(backend.named_parameters())]
+    if bad_missing or unexpected:
+        raise ValueError(f"init_from {f}: missing {bad_missing[:5]}, unexpected {unexpected[:5]}")
