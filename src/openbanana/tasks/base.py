@@ -27,6 +27,11 @@ class Task(ABC):
     name: ClassVar[str]
     #: one-line human description
     description: ClassVar[str] = ""
+    #: regular expressions (case-insensitive) whose match in an instruction suggests this task;
+    #: read by :func:`openbanana.tasks.router.detect_task`
+    keywords: ClassVar[tuple[str, ...]] = ()
+    #: order in which the router tries tasks whose keywords match (lower first)
+    priority: ClassVar[int] = 100
 
     @abstractmethod
     def encode(self, target: Any, **spec: Any) -> np.ndarray:
@@ -41,6 +46,12 @@ class Task(ABC):
         """An instruction asking for this task. With ``rng=None`` the fixed, canonical phrasing
         (used for evaluation and as the default at inference); with an rng, a random phrasing
         from the task's templates (used for training)."""
+
+    def spec_from_instruction(self, text: str) -> dict[str, Any]:
+        """Read this task's spec (palette, colours, background, colormap, ...) out of an
+        instruction; the inverse of :meth:`instruction`. Raises InstructionError if the text
+        lacks something the task needs."""
+        return {}
 
 
 #: task name -> Task instance

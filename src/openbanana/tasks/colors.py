@@ -363,6 +363,26 @@ def _split_and(clause: str) -> list[str]:
     return out
 
 
+_QUOTED_RE = re.compile(r'"([^"\n]+)"|\u201c([^\u201d\n]+)\u201d')
+
+
+def _protect_quotes(text: str) -> tuple[str, list[str]]:
+    """Replace quoted strings by placeholders so that their commas, periods and colour words stay
+    part of a class name or expression."""
+    quoted: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        quoted.append(m.group(1) if m.group(1) is not None else m.group(2))
+        return f"\x02{len(quoted) - 1}\x03"
+
+    return _QUOTED_RE.sub(keep, text), quoted
+
+
+def _restore_quotes(text: str, quoted: list[str], *, marks: bool = False) -> str:
+    q = '"' if marks else ""
+    return re.sub(r"\x02(\d+)\x03", lambda m: q + quoted[int(m.group(1))] + q, text)
+
+
 def _unmask(masked: str, spans: list[_Span]) -> str:
     return re.sub(r"\x00(\d+)\x01", lambda m: spans[int(m.group(1))].text, masked)
 
@@ -397,6 +417,16 @@ def _clause_entries(clause: str, spans: list[_Span]) -> list[tuple[str, RGB]]:
         classes = before
     else:
         classes = [_class_after(_unmask(t, spans)) for t in texts[1:]]
+    if len(chosen) == 1 and not classes[0] and not spans[chosen[0]].numeric:
+        # "paint the sky blue": the name run "sky blue" swallowed the class; give its first
+        # word(s) back to the class while the rest is still a colour
+        span = spans[chosen[0]]
+        words = span.text.split()
+        for k in range(1, len(words)):
+            rgb = resolve_name(" ".join(words[k:]))
+            name = _class_before(_unmask(texts[0], spans) + " " + " ".join(words[:k]))
+            if rgb is not None and name:
+                return [(name, rgb)]
     return [(c, spans[i].rgb) for c, i in zip(classes, chosen) if c]
 
 
@@ -422,15 +452,16 @@ def extract_background(text: str) -> tuple[RGB | None, str]:
     Returns:
         ``(rgb or None, remaining_text)``.
     """
-    spans = find_colors(text)
-    masked = _mask(text, spans)
+    protected, quoted = _protect_quotes(text)
+    spans = find_colors(protected)
+    masked = _mask(protected, spans)
     rgb = None
     for regex in (_VOID_RE, _BG_RE):
         m = regex.search(masked)
         if m and rgb is None:
             rgb = spans[int(next(g for g in m.groups() if g is not None))].rgb
             masked = masked[: m.start()] + masked[m.end() :]
-    return rgb, _unmask(masked, spans)
+    return rgb, _restore_quotes(_unmask(masked, spans), quoted, marks=True)
 
 
 def parse_palette(text: str) -> dict[str, RGB]:
@@ -466,7 +497,7 @@ def parse_palette(text: str) -> dict[str, RGB]:
         rest.append(text[pos:a] + " ; ")
         pos = b
     rest.append(text[pos:])
-    plain = "".join(rest)
+    plain, quoted = _protect_quotes("".join(rest))
     spans = find_colors(plain)
     masked = _VOID_RE.sub(" ", _mask(plain, spans))
     for clause in _split_clauses(masked):
@@ -475,7 +506,7 @@ def parse_palette(text: str) -> dict[str, RGB]:
             continue
         n_colors = len(re.findall(r"\x00", clause))
         for part in _split_and(clause) if n_colors > 1 else [clause]:
-            entries.extend(_clause_entries(part, spans))
+            entries.extend((_restore_quotes(c, quoted), rgb) for c, rgb in _clause_entries(part, spans))
     if not entries:
         raise InstructionError(
             f"could not find any class -> colour mapping in {text!r}; write it as JSON "

@@ -1,0 +1,83 @@
+"""Metric depth: the paper's 7-edge colour path, or an augmentation colormap named in the prompt.
+
+Spec: ``colormap`` = ``"paper"`` (default) or a key of
+:data:`openbanana.tasks.codecs.colormaps.COLORMAPS` (``plasma``, ``inferno``, ``viridis``,
+``grayscale``); the instruction names the colormap when it is not the paper's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import numpy as np
+
+from openbanana.tasks._spec import check_spec, pick
+from openbanana.tasks.base import Task, register_task
+from openbanana.tasks.codecs.colormaps import COLORMAPS, decode_depth_colormap, encode_depth_colormap
+from openbanana.tasks.codecs.depth import decode_depth, encode_depth
+
+_TEMPLATES = (
+    "Estimate the metric depth of this image.",
+    "Predict the depth of every pixel in metres.",
+    "Draw the depth map of this scene.",
+    "How far is each pixel from the camera? Render the depth map.",
+    "Metric depth estimation.",
+    "Show the distance from the camera of every pixel as a depth map.",
+    "Paint a metric depth map for this photo.",
+    "Give me the depth of this picture.",
+    "depth",
+)
+_COLORMAP_SUFFIXES = (
+    " Use the {cmap} colormap.",
+    " Render it with the {cmap} colormap.",
+    " Colour it with {cmap}.",
+    " ({cmap} colormap)",
+)
+_SYNONYMS = {"grayscale": ("grayscale", "greyscale", "gray scale", "grey scale", "gray-scale")}
+
+
+def _colormap_names() -> list[str]:
+    return [n for n in COLORMAPS.names() if n != "paper"]
+
+
+@register_task
+class DepthTask(Task):
+    """Metric depth (m) <-> RGB."""
+
+    name: ClassVar[str] = "depth"
+    description: ClassVar[str] = "metric depth in metres, drawn along the paper's 7-edge colour path"
+    keywords: ClassVar[tuple[str, ...]] = (r"\bdepths?\b", r"\bhow far\b", r"\bdistances?\b.*\bcamera\b")
+    priority: ClassVar[int] = 20
+    spec_keys: ClassVar[tuple[str, ...]] = ("colormap",)
+
+    def _colormap(self, spec: dict[str, Any]) -> str:
+        check_spec(self.name, spec, self.spec_keys)
+        cmap = spec.get("colormap", "paper")
+        COLORMAPS.get(cmap)  # a miss lists the valid names
+        return cmap
+
+    def encode(self, target: Any, **spec: Any) -> np.ndarray:
+        """Args: target: depth (m), (H, W) or (B, H, W), numpy or torch. Returns uint8 RGB (..., 3)."""
+        cmap = self._colormap(spec)
+        return encode_depth(target) if cmap == "paper" else encode_depth_colormap(target, cmap)
+
+    def decode(self, rgb: Any, **spec: Any) -> Any:
+        """Args: rgb: uint8 (H, W, 3) or (B, H, W, 3). Returns depth (m), float32 (H, W) / (B, H, W)."""
+        cmap = self._colormap(spec)
+        return decode_depth(rgb) if cmap == "paper" else decode_depth_colormap(rgb, cmap)
+
+    def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
+        cmap = self._colormap(spec)
+        text = pick(rng, _TEMPLATES)
+        if cmap != "paper":
+            shown = pick(rng, _SYNONYMS.get(cmap, (cmap,)))
+            text += pick(rng, _COLORMAP_SUFFIXES).format(cmap=shown)
+        return text
+
+    def spec_from_instruction(self, text: str) -> dict[str, Any]:
+        for cmap in _colormap_names():
+            for word in _SYNONYMS.get(cmap, (cmap,)):
+                if re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE):
+                    return {"colormap": cmap}
+        return {"colormap": "paper"}

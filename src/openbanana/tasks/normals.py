@@ -1,0 +1,48 @@
+"""Surface normals in the paper's camera frame (+x right, +y up, +z toward the viewer, x flipped
+in the colour code). No spec."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from openbanana.tasks._spec import check_spec, pick
+from openbanana.tasks.base import Task, register_task
+from openbanana.tasks.codecs.normals import decode_normals, encode_normals
+
+_TEMPLATES = (
+    "Estimate the surface normals of this image.",
+    "Predict the surface normal of every pixel.",
+    "Draw the normal map of this scene.",
+    "Surface normal estimation.",
+    "Which way does each surface face? Render the surface normals.",
+    "Paint the surface orientation of every pixel as a normal map.",
+    "Give me the normals of this picture.",
+    "normals",
+)
+
+
+@register_task
+class NormalsTask(Task):
+    """Unit surface normals <-> RGB."""
+
+    name: ClassVar[str] = "normals"
+    description: ClassVar[str] = "unit surface normals in the camera frame (+x right, +y up, +z to viewer)"
+    keywords: ClassVar[tuple[str, ...]] = (r"\bnormals?\b", r"\bsurface orientation\b")
+    priority: ClassVar[int] = 10
+
+    def encode(self, target: Any, valid: Any = None, **spec: Any) -> np.ndarray:
+        """Args: target: normals (H, W, 3) or (B, H, W, 3), paper frame; valid: optional bool mask.
+        Returns uint8 RGB; invalid pixels black."""
+        check_spec(self.name, spec, ())
+        return encode_normals(target, valid)
+
+    def decode(self, rgb: Any, **spec: Any) -> Any:
+        """Returns ``(normals float32 (..., H, W, 3) unit vectors, valid bool (..., H, W))``."""
+        check_spec(self.name, spec, ())
+        return decode_normals(rgb)
+
+    def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
+        check_spec(self.name, spec, ())
+        return pick(rng, _TEMPLATES)
