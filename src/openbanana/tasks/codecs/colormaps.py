@@ -19,7 +19,9 @@ outside the range are clipped to it, 0 m -> depth_min, inf -> depth_max); colour
 ``round(u * 255)``. ``power`` scale: ``u`` is the paper's power transform.
 
 Decoding finds the nearest colour of the map's curve in RGB, then refines between the two
-neighbouring entries by projecting onto the segments to them, so ``u`` is continuous. The colour
+neighbouring entries by projecting onto the segments to them, so ``u`` is continuous. Runs of
+identical neighbouring entries (8-bit rounding gives viridis a few) decode to the run's middle,
+so a round trip is within half a level, or one level inside such a run. The colour
 tables are read from matplotlib when this module is imported (nothing is copied into the source).
 Colormap decoding runs in numpy on the CPU (torch inputs come back as tensors on their device).
 """
@@ -166,32 +168,44 @@ def encode_depth_colormap(depth_m: Array, name: str = "plasma", *, invalid: str 
     return out
 
 
+def _curve_nodes(lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Collapse runs of identical consecutive colours (8-bit rounding makes some) into one node
+    placed at the run's mean index. Returns (nodes (M, 3) float64, positions (M,) float64)."""
+    change = np.ones(lut.shape[0], bool)
+    change[1:] = (lut[1:] != lut[:-1]).any(1)
+    run = np.cumsum(change) - 1
+    counts = np.bincount(run)
+    pos = np.bincount(run, weights=np.arange(lut.shape[0], dtype=np.float64)) / counts
+    return lut[change].astype(np.float64), pos
+
+
 def _curve_position(colors: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Continuous position in [0, L-1] of each colour (U, 3) on the polyline through ``lut``."""
-    L = lut.shape[0]
-    c = lut.astype(np.float32)
+    """Continuous position in [0, L-1] of each colour (U, 3) on the polyline through ``lut``:
+    the nearest node, refined by projecting onto the segments to its two neighbours."""
+    nodes, node_pos = _curve_nodes(lut)
+    m = nodes.shape[0]
+    c = nodes.astype(np.float32)
     c2 = (c * c).sum(1)
     out = np.empty(colors.shape[0], np.float64)
-    step = max(1, (1 << 22) // L)
+    step = max(1, (1 << 22) // m)
     for s in range(0, colors.shape[0], step):
         x = colors[s : s + step].astype(np.float32)
         d = (x * x).sum(1, keepdims=True) - 2.0 * (x @ c.T) + c2[None]
         j = np.argmin(d, axis=1)
-        best_pos = j.astype(np.float64)
+        best_pos = node_pos[j]
         best_d = np.full(j.shape, np.inf)
         xd = x.astype(np.float64)
+        a = nodes[j]
         for nb in (-1, 1):
-            k = np.clip(j + nb, 0, L - 1)
-            a = lut[j].astype(np.float64)
-            e = lut[k].astype(np.float64) - a
+            k = np.clip(j + nb, 0, m - 1)
+            e = nodes[k] - a
             e2 = (e * e).sum(1)
-            t = np.where(e2 > 0, ((xd - a) * e).sum(1) / np.maximum(e2, 1e-12), 0.0)
-            t = np.clip(t, 0.0, 1.0)
+            t = np.clip(((xd - a) * e).sum(1) / np.maximum(e2, 1e-12), 0.0, 1.0)
             r = xd - (a + t[:, None] * e)
             dd = (r * r).sum(1)
             better = dd < best_d
             best_d = np.where(better, dd, best_d)
-            best_pos = np.where(better, j + nb * t, best_pos)
+            best_pos = np.where(better, node_pos[j] + t * (node_pos[k] - node_pos[j]), best_pos)
         out[s : s + step] = best_pos
     return out
 
