@@ -274,6 +274,12 @@ class Flux2KleinBackend(nn.Module):
             backend.load_lora(local / LORA_WEIGHTS_NAME)
         return backend
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | Flux2KleinConfig) -> Flux2KleinBackend:
+        """Build from a config (dict or dataclass): loads ``config.pretrained`` as the base."""
+        cfg = config if isinstance(config, Flux2KleinConfig) else Flux2KleinConfig.from_dict(dict(config))
+        return cls.from_pretrained(cfg.pretrained, cfg)
+
     # ------------------------------------------------------------------ devices
     @property
     def device(self) -> torch.device:
@@ -440,9 +446,14 @@ class Flux2KleinBackend(nn.Module):
             raise ValueError(f"batch fields disagree on the batch size: target {b}, cond {batch.cond.shape[0]}, "
                              f"has_cond {batch.has_cond.shape[0]}, prompts {len(batch.prompts)}")
         dev = self.device
-        x0 = self.encode_images(batch.target.to(dev))  # [B, C, h, w]
         has_cond = batch.has_cond.to("cpu").bool()
-        ref = self.encode_images(batch.cond[has_cond].to(dev)) if has_cond.any() else None
+        n_ref = int(has_cond.sum())
+        pixels = torch.cat([batch.target, batch.cond[has_cond]]) if n_ref else batch.target
+        if n_ref and batch.cond.shape[2:] != batch.target.shape[2:]:
+            raise ValueError(f"cond {tuple(batch.cond.shape[2:])} and target {tuple(batch.target.shape[2:])} "
+                             "must have the same size in a training batch")
+        latents = self.encode_images(pixels.to(dev))  # one VAE pass: [B + n_ref, C, h, w]
+        x0, ref = latents[:b], (latents[b:] if n_ref else None)
         embeds, txt_ids = self.prompt_embeddings(list(batch.prompts))
         noise = torch.randn(x0.shape, generator=generator).to(dev)
         sigma = self._sample_sigmas(b, x0.shape[2] * x0.shape[3], generator).to(dev)
@@ -579,22 +590,25 @@ class Flux2KleinBackend(nn.Module):
             self.transformer.save_pretrained(path / "transformer", safe_serialization=True)
 
     def merged_transformer_state_dict(self) -> dict[str, torch.Tensor]:
-        """Transformer weights with the LoRA update folded in, under the base model's key names."""
-        from peft.tuners.tuners_utils import BaseTunerLayer
+        """Transformer weights with the LoRA update folded in, under the base model's key names.
 
-        layers = [m for m in self.transformer.modules() if isinstance(m, BaseTunerLayer)]
-        for m in layers:
-            m.merge()
-        try:
-            out = {}
-            for k, v in self.transformer.state_dict().items():
-                if "lora_" in k:
-                    continue
-                out[k.replace(".base_layer.", ".")] = v.detach().to("cpu").clone().contiguous()
-        finally:
-            for m in layers:
-                m.unmerge()
-        return out
+        ``W = W_base + sum over active adapters of (alpha / r) B A``, computed on copies: the live
+        model is not touched.
+        """
+        from peft.tuners.lora import LoraLayer
+
+        out = {}
+        for k, v in self.transformer.state_dict().items():
+            if "lora_" not in k:
+                out[k.replace(".base_layer.", ".")] = v.detach().to("cpu").clone()
+        for name, module in self.transformer.named_modules():
+            if isinstance(module, LoraLayer):
+                weight = module.get_base_layer().weight.detach().float()
+                for adapter in module.active_adapters:
+                    if adapter in module.lora_A:
+                        weight = weight + module.get_delta_weight(adapter).float()
+                out[f"{name}.weight"] = weight.to(module.get_base_layer().weight.dtype).to("cpu")
+        return {k: v.contiguous() for k, v in out.items()}
 
     def save_merged(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
         """Write a standalone diffusers ``Flux2KleinPipeline`` directory with merged weights.

@@ -1,0 +1,297 @@
+"""The FLUX.2 [klein] backend on tiny, randomly initialised *real* diffusers/transformers classes.
+
+The pipeline directory is written once per module by the same ``save_pretrained`` a hub snapshot
+comes from, and every test loads it back through ``Flux2KleinBackend.from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+pytest.importorskip("peft")
+
+from openbanana.backends import BACKENDS, Batch, GeneratorBackend  # noqa: E402
+from openbanana.backends.flux2_klein import (  # noqa: E402
+    CONFIG_NAME,
+    LORA_WEIGHTS_NAME,
+    Flux2KleinBackend,
+    Flux2KleinConfig,
+)
+from openbanana.backends.flux2_random import OUT_LAYERS, save_random_pipeline  # noqa: E402
+
+SIZE = 32  # pixels; 8 x 8 tokens with the tiny VAE (x2) and 2 x 2 patches
+
+
+def tiny_config(**kw) -> Flux2KleinConfig:
+    base = dict(bf16=False, text_encoder_out_layers=OUT_LAYERS["tiny"], max_sequence_length=24,
+                lora_rank=4, lora_alpha=8.0, gradient_checkpointing=True, one_step_fraction=0.25)
+    base.update(kw)
+    return Flux2KleinConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return save_random_pipeline(tmp_path_factory.mktemp("flux2") / "base", "tiny", seed=0)
+
+
+def load(path: Path | str, **kw) -> Flux2KleinBackend:
+    torch.manual_seed(1)  # LoRA A matrices are drawn at creation
+    return Flux2KleinBackend.from_pretrained(path, tiny_config(**kw))
+
+
+def make_batch(seed: int, b: int = 2, has_cond=None) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    has = torch.tensor(has_cond if has_cond is not None else [True] * b)
+    cond = torch.rand(b, 3, SIZE, SIZE, generator=g) * 2 - 1
+    cond[~has] = 0
+    return Batch(target=torch.rand(b, 3, SIZE, SIZE, generator=g) * 2 - 1, cond=cond, has_cond=has,
+                 prompts=[f"estimate the depth {i}" for i in range(b)], tasks=["depth"] * b)
+
+
+def train_steps(backend: Flux2KleinBackend, n: int = 1, lr: float = 5e-2, seed: int = 0) -> list[float]:
+    opt = torch.optim.AdamW(backend.trainable_parameters(), lr=lr)
+    losses = []
+    for i in range(n):
+        loss = backend.training_loss(make_batch(seed + i, has_cond=[True, False]),
+                                     generator=torch.Generator().manual_seed(seed + i))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return losses
+
+
+def sample(backend: Flux2KleinBackend, steps: int = 2, seed: int = 3) -> torch.Tensor:
+    cond = make_batch(99).cond
+    return backend.sample(cond, ["estimate the depth", "draw the normals"], height=SIZE, width=SIZE,
+                          num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
+
+
+# ---------------------------------------------------------------------------------- config
+def test_config_json_roundtrip_and_validation(tmp_path):
+    cfg = tiny_config(finetune="full", lora_targets=["attn.to_q"])
+    cfg.save(tmp_path / "c.json")
+    back = Flux2KleinConfig.load(tmp_path / "c.json")
+    assert back == cfg and back.lora_targets == ("attn.to_q",)
+    with pytest.raises(ValueError, match="finetune"):
+        Flux2KleinConfig(finetune="half")
+    with pytest.raises(ValueError, match="unknown Flux2KleinConfig field"):
+        Flux2KleinConfig.from_dict({"rank": 4})
+
+
+def test_registered_and_protocol(tiny_dir):
+    assert BACKENDS.get("flux2-klein") is Flux2KleinBackend
+    backend = load(tiny_dir)
+    assert isinstance(backend, GeneratorBackend)
+    # only the transformer is a registered child: DDP/FSDP wrap exactly the trained network
+    assert [n for n, _ in backend.named_children()] == ["transformer"]
+
+
+# ---------------------------------------------------------------------------------- conditioning
+def test_sample_matches_diffusers_editing_pipeline(tiny_dir):
+    """One reference image, same noise: our sampler reproduces Flux2KleinPipeline's edit output."""
+    from diffusers import Flux2KleinPipeline
+    from PIL import Image
+
+    backend = load(tiny_dir)  # LoRA B = 0: the base model's function
+    size = 64  # the pipeline refuses reference images under 64 px
+    rgb = (np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8)
+    cond = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+    ours = backend.sample(cond, ["estimate the depth"], height=size, width=size, num_inference_steps=2,
+                          generator=torch.Generator().manual_seed(5))
+    pipe = Flux2KleinPipeline.from_pretrained(tiny_dir)
+    latents = torch.randn((1, 16, size // 4, size // 4), generator=torch.Generator().manual_seed(5))
+    theirs = pipe(image=Image.fromarray(rgb), prompt="estimate the depth", height=size, width=size,
+                  num_inference_steps=2, latents=latents, output_type="pt", guidance_scale=1.0,
+                  max_sequence_length=24, text_encoder_out_layers=OUT_LAYERS["tiny"]).images
+    torch.testing.assert_close(ours * 0.5 + 0.5, theirs, atol=2e-5, rtol=0)
+    # and the reference image matters (far more than the implementations differ)
+    other = backend.sample(-cond, ["estimate the depth"], height=size, width=size, num_inference_steps=2,
+                           generator=torch.Generator().manual_seed(5))
+    assert (other - ours).abs().max() > 10 * (ours * 0.5 + 0.5 - theirs).abs().max()
+
+
+def test_bad_inputs_raise(tiny_dir):
+    backend = load(tiny_dir)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        backend.sample(None, ["x"], height=30, width=32)
+    with pytest.raises(ValueError, match="2 prompts"):
+        backend.sample(torch.zeros(1, 3, SIZE, SIZE), ["a", "b"], height=SIZE, width=SIZE)
+    batch = make_batch(0)
+    batch.prompts = ["only one"]
+    with pytest.raises(ValueError, match="batch size"):
+        backend.training_loss(batch)
+    with pytest.raises(ValueError, match="lora_targets"):
+        load(tiny_dir, lora_targets=("no_such_layer",))
+
+
+# ---------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("finetune", ["lora", "full"])
+def test_training_step_updates_only_trainable(tiny_dir, finetune):
+    backend = load(tiny_dir, finetune=finetune)
+    trainable = {id(p) for p in backend.trainable_parameters()}
+    names = [n for n, p in backend.transformer.named_parameters() if id(p) in trainable]
+    if finetune == "lora":
+        assert names and all("lora_" in n for n in names)
+    else:
+        assert len(names) == sum(1 for _ in backend.transformer.parameters())
+    before = {n: p.detach().clone() for n, p in backend.transformer.named_parameters()}
+    loss = backend.training_loss(make_batch(0, has_cond=[True, False]), generator=torch.Generator().manual_seed(0))
+    again = backend.training_loss(make_batch(0, has_cond=[True, False]), generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss) and loss.ndim == 0 and loss.item() > 0
+    assert loss.item() == pytest.approx(again.item(), rel=1e-6)  # fixed generator -> fixed loss
+    train_steps(backend, 1)
+    after = dict(backend.transformer.named_parameters())
+    changed = {n for n in before if not torch.equal(before[n], after[n].detach())}
+    assert changed and changed <= set(names)
+    assert all(p.dtype == torch.float32 for p in backend.trainable_parameters())
+
+
+@pytest.mark.slow
+def test_overfits_one_batch(tiny_dir):
+    backend = load(tiny_dir, finetune="full", one_step_fraction=1.0, gradient_checkpointing=False)
+    batch = make_batch(0)
+    opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
+    losses = []
+    for i in range(12):
+        loss = backend.training_loss(batch, generator=torch.Generator().manual_seed(0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# ---------------------------------------------------------------------------------- saving
+def test_lora_save_load_roundtrip_and_merged_export(tiny_dir, tmp_path):
+    from diffusers import Flux2KleinPipeline
+
+    backend = load(tiny_dir)
+    base_out = sample(backend)
+    train_steps(backend, 2)
+    tuned_out = sample(backend)
+    assert (tuned_out - base_out).abs().max() > 1e-4  # the adapters do something
+
+    backend.save_pretrained(tmp_path / "lora")
+    assert sorted(os.listdir(tmp_path / "lora")) == sorted([CONFIG_NAME, LORA_WEIGHTS_NAME])
+    assert json.loads((tmp_path / "lora" / CONFIG_NAME).read_text())["pretrained"] == str(tiny_dir)
+    reloaded = Flux2KleinBackend.from_pretrained(tmp_path / "lora")
+    assert torch.equal(sample(reloaded), tuned_out)
+
+    # diffusers itself reads the LoRA file
+    pipe = Flux2KleinPipeline.from_pretrained(tiny_dir)
+    pipe.load_lora_weights(tmp_path / "lora", weight_name=LORA_WEIGHTS_NAME)
+    assert len(pipe.get_list_adapters()["transformer"]) == 1
+
+    backend.save_merged(tmp_path / "merged")
+    assert not list((tmp_path / "merged").rglob("*.bin"))
+    merged = load(tmp_path / "merged")  # a plain diffusers directory, loaded as a base
+    torch.testing.assert_close(sample(merged), tuned_out, atol=1e-5, rtol=0)
+    assert torch.equal(sample(backend), tuned_out)  # merging did not change the live model
+
+
+def test_full_finetune_save_load(tiny_dir, tmp_path):
+    backend = load(tiny_dir, finetune="full")
+    train_steps(backend, 1, lr=1e-2)
+    out = sample(backend)
+    backend.save_pretrained(tmp_path / "full")
+    assert (tmp_path / "full" / "transformer" / "diffusion_pytorch_model.safetensors").is_file()
+    assert torch.equal(sample(Flux2KleinBackend.from_pretrained(tmp_path / "full")), out)
+
+
+# ---------------------------------------------------------------------------------- text cache
+def test_text_embedding_cache_lets_the_encoder_go(tiny_dir, tmp_path):
+    cache = tmp_path / "text"
+    backend = load(tiny_dir, text_cache_dir=str(cache))
+    prompts = ["estimate the depth", "draw the normals", "estimate the depth"]
+    direct = backend._encode_prompts(prompts[:2])
+    assert backend.precompute_text_embeddings(prompts) == 2
+    assert backend.precompute_text_embeddings(prompts) == 0
+    assert len(list(cache.rglob("*.safetensors"))) == 2
+
+    fresh = load(tiny_dir, text_cache_dir=str(cache))
+    fresh.release_text_encoder()
+    embeds, txt_ids = fresh.prompt_embeddings(prompts)
+    assert embeds.shape == (3, 24, 48) and txt_ids.shape == (24, 4)
+    torch.testing.assert_close(embeds[:2], direct)
+    torch.testing.assert_close(embeds[2], direct[0])
+    batch = make_batch(0)
+    batch.prompts = prompts[:2]
+    assert torch.isfinite(fresh.training_loss(batch, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="not in the text-embedding cache"):
+        fresh.prompt_embeddings(["a prompt never seen"])
+    # another encoder setting never reads these entries
+    other = load(tiny_dir, text_cache_dir=str(cache), max_sequence_length=16)
+    other.release_text_encoder()
+    with pytest.raises(ValueError, match="not in the text-embedding cache"):
+        other.prompt_embeddings(["estimate the depth"])
+
+
+# ---------------------------------------------------------------------------------- tasks
+def test_sample_decodes_to_a_depth_map(tiny_dir):
+    from openbanana.tasks.codecs.depth import decode_depth
+
+    backend = load(tiny_dir)
+    images = sample(backend, steps=1)
+    assert images.shape == (2, 3, SIZE, SIZE) and images.dtype == torch.float32
+    assert images.min() >= -1 and images.max() <= 1
+    rgb = ((images.permute(0, 2, 3, 1) + 1) * 127.5).round().to(torch.uint8).numpy()  # [B, H, W, 3]
+    depth_m = decode_depth(rgb)
+    assert depth_m.shape == (2, SIZE, SIZE) and depth_m.dtype == np.float32
+    assert np.isfinite(depth_m).all() and (depth_m >= 0).all()
+    assert np.array_equal(depth_m, decode_depth(((sample(backend, steps=1).permute(0, 2, 3, 1) + 1) * 127.5)
+                                                .round().to(torch.uint8).numpy()))  # deterministic
+
+
+# ---------------------------------------------------------------------------------- distributed
+def _ddp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        backend = load(Path(tiny_dir))
+        model = DDP(backend)  # parameters and buffers broadcast from rank 0
+        opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
+        start = torch.cat([p.detach().flatten() for p in backend.trainable_parameters()])
+        loss = model(make_batch(100 + rank), generator=torch.Generator().manual_seed(rank))  # different data
+        loss.backward()
+        opt.step()
+        flat = torch.cat([p.detach().flatten() for p in backend.trainable_parameters()])
+        gathered = [torch.empty_like(flat) for _ in range(world)]
+        dist.all_gather(gathered, flat)
+        losses = [torch.zeros(1) for _ in range(world)]
+        dist.all_gather(losses, loss.detach().reshape(1))
+        if rank == 0:
+            Path(out_dir, "result.json").write_text(json.dumps({
+                "max_rank_diff": float((gathered[0] - gathered[1]).abs().max()),
+                "moved": float((flat - start).abs().max()),
+                "losses": [float(x) for x in losses],
+            }))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tiny_dir, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tiny_dir), str(tmp_path)), nprocs=2, join=True)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["losses"][0] != result["losses"][1]  # the ranks saw different data...
+    assert result["moved"] > 0
+    assert result["max_rank_diff"] == 0.0  # ...and still hold identical weights after the step
