@@ -1,0 +1,205 @@
+"""The benchmark registry: which data, which protocol, where users get the data.
+
+A :class:`Benchmark` ties a data source (``openbanana.data.sources``) to the scorers that define
+its protocol. Every benchmark is registered in :data:`BENCHMARKS` under the name the CLI uses
+(``openbanana eval --benchmark NAME``). Real data sets are read from
+``<data-root>/<data_dir>`` in their official layout (see ``docs/evaluation.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openbanana.data.sources.base import DataSource
+from openbanana.errors import DataLayoutError
+from openbanana.evaluation.scoring import (
+    DepthScorer,
+    InstanceScorer,
+    NormalsScorer,
+    ReferringScorer,
+    Scorer,
+    SemanticScorer,
+)
+from openbanana.registry import Registry
+
+
+@dataclass
+class BenchmarkOptions:
+    """Protocol options that the command line can change.
+
+    Attributes:
+        align: depth alignment, ``"none"`` (metric, default) or ``"scale"`` / ``"scale_shift"``.
+        synthetic_size: side in pixels of synthetic scenes.
+        workdir: a directory the scorers may write to (official-tool inputs); None = temporary.
+    """
+
+    align: str = "none"
+    synthetic_size: int = 128
+    workdir: Path | None = None
+
+
+@dataclass
+class Benchmark:
+    """One evaluation: a split of a data set and the protocol it is scored with.
+
+    Attributes:
+        name: registry key.
+        split: the split's name as the data set calls it.
+        tasks: scorer keys this benchmark reports (``depth``, ``reasoning``, ...).
+        make_source: ``(root or None, options) -> DataSource``.
+        make_scorers: ``(options) -> {scorer key: Scorer}``.
+        data_dir: folder name under ``--data-root`` (None: needs no files, e.g. synthetic).
+        get_data: where users obtain the data.
+        reference: key into :mod:`openbanana.evaluation.reference` for the report.
+    """
+
+    name: str
+    split: str
+    description: str
+    tasks: tuple[str, ...]
+    make_source: Callable[[Path | None, BenchmarkOptions], DataSource]
+    make_scorers: Callable[[BenchmarkOptions], dict[str, Scorer]]
+    data_dir: str | None = None
+    get_data: str = ""
+    reference: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_root(self, data_root: Path | str | None) -> Path | None:
+        """``<data_root>/<data_dir>``, or ``data_root`` itself if it already is the data set."""
+        if self.data_dir is None:
+            return None
+        if data_root is None:
+            raise DataLayoutError(
+                f"benchmark {self.name!r} reads files: pass --data-root DIR with DIR/{self.data_dir} "
+                f"in the official layout ({self.get_data})"
+            )
+        root = Path(data_root)
+        sub = root / self.data_dir
+        return sub if sub.is_dir() else root
+
+    def source(self, data_root: Path | str | None, options: BenchmarkOptions | None = None) -> DataSource:
+        return self.make_source(self.resolve_root(data_root), options or BenchmarkOptions())
+
+    def scorers(self, options: BenchmarkOptions | None = None) -> dict[str, Scorer]:
+        return self.make_scorers(options or BenchmarkOptions())
+
+
+#: benchmark name -> Benchmark
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+
+
+def register_benchmark(b: Benchmark) -> Benchmark:
+    BENCHMARKS.register(b.name, b)
+    return b
+
+
+# ---------------------------------------------------------------- synthetic (every task)
+
+
+def _synthetic(split: str) -> Benchmark:
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        from openbanana.data.sources.synthetic import SyntheticSource
+
+        return SyntheticSource(split=split, size=o.synthetic_size)
+
+    def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
+        from openbanana.data.synthetic import CLASSES
+
+        return {
+            "depth": DepthScorer(min_depth_m=1e-3, max_depth_m=80.0, align=o.align),
+            "normals": NormalsScorer(),
+            "semantic": SemanticScorer(list(CLASSES)),
+            "instance": InstanceScorer(),
+            "referring": ReferringScorer("ciou"),
+            "reasoning": ReferringScorer("giou"),
+        }
+
+    return Benchmark(
+        name=f"synthetic-{split}",
+        split=split,
+        description=f"procedural scenes of openbanana.data.synthetic, split {split!r} (rendered on the fly)",
+        tasks=("depth", "normals", "semantic", "instance", "referring", "reasoning"),
+        make_source=make_source,
+        make_scorers=make_scorers,
+        get_data="rendered on the fly; nothing to download",
+    )
+
+
+register_benchmark(_synthetic("val"))
+register_benchmark(_synthetic("shift"))
+
+
+# ---------------------------------------------------------------- real data sets (official layouts)
+
+
+def _cityscapes() -> Benchmark:
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        from openbanana.data.sources.cityscapes import CityscapesSource
+
+        return CityscapesSource(root, split="val")
+
+    def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
+        from openbanana.evaluation.cityscapes_official import CityscapesScorer
+
+        return {"semantic": CityscapesScorer(o.workdir)}
+
+    return Benchmark(
+        name="cityscapes",
+        split="val",
+        description="Cityscapes val (500 images, gtFine), 19 classes, one fixed prompt, scored with cityscapesscripts",
+        tasks=("semantic",),
+        make_source=make_source,
+        make_scorers=make_scorers,
+        data_dir="cityscapes",
+        get_data="https://www.cityscapes-dataset.com (leftImg8bit_trainvaltest.zip, gtFine_trainvaltest.zip)",
+        reference="cityscapes",
+    )
+
+
+def _depth_benchmark(
+    name: str,
+    source_path: str,
+    min_m: float | None,
+    max_m: float | None,
+    description: str,
+    get_data: str,
+    data_dir: str | None = None,
+    source_kwargs: dict[str, Any] | None = None,
+) -> Benchmark:
+    module, cls = source_path.rsplit(".", 1)
+
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(root, **(source_kwargs or {}))
+
+    def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
+        return {"depth": DepthScorer(min_depth_m=min_m, max_depth_m=max_m, align=o.align)}
+
+    return Benchmark(
+        name=name,
+        split="test",
+        description=description,
+        tasks=("depth",),
+        make_source=make_source,
+        make_scorers=make_scorers,
+        data_dir=data_dir or name,
+        get_data=get_data,
+        reference=name,
+    )
+
+
+register_benchmark(_cityscapes())
+register_benchmark(
+    _depth_benchmark(
+        "nyuv2",
+        "openbanana.data.sources.nyuv2.NYUv2Source",
+        1e-3,
+        10.0,
+        "NYUv2 Eigen test split (654 images), Eigen crop, 1e-3..10 m",
+        "the official nyu_depth_v2_labeled.mat (cs.nyu.edu/~silberman) extracted to the layout in docs/evaluation.md",
+    )
+)

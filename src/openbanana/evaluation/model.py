@@ -1,0 +1,137 @@
+"""What the harness needs from a model, and two reference models that answer from the ground truth.
+
+The harness calls ``model.predict(image, instruction=..., task=..., **spec)`` and reads
+``.answer`` (the decoded answer) and ``.generated`` (the RGB the generator drew) from the result:
+the :class:`openbanana.pipeline.OpenBananaPipeline` does this, and so do
+
+- :class:`OracleModel`: draws the ground truth with the task's colour code
+  (``openbanana.encode``), optionally resizes it to a "generation resolution" and adds Gaussian RGB
+  noise (the noisy oracle), and decodes it back (``openbanana.decode``). With no noise it scores
+  at the colour code's own precision, so it checks the whole harness path (data, prompts, decode,
+  resize, metrics, gathering) with known answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from openbanana.data.sources.base import DataSource, Target
+from openbanana.evaluation.resize import resize_masks, resize_nearest
+
+
+@dataclass
+class EvalPrediction:
+    """The fields the harness reads from a prediction (same names as the pipeline's Prediction)."""
+
+    task: str
+    instruction: str | None
+    generated: np.ndarray  # uint8 (h, w, 3), at generation resolution here
+    answer: Any
+    valid: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
+
+
+class EvalModel(Protocol):
+    def predict(
+        self, image: np.ndarray, instruction: str | None = None, task: str = "depth", **spec: Any
+    ) -> Any: ...
+
+
+def image_key(image: np.ndarray) -> str:
+    """Content hash of an image (how the oracle finds the record it is shown)."""
+    a = np.ascontiguousarray(image)
+    return hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest()
+
+
+def _oracle_target_for_encoding(t: Target) -> Any:
+    """Ground truth made encodable: pixels without ground truth get a neutral value (never scored)."""
+    gt = np.asarray(t.gt)
+    if t.task == "depth":
+        return np.where(np.isnan(gt) | (gt < 0), 0.0, gt).astype(np.float32)
+    if t.task == "normals":
+        bad = ~np.isfinite(gt).all(-1) | (np.linalg.norm(np.nan_to_num(gt), axis=-1) < 1e-6)
+        return np.where(bad[..., None], np.array([0, 0, 1], np.float32), gt).astype(np.float32)
+    if t.task == "semantic":
+        return np.where(gt == 255, 0, gt).astype(np.int64)
+    return gt
+
+
+class OracleModel:
+    """Answers each question with its ground truth passed through the colour code.
+
+    Args:
+        source: the data source being evaluated (the oracle looks records up by image content).
+        noise_sigma: std of Gaussian noise added to the encoded RGB (0 = exact oracle).
+        generation_size: ``(h, w)`` to draw at (nearest resize of the ground truth); None = GT size.
+        seed: noise seed (noise for a record depends only on the seed and the image).
+    """
+
+    def __init__(
+        self,
+        source: DataSource,
+        noise_sigma: float = 0.0,
+        generation_size: tuple[int, int] | None = None,
+        seed: int = 0,
+    ):
+        self.source = source
+        self.noise_sigma = float(noise_sigma)
+        self.generation_size = generation_size
+        self.seed = seed
+        self._index: dict[str, int] | None = None
+
+    def _find(self, image: np.ndarray, task: str, spec: dict[str, Any]) -> Target:
+        if self._index is None:
+            self._index = {}
+            for i in range(len(self.source)):
+                try:
+                    self._index[image_key(self.source[i].image)] = i
+                except ValueError:  # an unreadable record: the runner reports it itself
+                    continue
+        key = image_key(image)
+        if key not in self._index:
+            raise ValueError("oracle: expected an image from its data source, got an unknown image")
+        rec = self.source[self._index[key]]
+        for t in rec.targets:
+            if t.task == task and all(_same(t.spec.get(k), v) for k, v in spec.items()):
+                return t
+        raise ValueError(f"oracle: record {rec.id} has no {task} target with spec {sorted(spec)}")
+
+    def predict(self, image: np.ndarray, instruction: str | None = None, task: str = "depth", **spec: Any):
+        import openbanana
+
+        target = self._find(image, task, spec)
+        gt = _oracle_target_for_encoding(target)
+        if self.generation_size is not None:
+            gt = (
+                resize_masks(gt, self.generation_size)
+                if task == "referring"
+                else resize_nearest(gt, self.generation_size)
+            )
+        rgb = openbanana.encode(task, gt, **target.spec)
+        if self.noise_sigma > 0:
+            rng = np.random.default_rng([self.seed, int(image_key(image)[:8], 16)])
+            noisy = rgb.astype(np.float32) + rng.normal(0.0, self.noise_sigma, rgb.shape)
+            rgb = np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+        answer = openbanana.decode(task, rgb, **target.spec)
+        return EvalPrediction(task=task, instruction=instruction, generated=rgb, answer=answer)
+
+
+def _plain(v: Any) -> Any:
+    """Numbers, strings and nested lists only (tuples and arrays become lists) for comparison."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _same(a: Any, b: Any) -> bool:
+    return _plain(a) == _plain(b)
