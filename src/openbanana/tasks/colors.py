@@ -217,7 +217,7 @@ _TRAIL = {
     "in", "as", "with", "using", "use", "colour", "color", "of", "to", "gets", "get", "has", "have",
     "set", "assigned", "mapped", "corresponds", "correspond", "equals", "means", "at", "and", "into",
     "solid", "pure", "uniform", "plain", "the", "a", "an", "its", "their", "please", "shaded",
-    "tinted", "appear", "appears",
+    "tinted", "appear", "appears", "also",
 }
 _AFTER_LEAD = {
     "for", "is", "are", "means", "mean", "represents", "represent", "indicates", "denotes", "marks",
@@ -343,7 +343,7 @@ def _json_entries(obj: object, out: list[tuple[str, RGB]]) -> None:
 
 
 def _split_clauses(masked: str) -> list[str]:
-    return [c for c in re.split(r"[;\n.!,]+", masked) if c.strip()]
+    return [c for c in re.split(r"[;\n.!?,]+", masked) if c.strip()]
 
 
 def _split_and(clause: str) -> list[str]:
@@ -461,7 +461,7 @@ def extract_background(text: str) -> tuple[RGB | None, str]:
         if m and rgb is None:
             rgb = spans[int(next(g for g in m.groups() if g is not None))].rgb
             masked = masked[: m.start()] + masked[m.end() :]
-    return rgb, _restore_quotes(_unmask(masked, spans), quoted, marks=True)
+    return rgb, _restore_quotes(_unmask(masked, spans), quoted, marks=True).strip()
 
 
 def parse_palette(text: str) -> dict[str, RGB]:
@@ -551,12 +551,10 @@ def _spaced(name: str) -> str:
     vocab = set(_ALL_NAMES) | set(MODIFIERS) | NAME_PARTS
 
     def split(s: str) -> list[str] | None:
-        if s in vocab:
-            return [s]
         for k in range(len(s) - 1, 0, -1):
             if s[:k] in vocab and (rest := split(s[k:])) is not None:
                 return [s[:k], *rest]
-        return None
+        return [s] if s in vocab else None
 
     words = split(name)
     return " ".join(words) if words else name
