@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from openbanana.tasks.codecs import depth as D
 from openbanana.tasks.codecs import (
     CORNER_DEPTHS_M,
     PATH_CORNERS,
@@ -18,6 +17,7 @@ from openbanana.tasks.codecs import (
     encode_depth,
     unit_to_depth,
 )
+from openbanana.tasks.codecs import depth as D
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 PAPER_CORNERS_M = [0.0, 0.80, 1.83, 3.23, 5.28, 8.71, 16.46]

@@ -1,0 +1,92 @@
+"""Semantic palette code: exact round trips, black-as-void, max distance, noise, torch."""
+
+import numpy as np
+import pytest
+import torch
+
+from openbanana.tasks.codecs import VOID, decode_labels, encode_labels
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _separated_palette(k, min_dist=40.0, seed=0, avoid_black=True):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < k:
+        c = rng.integers(0, 256, 3)
+        others = out + ([np.zeros(3)] if avoid_black else [])
+        if all(np.linalg.norm(c - o) >= min_dist for o in others):
+            out.append(c)
+    return np.array(out, np.uint8)
+
+
+def test_round_trip_is_exact_including_void():
+    pal = _separated_palette(19)
+    labels = np.random.default_rng(1).integers(0, 19, (2, 64, 48))
+    labels[0, :5] = VOID
+    rgb = encode_labels(labels, pal)
+    assert rgb.shape == (2, 64, 48, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0].tolist() == [0, 0, 0]
+    back = decode_labels(rgb, pal)
+    assert back.dtype == np.int64
+    np.testing.assert_array_equal(back, labels)
+
+
+def test_black_means_void_only_when_black_is_not_in_the_palette():
+    pal = np.array([[200, 0, 0], [0, 200, 0]])
+    rgb = np.array([[[0, 0, 0], [10, 5, 0], [190, 10, 0], [90, 10, 0]]], np.uint8)
+    assert decode_labels(rgb, pal).tolist() == [[VOID, VOID, 0, VOID]]
+    assert decode_labels(rgb, pal, black_is_void=False).tolist() == [[0, 0, 0, 0]]
+    pal_black = np.array([[0, 0, 0], [200, 0, 0]])
+    assert decode_labels(rgb, pal_black).tolist() == [[0, 0, 1, 0]]
+
+
+def test_max_distance():
+    pal = np.array([[200, 0, 0], [0, 0, 200]])
+    rgb = np.array([[[200, 0, 0], [200, 30, 0], [200, 60, 0]]], np.uint8)
+    assert decode_labels(rgb, pal, max_distance=40).tolist() == [[0, 0, VOID]]
+    assert decode_labels(rgb, pal).tolist() == [[0, 0, 0]]
+
+
+def test_sigma_3_noise_keeps_99_percent_pixel_accuracy_on_40_apart_palettes():
+    rng = np.random.default_rng(2)
+    for seed in range(3):
+        pal = _separated_palette(25, seed=seed)
+        labels = rng.integers(0, 25, (128, 128))
+        rgb = encode_labels(labels, pal)
+        noisy = np.clip(rgb + rng.normal(0, 3, rgb.shape), 0, 255).round().astype(np.uint8)
+        acc = (decode_labels(noisy, pal) == labels).mean()
+        assert acc >= 0.99, acc
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_matches_numpy(device):
+    pal = _separated_palette(10, seed=3)
+    labels = np.random.default_rng(4).integers(0, 10, (2, 32, 32))
+    labels[1, 3] = VOID
+    rgb = encode_labels(torch.from_numpy(labels).to(device), pal)
+    assert rgb.device.type == device
+    np.testing.assert_array_equal(rgb.cpu().numpy(), encode_labels(labels, pal))
+    rand = np.random.default_rng(5).integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    for img in (rgb.cpu().numpy(), rand):
+        out = decode_labels(torch.from_numpy(img).to(device), pal, max_distance=60)
+        assert out.device.type == device and out.dtype == torch.int64
+        np.testing.assert_array_equal(out.cpu().numpy(), decode_labels(img, pal, max_distance=60))
+
+
+def test_bad_inputs():
+    pal = np.array([[200, 0, 0], [0, 200, 0]])
+    with pytest.raises(ValueError, match=r"out-of-range label\(s\), the first 7 at index \(0, 1\)"):
+        encode_labels(np.array([[0, 7]]), pal)
+    with pytest.raises(ValueError, match="empty palette"):
+        decode_labels(np.zeros((2, 2, 3), np.uint8), [])
+    with pytest.raises(ValueError, match="distinct colours"):
+        encode_labels(np.zeros((2, 2), np.int64), [[1, 2, 3], [1, 2, 3]])
+    with pytest.raises(ValueError, match="0..255"):
+        encode_labels(np.zeros((2, 2), np.int64), [[1, 2, 300]])
+    with pytest.raises(TypeError, match="integer label map"):
+        encode_labels(np.zeros((2, 2), np.float32), pal)
+    with pytest.raises(ValueError, match=r"shape \(K, 3\)"):
+        decode_labels(np.zeros((2, 2, 3), np.uint8), [[1, 2]])
+    with pytest.raises(TypeError, match="uint8"):
+        decode_labels(np.zeros((2, 2, 3), np.int64), pal)
