@@ -217,7 +217,7 @@ _TRAIL = {
     "in", "as", "with", "using", "use", "colour", "color", "of", "to", "gets", "get", "has", "have",
     "set", "assigned", "mapped", "corresponds", "correspond", "equals", "means", "at", "and", "into",
     "solid", "pure", "uniform", "plain", "the", "a", "an", "its", "their", "please", "shaded",
-    "tinted", "appear", "appears", "also",
+    "tinted", "appear", "appears", "also", "it", "them", "paint", "draw", "mark", "highlight",
 }
 _AFTER_LEAD = {
     "for", "is", "are", "means", "mean", "represents", "represent", "indicates", "denotes", "marks",
@@ -387,6 +387,9 @@ def _unmask(masked: str, spans: list[_Span]) -> str:
     return re.sub(r"\x00(\d+)\x01", lambda m: spans[int(m.group(1))].text, masked)
 
 
+_AFTER_CONNECTOR = re.compile(r"\s*(?:for|means|represents|denotes|indicates|stands\s+for)\b", re.IGNORECASE)
+
+
 def _clause_entries(clause: str, spans: list[_Span]) -> list[tuple[str, RGB]]:
     ids = [int(i) for i in re.findall(r"\x00(\d+)\x01", clause)]
     if not ids:
@@ -413,7 +416,7 @@ def _clause_entries(clause: str, spans: list[_Span]) -> list[tuple[str, RGB]]:
             current += spans[int(piece)].text
     texts.append(current)
     before = [_class_before(_unmask(t, spans)) for t in texts[:-1]]
-    if before[0]:
+    if before[0] and not _AFTER_CONNECTOR.match(texts[1]):
         classes = before
     else:
         classes = [_class_after(_unmask(t, spans)) for t in texts[1:]]

@@ -26,7 +26,7 @@ _TEMPLATES = (
     "Semantic segmentation with these classes and colours: {palette}. Paint everything else black.",
     "Label every pixel with its category. {palette}",
     "{palette}. Produce the semantic segmentation map.",
-    "Draw a semantic label map where {palette}.",
+    "Draw a semantic label map with these colours: {palette}.",
 )
 
 
