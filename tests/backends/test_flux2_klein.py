@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -155,18 +156,34 @@ def test_training_step_updates_only_trainable(tiny_dir, finetune):
 
 
 @pytest.mark.slow
-def test_overfits_one_batch(tiny_dir):
-    backend = load(tiny_dir, finetune="full", one_step_fraction=1.0, gradient_checkpointing=False)
+def test_one_step_mode_trains_and_samples_deterministically(tiny_dir):
+    backend = load(tiny_dir, finetune="full", gradient_checkpointing=False)
     batch = make_batch(0)
+    batch.one_step = torch.tensor([True, True])
+    # one-step samples see zeros at sigma = 1: the loss does not depend on the noise
+    a = backend.training_loss(batch, generator=torch.Generator().manual_seed(0)).item()
+    b = backend.training_loss(batch, generator=torch.Generator().manual_seed(1)).item()
+    assert a == pytest.approx(b, rel=1e-6)
     opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
     losses = []
-    for i in range(12):
-        loss = backend.training_loss(batch, generator=torch.Generator().manual_seed(0))
+    for _ in range(12):
+        loss = backend.training_loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+    # the one-step sample is -v(0, sigma=1): the latents it decodes are what the loss trained
+    with torch.no_grad():
+        x0 = backend.encode_images(batch.target)
+        ref = backend.encode_images(batch.cond)
+        embeds, txt_ids = backend.prompt_embeddings(batch.prompts)
+        v = backend.predict_velocity(torch.zeros_like(x0), torch.ones(2), ref, embeds, txt_ids)
+        assert ((-v - x0) ** 2).mean().item() == pytest.approx(losses[-1], rel=0.5)
+    one = [backend.sample(batch.cond, batch.prompts, height=SIZE, width=SIZE, one_step=True,
+                          generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
+    assert torch.equal(one[0], one[1])
+    torch.testing.assert_close(one[0], backend.decode_latents(-v), atol=1e-5, rtol=0)
 
 
 # ---------------------------------------------------------------------------------- saving
@@ -295,3 +312,39 @@ def test_two_process_ddp_on_cpu(tiny_dir, tmp_path):
     assert result["losses"][0] != result["losses"][1]  # the ranks saw different data...
     assert result["moved"] > 0
     assert result["max_rank_diff"] == 0.0  # ...and still hold identical weights after the step
+
+
+# ---------------------------------------------------------------------------------- training loop
+@pytest.mark.slow
+def test_project_training_loop_and_pipeline_load_the_lora(tiny_dir, tmp_path):
+    """The project's one Accelerate loop trains the backend; the exported pipeline predicts depth."""
+    from openbanana.pipeline import OpenBananaPipeline
+    from openbanana.training.config import TrainConfig
+    from openbanana.training.loop import train
+
+    cfg = TrainConfig.from_dict({
+        "backend": "flux2-klein",
+        "backend_config": asdict(tiny_config(pretrained=str(tiny_dir))),
+        "data_source": "toy", "resolution": SIZE, "batch_size": 2, "mixed_precision": "no",
+        "stages": [{"name": "instruct", "data": {"vision_share": 0.5}, "steps": 2, "lr": 1e-3, "warmup_steps": 1}],
+        "ckpt_every": 0, "keep_checkpoints": 1, "eval_batches": 1, "log_every": 1,
+    })
+    out = train(cfg, tmp_path / "run", progress=False)
+    assert (out / "backend" / LORA_WEIGHTS_NAME).is_file()
+    ema = load_file_keys(out / "checkpoints")
+    assert ema and all("lora_" in k for k in ema)  # the EMA shadows the adapters, not the frozen base
+    pipe = OpenBananaPipeline.from_pretrained(out)
+    rgb = (np.random.default_rng(0).random((SIZE, SIZE, 3)) * 255).astype(np.uint8)
+    pred = pipe.predict(rgb, task="depth")
+    depth_m = np.asarray(pred.answer)
+    valid = np.ones(depth_m.shape, bool) if pred.valid is None else pred.valid
+    assert depth_m.shape == (SIZE, SIZE) and valid.any()
+    assert np.isfinite(depth_m[valid]).all() and (depth_m[valid] >= 0).all()
+
+
+def load_file_keys(ckpt_root: Path) -> list[str]:
+    from safetensors import safe_open
+
+    files = sorted(ckpt_root.glob("*/ema.safetensors"))
+    with safe_open(str(files[-1]), framework="pt") as f:
+        return list(f.keys())

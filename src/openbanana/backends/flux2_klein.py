@@ -70,7 +70,8 @@ class Flux2KleinConfig:
         logit_mean, logit_std: parameters of the logit-normal.
         shift_train_sigmas: apply the resolution-dependent shift the sampler uses to training sigmas.
         one_step_fraction: fraction of training samples drawn at sigma = 1 (pure noise), the level a
-            one-step sample starts from; trains the one-step mode explicitly.
+            noisy one-step sample starts from. (The deterministic one-step mode, zeros in at
+            sigma = 1, is chosen per sample by the training loop through ``Batch.one_step``.)
         default_steps: denoising steps when a caller does not say.
         is_distilled: whether the base is the step-distilled model (text CFG off by default).
     """
@@ -91,7 +92,7 @@ class Flux2KleinConfig:
     logit_mean: float = 0.0
     logit_std: float = 1.0
     shift_train_sigmas: bool = True
-    one_step_fraction: float = 0.25
+    one_step_fraction: float = 0.0
     default_steps: int = 4
     is_distilled: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -235,8 +236,8 @@ class Flux2KleinBackend(nn.Module):
                 p.data = p.data.float()
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, config: Flux2KleinConfig | None = None, **overrides: Any
-                        ) -> Flux2KleinBackend:
+    def from_pretrained(cls, path: str | Path, config: Flux2KleinConfig | None = None, *,
+                        device: str | torch.device | None = None, **overrides: Any) -> Flux2KleinBackend:
         """Load a base pipeline, or a directory written by :meth:`save_pretrained`.
 
         Args:
@@ -244,6 +245,7 @@ class Flux2KleinBackend(nn.Module):
                 holding ``flux2_klein_config.json`` (a tuned backend: LoRA file or full transformer).
             config: backend config for a base (ignored keys: ``pretrained``); default
                 :class:`Flux2KleinConfig`.
+            device: where to put the model (default: stay on the CPU).
             **overrides: config fields to change (e.g. ``finetune="full"``, ``bf16=False``).
 
         Only safetensors weights are read.
@@ -272,6 +274,8 @@ class Flux2KleinBackend(nn.Module):
         backend = cls(pipe, cfg)
         if tuned and (local / LORA_WEIGHTS_NAME).is_file():
             backend.load_lora(local / LORA_WEIGHTS_NAME)
+        if device is not None:
+            backend.to(device)
         return backend
 
     @classmethod
@@ -413,15 +417,16 @@ class Flux2KleinBackend(nn.Module):
     # ------------------------------------------------------------------ training
     def _sample_sigmas(self, n: int, seq_len: int, generator: torch.Generator | None) -> torch.Tensor:
         cfg = self.config
+        gdev = _gen_device(generator, self.device)
         if cfg.timestep_sampling == "logit_normal":
-            u = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(n, generator=generator))
+            u = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(n, generator=generator, device=gdev))
         else:
-            u = torch.rand(n, generator=generator)
+            u = torch.rand(n, generator=generator, device=gdev)
         u = u.clamp(1e-3, 1.0)
         if cfg.shift_train_sigmas:
             u = _exp_time_shift(u, _empirical_mu(seq_len, cfg.default_steps))
         if cfg.one_step_fraction > 0:
-            one = torch.rand(n, generator=generator) < cfg.one_step_fraction
+            one = torch.rand(n, generator=generator, device=gdev) < cfg.one_step_fraction
             u = torch.where(one, torch.ones_like(u), u)
         return u
 
@@ -429,12 +434,15 @@ class Flux2KleinBackend(nn.Module):
         """Rectified-flow loss ``|| v(x_t, sigma) - (noise - x0) ||^2`` in latent space.
 
         ``x_t = (1 - sigma) x0 + sigma noise`` with x0 the target's latents; samples with an input
-        image see it as reference tokens, the others are text-to-image. Noise and sigmas come from
-        ``generator`` (CPU) when given, so a fixed seed gives a fixed loss.
+        image see it as reference tokens, the others are text-to-image. Samples flagged
+        ``batch.one_step`` are trained in the deterministic one-step mode: zeros in at sigma = 1, so
+        the velocity target is ``-x0`` and one Euler step returns the answer. Noise and sigmas come
+        from ``generator`` (any device) when given, so a fixed seed gives a fixed loss.
 
         Args:
-            batch: target ``[B, 3, H, W]`` and cond in [-1, 1], has_cond ``[B]``, B prompts.
-            generator: CPU torch.Generator for the noise and noise levels.
+            batch: target ``[B, 3, H, W]`` and cond in [-1, 1], has_cond ``[B]``, B prompts,
+                optional one_step ``[B]`` bool.
+            generator: torch.Generator for the noise and noise levels.
 
         Returns:
             scalar float32 loss (mean over samples, latent channels and positions).
@@ -455,8 +463,12 @@ class Flux2KleinBackend(nn.Module):
         latents = self.encode_images(pixels.to(dev))  # one VAE pass: [B + n_ref, C, h, w]
         x0, ref = latents[:b], (latents[b:] if n_ref else None)
         embeds, txt_ids = self.prompt_embeddings(list(batch.prompts))
-        noise = torch.randn(x0.shape, generator=generator).to(dev)
+        noise = torch.randn(x0.shape, generator=generator, device=_gen_device(generator, dev)).to(dev)
         sigma = self._sample_sigmas(b, x0.shape[2] * x0.shape[3], generator).to(dev)
+        if batch.one_step is not None and batch.one_step.any():
+            one = batch.one_step.to(dev).bool()
+            sigma = torch.where(one, torch.ones_like(sigma), sigma)
+            noise = noise * (~one).to(noise.dtype).view(-1, 1, 1, 1)  # zeros in for one-step samples
         x_t = (1.0 - sigma.view(-1, 1, 1, 1)) * x0 + sigma.view(-1, 1, 1, 1) * noise
         target = noise - x0
         # The transformer shares one token layout per call: run image-conditioned and text-only
@@ -491,6 +503,7 @@ class Flux2KleinBackend(nn.Module):
         guidance_text: float = 1.0,
         guidance_image: float = 1.0,
         generator: torch.Generator | None = None,
+        one_step: bool = False,
     ) -> torch.Tensor:
         """Generate images for ``prompts`` with the flow-matching Euler sampler of the base pipeline.
 
@@ -502,7 +515,9 @@ class Flux2KleinBackend(nn.Module):
             num_inference_steps: Euler steps (sigmas ``linspace(1, 1/n, n)`` shifted as the pipeline does).
             guidance_text: classifier-free guidance on the prompt (1 = off; empty prompt as negative).
             guidance_image: guidance on the reference image (1 = off; InstructPix2Pix-style).
-            generator: CPU torch.Generator for the initial noise.
+            generator: torch.Generator (any device) for the initial noise.
+            one_step: the deterministic one-step mode (zeros in at sigma = 1, one Euler step; what
+                dense tasks are trained for): ``num_inference_steps`` and ``generator`` are ignored.
 
         Returns:
             ``[B, 3, height, width]`` float32 in [-1, 1], on the backend's device.
@@ -524,7 +539,11 @@ class Flux2KleinBackend(nn.Module):
             empty, _ = self.prompt_embeddings([""] * b)
         c = self.transformer.config.in_channels
         h, w = height // self.multiple_of, width // self.multiple_of
-        x = torch.randn((b, c, h, w), generator=generator).to(dev)  # [B, C, h, w]
+        if one_step:
+            num_inference_steps = 1
+            x = torch.zeros((b, c, h, w), device=dev)  # [B, C, h, w]
+        else:
+            x = torch.randn((b, c, h, w), generator=generator, device=_gen_device(generator, dev)).to(dev)
 
         from diffusers.pipelines.flux2.pipeline_flux2_klein import retrieve_timesteps
 
@@ -631,6 +650,11 @@ class Flux2KleinBackend(nn.Module):
             tokenizer=self.tokenizer, transformer=clean, is_distilled=self.config.is_distilled,
         )
         pipe.save_pretrained(Path(path), safe_serialization=True)
+
+
+def _gen_device(generator: torch.Generator | None, default: torch.device) -> torch.device:
+    """Where random numbers are drawn: the generator's device, else ``default``."""
+    return generator.device if generator is not None else default
 
 
 def _cast(module: nn.Module, dtype: torch.dtype) -> nn.Module:

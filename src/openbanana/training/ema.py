@@ -10,7 +10,7 @@ from torch import nn
 
 
 class EMA:
-    """Float32 shadow copy of a module's floating-point parameters.
+    """Float32 shadow copy of a module's trainable floating-point parameters.
 
     ``shadow = d * shadow + (1 - d) * param`` after each optimiser step, with the warm-up
     ``d = min(decay, (1 + n) / (10 + n))`` (n = updates so far) so early weights fade fast.
@@ -25,7 +25,9 @@ class EMA:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.num_updates = 0
-        self.shadow = {k: p.detach().float().clone() for k, p in model.named_parameters() if p.dtype.is_floating_point}
+        # frozen weights (a LoRA base model) never change: shadowing them would only cost memory
+        self.shadow = {k: p.detach().float().clone() for k, p in model.named_parameters()
+                       if p.dtype.is_floating_point and p.requires_grad}
 
     def current_decay(self) -> float:
         n = self.num_updates
