@@ -103,10 +103,7 @@ EXTRA_COLORS: dict[str, tuple[int, int, int]] = {
 #: word pieces that appear inside multi-word CSS names ("alice blue", "fire brick", ...): they are
 #: not colours on their own but let a spaced spelling of a CSS name be found in text.
 NAME_PARTS: frozenset[str] = frozenset(
-    """alice antique blanched burly wood cadet cornflower dim dodger fire brick floral forest ghost
-    golden rod honey dew hot indian lawn lemon chiffon medium midnight mint cream misty navajo old
-    lace drab papaya whip peach puff powder rebecca rosy royal saddle sandy sea shell slate smoke
-    spring steel almond aqua marine blush lime violet white navy sky""".split()
+    ["alice", "antique", "blanched", "burly", "wood", "cadet", "cornflower", "dim", "dodger", "fire", "brick", "floral", "forest", "ghost", "golden", "rod", "honey", "dew", "hot", "indian", "lawn", "lemon", "chiffon", "medium", "midnight", "mint", "cream", "misty", "navajo", "old", "lace", "drab", "papaya", "whip", "peach", "puff", "powder", "rebecca", "rosy", "royal", "saddle", "sandy", "sea", "shell", "slate", "smoke", "spring", "steel", "almond", "aqua", "marine", "blush", "lime", "violet", "white", "navy", "sky"]
 )
 
 _HUE_MODIFIERS = {

@@ -148,7 +148,7 @@ def parse_color(text: str | Sequence[int]) -> RGB:
 class _Span:
     """One colour mention in a text: where it is, its RGB and whether it was written in numbers."""
 
-    __slots__ = ("start", "end", "rgb", "numeric", "text")
+    __slots__ = ("end", "numeric", "rgb", "start", "text")
 
     def __init__(self, start: int, end: int, rgb: RGB, numeric: bool, text: str) -> None:
         self.start, self.end, self.rgb, self.numeric, self.text = start, end, rgb, numeric, text
@@ -400,7 +400,7 @@ def _clause_entries(clause: str, spans: list[_Span]) -> list[tuple[str, RGB]]:
     elif len(ids) == 1:
         chosen = ids
     else:  # several names: "use red for the man in blue", "red means snow" -> red; "the red car in blue" -> blue
-        m = re.search(r"\x00(\d+)\x01\s+(?:for|means|represents|denotes|indicates|stands)\b", clause, re.I)
+        m = re.search(r"\x00(\d+)\x01\s+(?:for|means|represents|denotes|indicates|stands)\b", clause, re.IGNORECASE)
         chosen = [int(m.group(1))] if m else [ids[-1]]
     keep = set(chosen)
     # text pieces around the chosen colours; other colour names go back into the text
@@ -434,7 +434,7 @@ def _clause_entries(clause: str, spans: list[_Span]) -> list[tuple[str, RGB]]:
 
 
 def _check_unknown_names(clause: str) -> None:
-    m = _SUSPECT_RE.search(clause) or re.search(r"\buse\s+([A-Za-z][A-Za-z\-]+)\s+for\b", clause, re.I)
+    m = _SUSPECT_RE.search(clause) or re.search(r"\buse\s+([A-Za-z][A-Za-z\-]+)\s+for\b", clause, re.IGNORECASE)
     if not m:
         return
     word = m.group(1).lower()

@@ -85,8 +85,8 @@ class ReferringTask(_MaskTask):
         r"\b(?:highlight|segment|mask|select|outline|isolate|referr?ing|refer)\b",
         r"\b(?:paint|colou?r|mark|fill)\s+(?:only\s+)?(?:the|all|every)\b",
         # "Paint <expression> in red", but not "paint a picture of a red car" (text-to-image)
-        r"^\s*(?:please\s+)?(?:paint|colou?r|mark|fill)\b"
-        r"(?!.*\b(?:image|picture|photo|photograph|painting|illustration|drawing|portrait|poster)\s+of\b)",
+        (r"^\s*(?:please\s+)?(?:paint|colou?r|mark|fill)\b"
+        r"(?!.*\b(?:image|picture|photo|photograph|painting|illustration|drawing|portrait|poster)\s+of\b)"),
     )
     priority: ClassVar[int] = 60
 
