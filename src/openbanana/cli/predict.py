@@ -356,7 +356,10 @@ def register(app: typer.Typer) -> None:
             progress=not json_out and sys.stderr.isatty(),
         )
         failed = [r for r in results if not r.ok]
+        bad_inputs = sorted({r.input for r in failed})
         summary = {
+            "inputs_ok": len({r.input for r in results} - set(bad_inputs)),
+            "inputs_failed": len(bad_inputs),
             "ok": len(results) - len(failed),
             "failed": len(failed),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -366,6 +369,8 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json.dumps(summary, indent=2))
         else:
-            typer.echo(f"{summary['ok']} done, {summary['failed']} failed, files in {out}")
+            typer.echo(
+                f"{summary['inputs_ok']} image(s) done, {summary['inputs_failed']} failed; files in {out}"
+            )
         if failed:
             sys.exit(1)  # (typer.Exit would be swallowed by main(standalone_mode=False))

@@ -248,7 +248,8 @@ def load_image(
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)
     img = _exif_upright(img, name)
-    return np.ascontiguousarray(_to_rgb(img, name, background))
+    out = np.ascontiguousarray(_to_rgb(img, name, background))
+    return out if out.flags.writeable else out.copy()  # arrays over PIL buffers are read-only
 
 
 def as_rgb_uint8(array: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
