@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -39,24 +40,41 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_cmd(
-        benchmark: list[str] = typer.Option([], "--benchmark", "-b", help="benchmark name (repeatable)"),
-        model: str = typer.Option(
-            None,
-            "--model",
-            "-m",
-            help="saved pipeline dir; default: the embedded model; "
-            "'oracle' / 'oracle-noisy' check the harness itself",
-        ),
-        data_root: Path = typer.Option(None, "--data-root", help="folder holding the data sets (DIR/<name>)"),
-        limit: int = typer.Option(None, "--limit", min=1, help="evaluate the first N images only"),
-        out: Path = typer.Option(Path("runs/eval"), "--out", "-o", help="where result files go"),
-        align: str = typer.Option("none", "--align", help="depth alignment: none | scale | scale_shift"),
-        save_predictions: bool = typer.Option(False, "--save-predictions", help="keep decoded outputs"),
-        grid: int = typer.Option(4, "--grid", min=0, help="images in the picture grid (0 = none)"),
-        seed: int = typer.Option(0, "--seed"),
-        query_rewriter: str = typer.Option("identity", "--query-rewriter", help="reasoning query rewriter"),
-        synthetic_size: int = typer.Option(128, "--synthetic-size", min=16, help="side of synthetic scenes"),
-        list_: bool = typer.Option(False, "--list", help="list the registered benchmarks and exit"),
+        benchmark: Annotated[
+            list[str] | None, typer.Option("--benchmark", "-b", help="benchmark (repeatable)")
+        ] = None,
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model",
+                "-m",
+                help="saved pipeline dir (default: the embedded model); 'oracle' / 'oracle-noisy' check the harness",
+            ),
+        ] = None,
+        data_root: Annotated[
+            Path | None, typer.Option("--data-root", help="folder holding the data sets")
+        ] = None,
+        limit: Annotated[
+            int | None, typer.Option("--limit", min=1, help="evaluate the first N images only")
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="where result files go")] = Path("runs/eval"),
+        align: Annotated[
+            str, typer.Option("--align", help="depth alignment: none | scale | scale_shift")
+        ] = "none",
+        save_predictions: Annotated[
+            bool, typer.Option("--save-predictions", help="keep decoded outputs")
+        ] = False,
+        grid: Annotated[int, typer.Option("--grid", min=0, help="images in the picture grid (0 = none)")] = 4,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        query_rewriter: Annotated[
+            str, typer.Option("--query-rewriter", help="reasoning query rewriter")
+        ] = "identity",
+        synthetic_size: Annotated[
+            int, typer.Option("--synthetic-size", min=16, help="synthetic scene side")
+        ] = 128,
+        list_: Annotated[
+            bool, typer.Option("--list", help="list the registered benchmarks and exit")
+        ] = False,
     ) -> None:
         """Evaluate a model on benchmarks; write a JSON per benchmark and print a Markdown table."""
         from openbanana.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
@@ -94,10 +112,23 @@ def register(app: typer.Typer) -> None:
                     )
             typer.echo(f"results in {out}/")
 
+    @app.command("convert-refs")
+    def convert_refs_cmd(
+        pickle_path: Annotated[Path, typer.Argument(help="the refer toolkit's refs(umd).p")],
+        json_path: Annotated[Path, typer.Argument(help="where to write refs_umd.json")],
+    ) -> None:
+        """Convert RefCOCOg refs from the refer toolkit's pickle to JSON, once (no code is loaded)."""
+        from openbanana.data.sources.refcocog import convert_refs
+
+        n = convert_refs(pickle_path, json_path)
+        typer.echo(f"wrote {n} refs to {json_path}")
+
     @app.command("report")
     def report_cmd(
-        results: list[Path] = typer.Argument(..., help="result JSON files or folders of them"),
-        out: Path = typer.Option(None, "--out", "-o", help="write report.md and plots here"),
+        results: Annotated[list[Path], typer.Argument(help="result JSON files or folders of them")],
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="write report.md and plots here")
+        ] = None,
     ) -> None:
         """Tables shaped like the paper's, published numbers beside ours, and a plot per task."""
         from openbanana.evaluation.report import load_results, paper_tables, plot_tasks

@@ -203,3 +203,25 @@ register_benchmark(
         "the official nyu_depth_v2_labeled.mat (cs.nyu.edu/~silberman) extracted to the layout in docs/evaluation.md",
     )
 )
+
+
+def _refcocog() -> Benchmark:
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        from openbanana.data.sources.refcocog import RefCOCOgSource
+
+        return RefCOCOgSource(root, split="val")
+
+    return Benchmark(
+        name="refcocog",
+        split="val (UMD)",
+        description="RefCOCOg UMD val, one sample per sentence, cIoU",
+        tasks=("referring",),
+        make_source=make_source,
+        make_scorers=lambda o: {"referring": ReferringScorer("ciou")},
+        data_dir="refcoco",
+        get_data="refer toolkit data (refcocog: refs(umd).p, instances.json) + COCO train2014 images (cocodataset.org)",
+        reference="refcocog",
+    )
+
+
+register_benchmark(_refcocog())

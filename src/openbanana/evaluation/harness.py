@@ -48,6 +48,19 @@ def _weights_path(pipe: Any, model: str | None) -> str | None:
     return None
 
 
+def split_completeness(source: Any) -> dict[str, Any]:
+    """``expected_len`` / ``complete`` when the split has a known size, plus the source's notes."""
+    out: dict[str, Any] = {}
+    expected = getattr(source, "expected_len", None)
+    if expected is not None:
+        out["expected_len"] = expected
+        out["complete"] = len(source) == expected
+    notes = getattr(source, "notes", None)
+    if notes:
+        out["notes"] = list(notes)
+    return out
+
+
 def write_result(result: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{result['benchmark']}.json"
@@ -92,6 +105,7 @@ def run_benchmarks(
             result = finalize(bench, parts, opts, {**info}, n_total=n)
             if bench.reference:
                 result["reference"] = bench.reference
+            result.update(split_completeness(source))
             if opts.out_dir is not None:
                 out = Path(opts.out_dir)
                 write_result(result, out)

@@ -29,7 +29,7 @@ class EvalPrediction:
 
     task: str
     instruction: str | None
-    generated: np.ndarray  # uint8 (h, w, 3), at generation resolution here
+    generated: np.ndarray | None  # uint8 (h, w, 3), at generation resolution here
     answer: Any
     valid: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
@@ -68,6 +68,9 @@ class OracleModel:
         noise_sigma: std of Gaussian noise added to the encoded RGB (0 = exact oracle).
         generation_size: ``(h, w)`` to draw at (nearest resize of the ground truth); None = GT size.
         seed: noise seed (noise for a record depends only on the seed and the image).
+        transform: optional ``(task, gt) -> gt`` applied before encoding (a known, deliberate error,
+            e.g. depth 10% too far) so tests can check metrics against hand-computed values.
+        through_code: False skips the colour code (answers = transformed ground truth, exactly).
     """
 
     def __init__(
@@ -76,11 +79,15 @@ class OracleModel:
         noise_sigma: float = 0.0,
         generation_size: tuple[int, int] | None = None,
         seed: int = 0,
+        transform: Any = None,
+        through_code: bool = True,
     ):
         self.source = source
         self.noise_sigma = float(noise_sigma)
         self.generation_size = generation_size
         self.seed = seed
+        self.transform = transform
+        self.through_code = through_code
         self._index: dict[str, int] | None = None
 
     def _find(self, image: np.ndarray, task: str, spec: dict[str, Any]) -> Target:
@@ -98,26 +105,38 @@ class OracleModel:
         for t in rec.targets:
             if t.task == task and all(_same(t.spec.get(k), v) for k, v in spec.items()):
                 return t
+        if task == "referring":  # a reasoning query rewritten into a referring expression
+            rest = [t for t in rec.targets if t.task == "reasoning"]
+            if len(rest) == 1:
+                return rest[0]
         raise ValueError(f"oracle: record {rec.id} has no {task} target with spec {sorted(spec)}")
 
     def predict(self, image: np.ndarray, instruction: str | None = None, task: str = "depth", **spec: Any):
+        """Encode the matching ground truth, optionally resize and add noise, decode it back."""
         import openbanana
 
         target = self._find(image, task, spec)
         gt = _oracle_target_for_encoding(target)
+        if self.transform is not None:
+            gt = self.transform(target.task, gt)
+        code_spec = (
+            {k: v for k, v in target.spec.items() if k != "expressions"} if target.task != task else spec
+        )
         if self.generation_size is not None:
-            gt = (
-                resize_masks(gt, self.generation_size)
-                if task == "referring"
-                else resize_nearest(gt, self.generation_size)
-            )
-        rgb = openbanana.encode(task, gt, **target.spec)
+            masks = task in ("referring", "reasoning")
+            gt = resize_masks(gt, self.generation_size) if masks else resize_nearest(gt, self.generation_size)
+        if not self.through_code:
+            return EvalPrediction(task=task, instruction=instruction, generated=None, answer=gt)
+        rgb = openbanana.encode(task, gt, **code_spec)
         if self.noise_sigma > 0:
             rng = np.random.default_rng([self.seed, int(image_key(image)[:8], 16)])
             noisy = rgb.astype(np.float32) + rng.normal(0.0, self.noise_sigma, rgb.shape)
             rgb = np.clip(np.round(noisy), 0, 255).astype(np.uint8)
-        answer = openbanana.decode(task, rgb, **target.spec)
-        return EvalPrediction(task=task, instruction=instruction, generated=rgb, answer=answer)
+        answer = openbanana.decode(task, rgb, **code_spec)
+        valid = None
+        if isinstance(answer, tuple):  # normals: (unit normals, valid)
+            answer, valid = answer
+        return EvalPrediction(task=task, instruction=instruction, generated=rgb, answer=answer, valid=valid)
 
 
 def _plain(v: Any) -> Any:
