@@ -90,3 +90,18 @@ def test_bad_inputs():
         decode_labels(np.zeros((2, 2, 3), np.uint8), [[1, 2]])
     with pytest.raises(TypeError, match="uint8"):
         decode_labels(np.zeros((2, 2, 3), np.int64), pal)
+
+
+def test_device_nearest_colour_kernel_equals_the_numpy_one():
+    # CPU tensors take the numpy path; this checks the kernel used for CUDA tensors on the CPU
+    from openbanana.tasks.codecs._array import nearest_color_np, nearest_color_torch
+
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 256, (5000, 3)).astype(np.uint8)
+    pal = rng.integers(0, 256, (30, 3))
+    pal[7] = pal[3] + 0  # duplicate entries: ties go to the lower index in both
+    i_np, d_np = nearest_color_np(x, pal)
+    i_t, d_t = nearest_color_torch(torch.from_numpy(x), pal)
+    np.testing.assert_array_equal(i_t.numpy(), i_np)
+    np.testing.assert_array_equal(d_t.numpy(), d_np)
+    assert not (i_np == 7).any()

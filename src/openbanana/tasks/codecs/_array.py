@@ -168,7 +168,32 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     return idx
 
 
-def nearest_color_np(flat: np.ndarray, colors: np.ndarray, chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+def unique_colors(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct colours of a uint8 RGB image without sorting.
+
+    Returns:
+        (colours uint8 (U, 3), their packed keys intp (U,), every pixel's packed key intp (N,)).
+        Map per-colour values back to pixels with :func:`per_pixel`.
+    """
+    idx = pack_rgb(rgb)
+    seen = np.zeros(1 << 24, bool)
+    seen[idx] = True
+    keys = np.flatnonzero(seen)
+    colours = np.stack([keys & 255, (keys >> 8) & 255, keys >> 16], axis=1).astype(np.uint8)
+    return colours, keys, idx
+
+
+def per_pixel(keys: np.ndarray, values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Scatter ``values`` (one per key) into a 2**24 table and read it at every pixel key."""
+    table = np.empty(1 << 24, values.dtype)
+    table[keys] = values
+    return table[idx]
+
+
+_SQ = (np.arange(256, dtype=np.int32)[None, :] - np.arange(256, dtype=np.int32)[:, None]) ** 2
+
+
+def nearest_color_np(flat: np.ndarray, colors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest palette entry for each pixel (exact integer squared distances, ties -> lowest index).
 
     Args:
@@ -176,55 +201,56 @@ def nearest_color_np(flat: np.ndarray, colors: np.ndarray, chunk: int = 1 << 18)
         colors: (K, 3) int palette.
     Returns:
         (index int64 (N,), squared distance int64 (N,)).
-
-    Squared distances are integers below 2**18, so float32 arithmetic is exact here and the
-    matrix product form ``|x|^2 - 2 x.c + |c|^2`` gives the same argmin as integer arithmetic.
     """
-    n = flat.shape[0]
-    cf = colors.astype(np.float32)
-    c2 = (cf * cf).sum(1)
-    out_i = np.empty(n, np.int64)
-    out_d = np.empty(n, np.int64)
-    for s in range(0, n, chunk):
-        x = flat[s : s + chunk].astype(np.float32)
-        d = (x * x).sum(1, keepdims=True) - 2.0 * (x @ cf.T) + c2[None, :]
-        i = np.argmin(d, axis=1)
-        out_i[s : s + chunk] = i
-        out_d[s : s + chunk] = np.rint(np.take_along_axis(d, i[:, None], 1)[:, 0]).astype(np.int64)
-    return out_i, out_d
+    r, g, b = (np.ascontiguousarray(flat[:, j]) for j in range(3))
+    best_d = np.full(flat.shape[0], np.iinfo(np.int32).max, np.int32)
+    best_i = np.zeros(flat.shape[0], np.int64)
+    for k, (cr, cg, cb) in enumerate(np.asarray(colors, np.int64)):
+        d = _SQ[cr][r]
+        d += _SQ[cg][g]
+        d += _SQ[cb][b]
+        closer = d < best_d
+        best_d[closer] = d[closer]
+        best_i[closer] = k
+    return best_i, best_d.astype(np.int64)
 
 
 def nearest_color_torch(flat: Any, colors: np.ndarray) -> tuple[Any, Any]:
     """torch version of :func:`nearest_color_np` (same exact integer result), on flat's device."""
     import torch
 
-    c = torch.as_tensor(colors, dtype=torch.int32, device=flat.device)
     x = flat.to(torch.int32)
-    d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)  # (N, K) int32, exact
-    dmin, i = torch.min(d, dim=1)  # first index on ties
-    return i.to(torch.int64), dmin.to(torch.int64)
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    best_d = torch.full((x.shape[0],), torch.iinfo(torch.int32).max, dtype=torch.int32, device=x.device)
+    best_i = torch.zeros((x.shape[0],), dtype=torch.int64, device=x.device)
+    for k, (cr, cg, cb) in enumerate(np.asarray(colors, np.int64).tolist()):
+        dr, dg, db = r - cr, g - cg, b - cb
+        d = dr * dr + dg * dg + db * db
+        closer = d < best_d
+        best_d = torch.where(closer, d, best_d)
+        best_i = torch.where(closer, torch.full_like(best_i, k), best_i)
+    return best_i, best_d.to(torch.int64)
 
 
 def nearest_color(rgb: Array, colors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest palette index and squared distance for every pixel of ``rgb`` (..., 3) uint8.
 
-    Returns numpy arrays of shape rgb.shape[:-1] (torch inputs are computed on their own device
-    in chunks, then brought back to numpy for the caller to wrap).
+    numpy: computed once per distinct colour, then spread to the pixels. torch: computed on the
+    input's device. Both return numpy arrays of shape rgb.shape[:-1] for the caller to wrap.
     """
     shape = tuple(rgb.shape[:-1])
+    if is_torch(rgb) and rgb.device.type == "cpu":
+        rgb = rgb.numpy()  # zero-copy; the numpy path (one computation per distinct colour) is faster
     if is_torch(rgb):
-        flat = rgb.reshape(-1, 3)
-        idx, d = [], []
-        step = max(1, (1 << 22) // max(1, colors.shape[0]))
-        for s in range(0, flat.shape[0], step):
-            i, dd = nearest_color_torch(flat[s : s + step], colors)
-            idx.append(i)
-            d.append(dd)
-        import torch
-
-        return (torch.cat(idx).cpu().numpy().reshape(shape), torch.cat(d).cpu().numpy().reshape(shape))
-    i, d = nearest_color_np(np.ascontiguousarray(rgb).reshape(-1, 3), colors)
-    return i.reshape(shape), d.reshape(shape)
+        i, d = nearest_color_torch(rgb.reshape(-1, 3), colors)
+        return i.cpu().numpy().reshape(shape), d.cpu().numpy().reshape(shape)
+    x = np.ascontiguousarray(rgb)
+    if x.size // 3 < 4096:
+        i, d = nearest_color_np(x.reshape(-1, 3), colors)
+        return i.reshape(shape), d.reshape(shape)
+    uniq, keys, idx = unique_colors(x)
+    i, d = nearest_color_np(uniq, colors)
+    return per_pixel(keys, i, idx).reshape(shape), per_pixel(keys, d, idx).reshape(shape)
 
 
 def first_location(mask: np.ndarray) -> tuple[int, ...]:

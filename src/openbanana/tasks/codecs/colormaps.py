@@ -40,8 +40,9 @@ from openbanana.tasks.codecs._array import (
     check_rgb,
     first_location,
     like,
-    pack_rgb,
+    per_pixel,
     to_numpy,
+    unique_colors,
 )
 
 
@@ -224,10 +225,9 @@ def decode_depth_colormap(rgb: Array, name: str = "plasma") -> Array:
         return _depth.decode_depth(rgb)
     check_rgb(rgb)
     x = np.ascontiguousarray(to_numpy(rgb))
-    keys, inverse = np.unique(pack_rgb(x), return_inverse=True)
-    uniq = np.stack([keys & 255, (keys >> 8) & 255, keys >> 16], axis=1).astype(np.uint8)
+    uniq, keys, idx = unique_colors(x)
     u = _curve_position(uniq, cmap.lut) / (cmap.levels - 1)
-    depth = cmap.unit_to_depth(u).astype(np.float32)[inverse].reshape(x.shape[:-1])
+    depth = per_pixel(keys, cmap.unit_to_depth(u).astype(np.float32), idx).reshape(x.shape[:-1])
     return like(depth, rgb)
 
 
