@@ -92,6 +92,19 @@ def test_router_inverts_every_instruction(task):
         ("segment every car in a different colour on a white background", "instance",
          {"background": (255, 255, 255), "category": "car"}),
         ("instance segmentation", "instance", {"background": (0, 0, 0), "category": None}),
+        ("Show each person in a distinct color", "instance", {"background": (0, 0, 0), "category": "person"}),
+        ("Please produce a segmentation where the plates are represented by (255,192,128) and the cups are "
+         "light purple", "semantic", {"palette": {"plates": (255, 192, 128), "cups": (192, 128, 192)}}),
+        ("Generate the semantic segmentation map using this JSON: {'road': '#804080', 'car': [0,0,142]}",
+         "semantic", {"palette": {"road": (128, 64, 128), "car": (0, 0, 142)}}),
+        ("Highlight the bus. Use cyan.", "referring",
+         {"colors": [(0, 255, 255)], "background": (0, 0, 0), "expressions": ["bus"]}),
+        ("Paint the cat's ears orange, the exit sign blue, the background purple", "referring",
+         {"colors": [(255, 165, 0), (0, 0, 255)], "background": (128, 0, 128),
+          "expressions": ["cat's ears", "exit sign"]}),
+        ("Which item here is used for cooking? Mark it in <0,255,0> on a white background.", "reasoning",
+         {"colors": [(0, 255, 0)], "background": (255, 255, 255),
+          "expressions": ["Which item here is used for cooking?"]}),
     ],
 )
 def test_router_free_text(text, task, spec):

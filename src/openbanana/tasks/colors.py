@@ -236,6 +236,10 @@ _BG_RE = re.compile(
     r"|\bpaint\s+the\s+background\s+\x00(\d+)\x01",
     re.IGNORECASE,
 )
+_PREFIX_RE = re.compile(
+    r"\b(?:where|in which|such that|so that|whereby|segmentation(?:\s+map)?(?:\s+(?:of|for|with|in which))?)\s",
+    re.IGNORECASE,
+)
 _PHRASES_RE = re.compile(r"\b(?:the\s+)?(?:pixels|regions|areas|parts)\s+of\b", re.IGNORECASE)
 _SUSPECT_RE = re.compile(r"(?:\b(?:is|are|in|as|be|with|using)|[:=])\s+([A-Za-z][A-Za-z\-]+)\s*$", re.IGNORECASE)
 _NOT_COLORS = {"classes", "class", "follows", "follow", "palette", "colors", "colours", "below", "image"}
@@ -272,6 +276,7 @@ def _class_before(text: str) -> str:
             break
     for sep in (":", "=>", "->", "\u2192"):
         t = t.rsplit(sep, 1)[-1]
+    t = _PREFIX_RE.split(t)[-1]
     t = _strip_words(t, _TRAIL, leading=False)
     return _strip_words(t, _LEAD, leading=True)
 

@@ -109,11 +109,16 @@ class ReferringTask(_MaskTask):
         except InstructionError as err:
             if "unknown colour" in str(err) or "same colour" in str(err) or "two colours" in str(err):
                 raise
+            # "Highlight the bus. Use cyan." / "segment the dog": the target in one sentence, its
+            # colour (at most one) in another or not named (then the default red)
+            sentences = [t for t in re.split(r"(?<=[.;!])\s+", rest) if t.strip()]
+            colors = {c.rgb for t in sentences for c in find_colors(t)}
+            target = " ".join(t for t in sentences if not find_colors(t))
             expr = re.sub(r"^\s*(?:please\s+)?(?:highlight|segment|mask|select|outline|isolate)\s+(?:the\s+)?",
-                          "", rest, flags=re.IGNORECASE).strip(" .\"'")
-            if not expr or find_colors(rest):
+                          "", target, flags=re.IGNORECASE).strip(" .;!\"'")
+            if not expr or len(colors) > 1:
                 raise
-            palette = {expr: RED}  # no colour named: the default target colour
+            palette = {expr: colors.pop() if colors else RED}
         return {"colors": list(palette.values()), "background": bg or (0, 0, 0), "expressions": list(palette)}
 
 
@@ -121,7 +126,7 @@ _QUERY_TEMPLATES = (
     'Reasoning segmentation. Query: "{q}" Paint the answer in {c}{bg}.',
     'Question: "{q}" Highlight the answer in {c}{bg}.',
     'Think about "{q}" and paint the region that answers it in {c}{bg}.',
-    'Answer this by segmentation, marking the answer with {c}{bg}: "{q}"',
+    'Answer this question by marking the answer with {c}{bg}: "{q}"',
     'Find what this question refers to and paint it {c}{bg}. "{q}"',
 )
 _QUOTED = re.compile(r'"([^"]+)"|\u201c([^\u201d]+)\u201d')

@@ -59,6 +59,7 @@ class SemanticTask(Task):
     description: ClassVar[str] = "semantic segmentation with the class -> colour palette given in the instruction"
     keywords: ClassVar[tuple[str, ...]] = (
         r"\bsemantic\b", r"\bclass(?:es)?\b", r"\bcategor(?:y|ies)\b", r"\blabel map\b", r"\bpalette\b",
+        r"(?<!referring )(?<!reasoning )(?<!instance )\bsegmentation\b",
     )
     priority: ClassVar[int] = 40
     spec_keys: ClassVar[tuple[str, ...]] = ("palette", "instruction", "max_distance", "black_is_void")
