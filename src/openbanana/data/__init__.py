@@ -1,0 +1,2 @@
+"""Data: the synthetic world (``openbanana.data.synthetic``), real data sets (``sources``) and
+WebDataset shards (``shards``)."""

@@ -1,0 +1,254 @@
+"""Language from the scene graph: captions, referring expressions, reasoning queries.
+
+Referring expressions follow a small grammar, and :func:`resolve` evaluates any sentence of it
+over a scene's objects, independently of how the sentence was made::
+
+    EXPR := "the " [SUPERLATIVE " "] NP [" " RELATION " the " NP]
+    NP   := [COLOUR " "] CLASS            ("person wearing COLOUR" for people)
+    SUPERLATIVE := largest | smallest | leftmost | rightmost | nearest | farthest
+    RELATION    := "left of" | "right of" | "on"
+
+The generator proposes expressions for each visible object and keeps one only when the resolver
+returns exactly that object (and superlatives win by a clear margin), so every expression
+stored in a Scene resolves to exactly its object.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from openbanana.data.synthetic.classes import CLASSES, DRINKABLE_FROM, LIGHT_SOURCES, SITTABLE
+from openbanana.data.synthetic.materials import COLOR_NAMES
+
+# classes whose colour is chosen per object and worth naming
+COLOURED = frozenset({"ball", "bottle", "cup", "box", "book", "vase", "toy", "chair", "sofa", "bed", "car",
+                      "person", "sign", "door", "cabinet", "table", "shelf", "rug", "bench", "lamp"})
+NOT_REFERABLE = frozenset({"window", "painting"})
+SUPERLATIVES = ("largest", "smallest", "leftmost", "rightmost", "nearest", "farthest")
+_CLASS_RE = "|".join(sorted((re.escape(c) for c in CLASSES), key=len, reverse=True))
+_COLOR_RE = "|".join(COLOR_NAMES)
+_NP = rf"(?:person wearing (?P<{{p}}pc>{_COLOR_RE})|(?:(?P<{{p}}c>{_COLOR_RE}) )?(?P<{{p}}k>{_CLASS_RE}))"
+_EXPR = re.compile(
+    rf"^the (?:(?P<sup>{'|'.join(SUPERLATIVES)}) )?{_NP.format(p='t')}"
+    rf"(?: (?P<rel>left of|right of|on) the {_NP.format(p='l')})?$"
+)
+
+
+def min_pixels(H: int, W: int) -> int:
+    """Objects smaller than this (0.25 % of the image, at least 12 px) are not talked about."""
+    return max(12, int(0.0025 * H * W))
+
+
+def candidates(scene) -> list:
+    H, W = scene.size
+    m = min_pixels(H, W)
+    return [o for o in scene.objects if o.visible_px >= m and o.class_name not in NOT_REFERABLE]
+
+
+def noun_phrase(obj, with_colour: bool) -> str:
+    if obj.class_name == "person":
+        return f"person wearing {obj.color_name}" if with_colour else "person"
+    return f"{obj.color_name} {obj.class_name}" if with_colour else obj.class_name
+
+
+def _match(objs, cls, colour):
+    return [o for o in objs if o.class_name == cls and (colour is None or o.color_name == colour)]
+
+
+def _volume(o):
+    return float(np.prod(o.size_m))
+
+
+def _superlative_key(sup):
+    return {
+        "largest": (lambda o: -_volume(o)),
+        "smallest": _volume,
+        "leftmost": (lambda o: o.centroid_px[0]),
+        "rightmost": (lambda o: -o.centroid_px[0]),
+        "nearest": (lambda o: o.depth_m),
+        "farthest": (lambda o: -o.depth_m),
+    }[sup]
+
+
+def _relation(rel, target, landmark) -> bool:
+    if rel == "on":
+        return target.support == landmark.instance_id
+    x = target.centroid_px[0]
+    if rel == "left of":
+        return x < landmark.bbox_px[0]
+    return x > landmark.bbox_px[2]
+
+
+def parse(expression: str) -> dict:
+    """Parse an expression of the grammar; raises ValueError if it is not one."""
+    m = _EXPR.match(expression.strip())
+    if not m:
+        raise ValueError(f"not a referring expression of the grammar: {expression!r}")
+    g = m.groupdict()
+    target = ("person", g["tpc"]) if g["tpc"] else (g["tk"], g["tc"])
+    landmark = None
+    if g["rel"]:
+        landmark = ("person", g["lpc"]) if g["lpc"] else (g["lk"], g["lc"])
+    return {"sup": g["sup"], "target": target, "rel": g["rel"], "landmark": landmark}
+
+
+def resolve(expression: str, scene) -> list[int]:
+    """Instance ids of the visible objects an expression denotes (empty if none; > 1 if ambiguous)."""
+    q = parse(expression)
+    objs = candidates(scene)
+    found = _match(objs, *q["target"])
+    if q["rel"]:
+        lms = _match(objs, *q["landmark"])
+        if len(lms) != 1:
+            return []
+        found = [o for o in found if o.instance_id != lms[0].instance_id and _relation(q["rel"], o, lms[0])]
+    if q["sup"] and found:
+        found = [min(found, key=_superlative_key(q["sup"]))]
+    return sorted(o.instance_id for o in found)
+
+
+def _clear_margin(sup, group, target, W) -> bool:
+    others = [o for o in group if o.instance_id != target.instance_id]
+    if not others:
+        return False  # a superlative over one object reads oddly
+    key = _superlative_key(sup)
+    runner = min(others, key=key)
+    if sup in ("leftmost", "rightmost"):
+        return abs(target.centroid_px[0] - runner.centroid_px[0]) > 0.08 * W
+    if sup in ("nearest", "farthest"):
+        a, b = target.depth_m, runner.depth_m
+        return max(a, b) > 1.2 * min(a, b)
+    a, b = _volume(target), _volume(runner)
+    return max(a, b) > 1.8 * min(a, b)
+
+
+def referring_expressions(scene, rng: np.random.Generator, max_count: int = 8) -> list[tuple[str, int]]:
+    """Up to ``max_count`` (expression, instance_id) pairs, each resolving to exactly its object."""
+    objs = candidates(scene)
+    W = scene.size[1]
+    out: list[tuple[str, int]] = []
+    order = list(rng.permutation(len(objs)))
+    order.sort(key=lambda i: -objs[i].visible_px * rng.uniform(0.3, 1.0))
+    for i in order:
+        if len(out) >= max_count:
+            break
+        o = objs[i]
+        proposals = []
+        colour_ok = o.class_name in COLOURED
+        proposals.append(("the " + noun_phrase(o, False), None))
+        if colour_ok:
+            proposals.append(("the " + noun_phrase(o, True), None))
+        sups = list(SUPERLATIVES)
+        rng.shuffle(sups)
+        for sup in sups[:3]:
+            for wc in ((False, True) if colour_ok else (False,)):
+                group = [x for x in objs if x.class_name == o.class_name and (not wc or x.color_name == o.color_name)]
+                proposals.append((f"the {sup} " + noun_phrase(o, wc), (sup, group)))
+        landmarks = [x for x in objs if x.instance_id != o.instance_id]
+        rng.shuffle(landmarks)
+        for lm in landmarks[:4]:
+            for rel in ("on", "left of", "right of"):
+                if not _relation(rel, o, lm):
+                    continue
+                for lc in ((False, True) if lm.class_name in COLOURED else (False,)):
+                    for wc in ((False, True) if colour_ok else (False,)):
+                        proposals.append((f"the {noun_phrase(o, wc)} {rel} the {noun_phrase(lm, lc)}", None))
+        # prefer short, plain expressions but keep variety
+        simple = proposals[:2]
+        rest = proposals[2:]
+        rng.shuffle(rest)
+        for expr, sup in simple + rest if rng.uniform() < 0.5 else rest + simple:
+            if resolve(expr, scene) != [o.instance_id]:
+                continue
+            if sup is not None and not _clear_margin(sup[0], sup[1], o, W):
+                continue
+            out.append((expr, o.instance_id))
+            break
+    return out
+
+
+# ----------------------------------------------------------------------------- reasoning
+def reasoning_queries(scene) -> list[tuple[str, list[int]]]:
+    """Queries that need one step of thought, with every visible object that answers them."""
+    objs = candidates(scene)
+    outdoor = scene.kind == "outdoor"
+    q: list[tuple[str, list[int]]] = []
+
+    def add(text, pred):
+        ids = sorted(o.instance_id for o in objs if pred(o))
+        if ids:
+            q.append((text, ids))
+
+    add("something you could sit on", lambda o: o.class_name in SITTABLE)
+    add("something that gives light", lambda o: o.class_name in LIGHT_SOURCES)
+    add("something you could drink from", lambda o: o.class_name in DRINKABLE_FROM)
+    add("something alive", lambda o: o.class_name in ("plant", "tree", "person"))
+    add(f"what would roll if the {'street' if outdoor else 'floor'} tilted", lambda o: o.rolls)
+    add("something you could drive", lambda o: o.class_name == "car")
+    add("a place to put a book", lambda o: o.class_name in ("shelf", "table", "cabinet"))
+    add("something that tells drivers what to do", lambda o: o.class_name == "sign")
+    add("something you could walk through", lambda o: o.class_name == "door")
+    if objs:
+        near = min(objs, key=lambda o: o.depth_m)
+        q.append(("the object closest to the camera", [near.instance_id]))
+        tall = max(objs, key=lambda o: o.size_m[1])
+        q.append(("the tallest object", [tall.instance_id]))
+    return q
+
+
+# ----------------------------------------------------------------------------- captions
+_ROOM_WORDS = {
+    "living": "living room", "bedroom": "bedroom", "kitchen": "kitchen", "office": "home office",
+    "playroom": "playroom", "street": "city street", "plaza": "town square",
+}
+
+
+def _plural(name: str, n: int) -> str:
+    if n == 1:
+        return name
+    if name == "person":
+        return "people"
+    if name.endswith(("sh", "ch", "x", "s")):
+        return name + "es"
+    if name == "shelf":
+        return "shelves"
+    return name + "s"
+
+
+_NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def caption(scene, rng: np.random.Generator) -> str:
+    """One or two sentences describing the scene: place, main objects with colours, light."""
+    objs = sorted(candidates(scene), key=lambda o: -o.visible_px)
+    counts: dict[str, list] = {}
+    for o in objs:
+        counts.setdefault(o.class_name, []).append(o)
+    items = []
+    for cls, group in sorted(counts.items(), key=lambda kv: -sum(o.visible_px for o in kv[1]))[:6]:
+        n = len(group)
+        if n == 1:
+            o = group[0]
+            art = "an" if (noun_phrase(o, cls in COLOURED)[0] in "aeiou") else "a"
+            items.append(f"{art} {noun_phrase(o, cls in COLOURED)}")
+        else:
+            word = _NUMBERS[n] if n < len(_NUMBERS) else "many"
+            items.append(f"{word} {_plural(cls, n)}")
+    place = _ROOM_WORDS.get(scene.room_type, scene.room_type)
+    art = "An" if place[0] in "aeiou" else "A"
+    body = f"{art} {place}" + (" with " + (", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0])
+                              if items else "")
+    spec = scene.spec
+    light = ""
+    if spec is not None:
+        suns = [L for L in spec.lights if L.kind == "sun"]
+        if scene.kind == "outdoor":
+            light = "at dusk" if spec.split == "shift" else ("under an overcast sky" if suns and suns[0].intensity < 2
+                                                             else "on a sunny day")
+        else:
+            lamps = sum(L.kind == "point" for L in spec.lights)
+            light = "with sunlight through the window" if suns else f"lit by {_NUMBERS[min(lamps, 9)]} lamp" + (
+                "s" if lamps != 1 else "")
+    return f"{body}, {light}." if light else f"{body}."

@@ -1,0 +1,435 @@
+"""Render a WorldSpec: geometry assembly, ray casting, shading with shadows, anti-aliasing.
+
+Pipeline for an (H, W) image (every ray query is ONE intersector call over the whole batch):
+  1. assemble: instance cached template meshes by per-part transforms, directly in the camera
+     frame (+x right, +y up, +z toward the viewer), so ray origins are 0 and, with ray directions
+     ((x - W/2)/f, -(y - H/2)/f, -1), the hit distance t IS the metric z-depth;
+  2. primary rays through pixel centres -> depth, normals, semantic and instance labels;
+  3. edge pixels (part or hit/miss changes, depth jumps) get 3 more rotated-grid subsamples;
+  4. one occlusion call for every (shading point, light) pair -> cast shadows of all lights;
+  5. shading: textured albedo, hemisphere ambient, Lambert + Blinn-Phong per light, emission,
+     sky with sun glow and clouds, distance fog, automatic exposure, filmic tone curve, sRGB.
+
+Shading is written against a tiny array namespace (numpy or torch) so the torch renderer in
+``gpu.py`` runs the same code on the GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from openbanana.data.synthetic.classes import CLASS_ID, IGNORE
+from openbanana.data.synthetic.materials import TEXTURE_ID, TEXTURES, image_bank, texture_mix
+from openbanana.data.synthetic.scene import Camera, WorldSpec, rot_y
+from openbanana.data.synthetic.shapes import template
+
+# rotated-grid subsample offsets (pixels) added to the centre sample on edge pixels
+AA_OFFSETS = np.array([[-0.375, -0.125], [0.125, -0.375], [0.375, 0.125]], np.float32)
+
+
+# ----------------------------------------------------------------------------- array namespaces
+class NumpyOps:
+    xp = np
+    name = "numpy"
+
+    @staticmethod
+    def cat(xs, axis=0):
+        return np.concatenate(xs, axis)
+
+    @staticmethod
+    def long(a):
+        return np.asarray(a).astype(np.int64)
+
+    @staticmethod
+    def f32(a):
+        return np.asarray(a, np.float32)
+
+    @staticmethod
+    def zeros(shape):
+        return np.zeros(shape, np.float32)
+
+
+# ----------------------------------------------------------------------------- geometry
+@dataclass
+class Geometry:
+    """A scene's triangle soup in the camera frame plus per-face and per-part attributes.
+
+    Shape: vertices (V, 3); faces (F, 3) int (casters first); corner_normals (F, 3, 3);
+    face_part (F,); per part (P, ...): cls, inst, rot (P, 3, 3), trans (P, 3), size (P, 3),
+    color, color2 (P, 3) linear RGB, tex, image (P,) int, scale, spec, shin, emis (P,).
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    corner_normals: np.ndarray
+    face_part: np.ndarray
+    n_casters: int
+    part: dict[str, np.ndarray]
+
+
+def _part_rotations(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
+    yaw = np.deg2rad(np.array([p.yaw_deg for p in spec.parts]))
+    c, s = np.cos(yaw), np.sin(yaw)
+    R = np.zeros((len(yaw), 3, 3))
+    R[:, 0, 0], R[:, 0, 2], R[:, 1, 1], R[:, 2, 0], R[:, 2, 2] = c, s, 1.0, -s, c
+    for i, p in enumerate(spec.parts):
+        if p.tilt is not None:
+            R[i] = R[i] @ p.tilt
+    return np.einsum("ij,pjk->pik", w2c, R)
+
+
+def assemble(spec: WorldSpec) -> Geometry:
+    """Instance the templates of ``spec.parts`` in the camera frame (vectorised per template)."""
+    cam = spec.camera
+    w2c = cam.world_to_cam()
+    parts = spec.parts
+    P = len(parts)
+    rot = _part_rotations(spec, w2c)  # [P, 3, 3]
+    size = np.array([p.size_m for p in parts], np.float64)
+    pos = np.array([p.offset for p in parts], np.float64)
+    trans = (pos - np.asarray(cam.position_m)) @ w2c.T
+    linear = rot * size[:, None, :]
+    inv_t = rot / size[:, None, :]  # inverse transpose of rot @ diag(size)
+    caster = np.array([p.caster for p in parts])
+    shapes = [p.shape for p in parts]
+    order: dict[tuple[bool, str], list[int]] = {}
+    for i in range(P):
+        order.setdefault((not caster[i], shapes[i]), []).append(i)
+    vs, fs, ns, fp = [], [], [], []
+    nv = 0
+    n_casters = 0
+    for (non_caster, shape), idx in sorted(order.items()):
+        tpl = template(shape)
+        idx_a = np.asarray(idx)
+        v = np.einsum("pij,vj->pvi", linear[idx_a], tpl.vertices) + trans[idx_a][:, None, :]
+        n = np.einsum("pij,fcj->pfci", inv_t[idx_a], tpl.corner_normals)
+        k, nvt = len(idx), len(tpl.vertices)
+        f = tpl.faces[None] + (nv + nvt * np.arange(k))[:, None, None]
+        vs.append(v.reshape(-1, 3))
+        fs.append(f.reshape(-1, 3))
+        ns.append(n.reshape(-1, 3, 3))
+        fp.append(np.repeat(idx_a, tpl.n_faces))
+        nv += k * nvt
+        if not non_caster:
+            n_casters += k * tpl.n_faces
+    mats = [p.material for p in parts]
+    lin = lambda c: np.clip(np.asarray(c, np.float32), 0, 1) ** 2.2  # noqa: E731
+    part = {
+        "cls": np.array([CLASS_ID[p.class_name] for p in parts], np.int64),
+        "inst": np.array([p.instance_id for p in parts], np.int64),
+        "rot": rot.astype(np.float32),
+        "trans": trans.astype(np.float32),
+        "size": size.astype(np.float32),
+        "color": lin([m.color for m in mats]),
+        "color2": lin([m.color2 for m in mats]),
+        "tex": np.array([TEXTURE_ID[m.texture] for m in mats], np.int64),
+        "image": np.array([m.image for m in mats], np.int64),
+        "scale": np.array([m.scale_m for m in mats], np.float32),
+        "spec": np.array([m.specular for m in mats], np.float32),
+        "shin": np.array([m.shininess for m in mats], np.float32),
+        "emis": np.array([m.emissive for m in mats], np.float32),
+        "salt": np.array([m.salt for m in mats], np.float32),
+    }
+    return Geometry(np.concatenate(vs).astype(np.float32), np.concatenate(fs).astype(np.int64),
+                    np.concatenate(ns).astype(np.float32), np.concatenate(fp).astype(np.int64), n_casters, part)
+
+
+def pixel_dirs(cam: Camera, H: int, W: int, offsets: np.ndarray | None = None, xs=None, ys=None) -> np.ndarray:
+    """Camera-frame ray directions with z = -1 (so the hit distance is the z-depth).
+
+    Shape: (N, 3) float32 for pixel centres (row-major) or for given pixel coordinates xs, ys.
+    """
+    f = cam.focal_px(W)
+    if xs is None:
+        ys, xs = np.mgrid[0:H, 0:W]
+        xs, ys = xs.reshape(-1) + 0.5, ys.reshape(-1) + 0.5
+    d = np.empty((len(xs), 3), np.float32)
+    d[:, 0] = (xs - W / 2) / f
+    d[:, 1] = -(ys - H / 2) / f
+    d[:, 2] = -1.0
+    return d
+
+
+# ----------------------------------------------------------------------------- lights (camera frame)
+def light_arrays(spec: WorldSpec) -> dict[str, np.ndarray]:
+    w2c = spec.camera.world_to_cam()
+    c = np.asarray(spec.camera.position_m)
+    L = spec.lights
+    return {
+        "is_sun": np.array([lt.kind == "sun" for lt in L], bool),
+        "pos": np.array([w2c @ (np.asarray(lt.position_m) - c) for lt in L], np.float32).reshape(-1, 3),
+        "dir": np.array([w2c @ np.asarray(lt.direction) for lt in L], np.float32).reshape(-1, 3),
+        "rgb": np.array([np.asarray(lt.color) * lt.intensity for lt in L], np.float32).reshape(-1, 3),
+    }
+
+
+def env_arrays(spec: WorldSpec) -> dict[str, Any]:
+    w2c = spec.camera.world_to_cam()
+    e = spec.env
+    return {
+        "up": (w2c @ np.array([0.0, 1.0, 0.0])).astype(np.float32),
+        "c2w": w2c.T.astype(np.float32),
+        "zenith": np.asarray(e.sky_zenith, np.float32), "horizon": np.asarray(e.sky_horizon, np.float32),
+        "amb_up": np.asarray(e.ambient_up, np.float32), "amb_down": np.asarray(e.ambient_down, np.float32),
+        "fog_m": float(e.fog_m), "exposure": float(e.exposure), "clouds": float(e.clouds),
+        "indoor": spec.kind == "indoor",
+    }
+
+
+# ----------------------------------------------------------------------------- shading (numpy or torch)
+def dot3(a, b):
+    """Row-wise dot product of (N, 3) arrays (faster than (a * b).sum(-1) for 3-vectors)."""
+    return a[:, 0] * b[..., 0] + a[:, 1] * b[..., 1] + a[:, 2] * b[..., 2]
+
+
+def _normalize(v):
+    return v / (dot3(v, v)[:, None] + 1e-20) ** 0.5
+
+
+def surface(ops, geo: dict, dirs, t, face, u, v):
+    """Hit attributes of points with a hit (face >= 0): position, normals, part index."""
+    p = dirs * t[:, None]
+    cn = geo["corner_normals"][face]  # [N, 3, 3]
+    w0 = (1 - u - v)[:, None]
+    n = _normalize(cn[:, 0] * w0 + cn[:, 1] * u[:, None] + cn[:, 2] * v[:, None])
+    tri = geo["vertices"][geo["faces"][face]]  # [N, 3, 3]
+    ng = ops.xp.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]) if ops.name == "numpy" else \
+        ops.xp.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    ng = _normalize(ng)
+    facing = (dot3(ng, dirs) > 0)[:, None]  # seen from behind: flip both
+    ng = ops.xp.where(facing, -ng, ng)
+    n = ops.xp.where(facing, -n, n)
+    return p, n, ng, geo["face_part"][face]
+
+
+def albedo(ops, part: dict, pidx, p, n, t, focal, bank):
+    """Linear RGB albedo of shading points (textured), plus emission weight."""
+    xp = ops.xp
+    rot = part["rot"][pidx]  # [N, 3, 3]
+    rel = p - part["trans"][pidx]
+    q = rel[:, 0:1] * rot[:, 0] + rel[:, 1:2] * rot[:, 1] + rel[:, 2:3] * rot[:, 2]  # local metric coords
+    nl = xp.abs(n[:, 0:1] * rot[:, 0] + n[:, 1:2] * rot[:, 1] + n[:, 2:3] * rot[:, 2])
+    ax = xp.argmax(nl, -1)
+    qu = xp.where(ax == 0, q[:, 2], q[:, 0])
+    qv = xp.where(ax == 1, q[:, 2], q[:, 1])
+    base = part["color"][pidx]
+    col2 = part["color2"][pidx]
+    out = base * 1.0
+    tex = part["tex"][pidx]
+    scale = part["scale"][pidx]
+    footprint = t / focal
+    for tid in range(1, len(TEXTURES)):
+        m = tex == tid
+        if not bool(m.any()):
+            continue
+        s = scale[m]
+        uu, vv = qu[m] / s, qv[m] / s
+        fade = (footprint[m] * 2.5 / s - 0.25).clip(0, 1)
+        salt = part["salt"][pidx[m]]
+        w, special = texture_mix(xp, tid, uu, vv, fade, salt)
+        if special == "image":
+            size = part["size"][pidx][m]
+            iu = ((q[m][:, 0] / size[:, 0] + 0.5).clip(0, 0.999) * bank.shape[2])
+            iv = ((0.5 - q[m][:, 1] / size[:, 1]).clip(0, 0.999) * bank.shape[1])
+            img = bank[ops.long(part["image"][pidx][m]), ops.long(iv), ops.long(iu)]
+            out[m] = img
+        else:
+            out[m] = base[m] * (1 - w[:, None]) + col2[m] * w[:, None]
+    return out, part["emis"][pidx]
+
+
+def sky(ops, env: dict, dirs, sun_dirs, sun_rgb):
+    xp = ops.xp
+    d = _normalize(dirs)
+    el = dot3(d, env["up"])
+    e = el.clip(0, 1) ** 0.5
+    col = env["horizon"] * (1 - e[:, None]) + env["zenith"] * e[:, None]
+    col = xp.where((el < 0)[:, None], env["horizon"] * 0.85, col)
+    if env["clouds"] > 0:
+        dw = d @ env["c2w"].T  # world direction
+        k = 1.0 / (dw[:, 1].clip(0.05) + 0.05)
+        from openbanana.data.synthetic.materials import fbm
+
+        c = fbm(xp, dw[:, 0] * k * 1.5, dw[:, 2] * k * 1.5, 3.0, 4)
+        c = ((c - (1 - env["clouds"] * 0.6)) * 3).clip(0, 1) * (el > 0)
+        col = col * (1 - c[:, None] * 0.8) + c[:, None] * 0.8 * (env["horizon"] * 0.4 + 0.6)
+    for j in range(len(sun_dirs)):
+        g = (-dot3(d, sun_dirs[j])).clip(0)
+        col = col + sun_rgb[j] * (g ** 400 * 12 + g ** 12 * 0.15)[:, None]
+    return col
+
+
+def shade(ops, part: dict, env: dict, lights: dict, p, n, t, pidx, focal, dirs, vis, bank):
+    """Linear HDR radiance of hit points. vis: [N, L] light visibility (1 = lit)."""
+    xp = ops.xp
+    alb, emis = albedo(ops, part, pidx, p, n, t, focal, bank)
+    hemi = (dot3(n, env["up"]) * 0.5 + 0.5)[:, None]
+    light = env["amb_down"] * (1 - hemi) + env["amb_up"] * hemi
+    spec = ops.zeros(alb.shape) if ops.name == "numpy" else ops.zeros(tuple(alb.shape))
+    view = -_normalize(dirs)
+    ks = part["spec"][pidx][:, None]
+    shin = part["shin"][pidx]
+    for j in range(len(lights["rgb"])):
+        if bool(lights["is_sun"][j]):
+            ldir = -lights["dir"][j] + p * 0
+            e = lights["rgb"][j] + p * 0
+        else:
+            lv = lights["pos"][j] - p
+            d2 = dot3(lv, lv)[:, None]
+            ldir = lv / d2 ** 0.5
+            e = lights["rgb"][j] / (d2 + 0.3)
+        ndl = dot3(n, ldir).clip(0)[:, None] * vis[:, j : j + 1]
+        light = light + e * ndl
+        h = _normalize(ldir + view)
+        spec = spec + e * ndl * (dot3(n, h).clip(0) ** shin)[:, None]
+    col = alb * light + ks * spec + alb * emis[:, None] * 1.5
+    if env["fog_m"] > 0:
+        f = xp.exp(-t / env["fog_m"])[:, None]
+        col = col * f + env["horizon"] * (1 - f)
+    return col
+
+
+def auto_exposure(ops, hdr, exposure: float):
+    """Exposure scale from the log-average luminance (a camera's automatic exposure)."""
+    xp = ops.xp
+    lum = hdr[:, 0] * 0.2126 + hdr[:, 1] * 0.7152 + hdr[:, 2] * 0.0722
+    key = xp.exp(xp.log(lum + 1e-3).mean())
+    scale = (0.3 / key) * exposure
+    return scale.clip(0.05, 50.0) if ops.name != "numpy" else float(np.clip(scale, 0.05, 50.0))
+
+
+def tonemap(ops, hdr, scale):
+    """Filmic curve and sRGB gamma of exposed linear radiance."""
+    y = 1 - ops.xp.exp(-hdr * scale * 1.4)
+    return y.clip(0, 1) ** (1 / 2.2)
+
+
+def shadow_rays(ops, lights: dict, p, ng, n):
+    """Origins, directions, tfar for every (point, light) pair that faces the light.
+
+    Returns (origins, dirs, tfar, pair_point, pair_light) over selected pairs.
+    """
+    xp = ops.xp
+    N = p.shape[0]
+    eps = 1e-3 + 2e-4 * dot3(p, p) ** 0.5
+    o = p + ng * eps[:, None]
+    os_, ds_, ts_, pi_, li_ = [], [], [], [], []
+    for j in range(len(lights["rgb"])):
+        if bool(lights["is_sun"][j]):
+            d = -lights["dir"][j] + p * 0
+            tf = ops.f32(np.full(1, 1e4))
+        else:
+            d = lights["pos"][j] - o
+            tf = ops.f32(np.full(1, 0.999))
+        sel = (dot3(n, d) > 0) & (dot3(ng, d) > 0)
+        idx = xp.nonzero(sel)[0] if ops.name == "numpy" else xp.nonzero(sel)[:, 0]
+        os_.append(o[idx])
+        ds_.append(d[idx])
+        ts_.append(tf.repeat(len(idx)) if ops.name != "numpy" else np.repeat(tf, len(idx)))
+        pi_.append(idx)
+        li_.append(idx * 0 + j)
+    if not os_:
+        z = ops.long(np.zeros(0))
+        return ops.f32(np.zeros((0, 3))), ops.f32(np.zeros((0, 3))), ops.f32(np.zeros(0)), z, z
+    return ops.cat(os_), ops.cat(ds_), ops.cat(ts_), ops.cat(pi_), ops.cat(li_)
+
+
+# ----------------------------------------------------------------------------- CPU renderer
+def edge_pixels(part_map: np.ndarray) -> np.ndarray:
+    """Pixels whose 4-neighbourhood changes part (or hit/miss): silhouettes and part seams."""
+    e = np.zeros(part_map.shape, bool)
+    d = part_map[:, 1:] != part_map[:, :-1]
+    e[:, 1:] |= d
+    e[:, :-1] |= d
+    d = part_map[1:, :] != part_map[:-1, :]
+    e[1:, :] |= d
+    e[:-1, :] |= d
+    return e
+
+
+def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, intersector=None,
+                return_aux: bool = False, exposure_scale: float | None = None):
+    """Render a scene description on the CPU (Embree).
+
+    Returns:
+        dict with rgb uint8 (H, W, 3), depth_m float32 (H, W) (+inf = sky), normals float32 (H, W, 3),
+        semantic uint8 (H, W), instance int32 (H, W); with return_aux also ``lit`` (H, W, L) bool
+        (light visibility at pixel centres, used by edit masks).
+    """
+    from openbanana.data.synthetic.raycast import make_intersector
+
+    ops = NumpyOps
+    geo = assemble(spec)
+    isect = intersector(geo.vertices, geo.faces, geo.n_casters) if intersector else make_intersector(
+        geo.vertices, geo.faces, geo.n_casters)
+    cam = spec.camera
+    focal = cam.focal_px(W)
+    dirs = pixel_dirs(cam, H, W)
+    t, face, u, v = isect.intersect(np.zeros_like(dirs), dirs)
+    hit = face >= 0
+    gd = {"corner_normals": geo.corner_normals, "vertices": geo.vertices, "faces": geo.faces, "face_part": geo.face_part}
+    part_map = np.where(hit, geo.face_part[np.where(hit, face, 0)], -1)
+    depth = np.where(hit, t, np.inf).astype(np.float32)
+    # anti-aliasing subsamples on edge pixels
+    all_dirs, all_t, all_face, all_u, all_v = dirs, t, face, u, v
+    owner = np.arange(H * W)
+    if antialias:
+        edges = np.flatnonzero(edge_pixels(part_map.reshape(H, W)))
+        if len(edges):
+            ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
+            ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
+            sd = pixel_dirs(cam, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1))
+            st, sf, su, sv = isect.intersect(np.zeros_like(sd), sd)
+            all_dirs = np.concatenate([dirs, sd])
+            all_t, all_face = np.concatenate([t, st]), np.concatenate([face, sf])
+            all_u, all_v = np.concatenate([u, su]), np.concatenate([v, sv])
+            owner = np.concatenate([owner, np.repeat(edges, len(AA_OFFSETS))])
+    lights = light_arrays(spec)
+    env = env_arrays(spec)
+    ahit = np.flatnonzero(all_face >= 0)
+    p, n, ng, pidx = surface(ops, gd, all_dirs[ahit], all_t[ahit], all_face[ahit], all_u[ahit], all_v[ahit])
+    so, sdir, stf, spt, sli = shadow_rays(ops, lights, p, ng, n)
+    occ = isect.occluded(so, sdir, stf)
+    vis = np.zeros((len(ahit), len(lights["rgb"])), np.float32)
+    vis[spt[~occ], sli[~occ]] = 1.0
+    bank = image_bank()
+    col = np.empty((len(all_dirs), 3), np.float32)
+    col[ahit] = shade(ops, geo.part, env, lights, p, n, all_t[ahit], pidx, focal, all_dirs[ahit], vis, bank)
+    miss = np.flatnonzero(all_face < 0)
+    if len(miss):
+        suns = lights["is_sun"]
+        col[miss] = sky(ops, env, all_dirs[miss], lights["dir"][suns], lights["rgb"][suns])
+    scale = auto_exposure(ops, col, env["exposure"]) if exposure_scale is None else exposure_scale
+    ldr = tonemap(ops, col, scale)
+    acc = np.zeros((H * W, 3), np.float32)
+    np.add.at(acc, owner, ldr) if len(owner) > H * W else None
+    if len(owner) == H * W:
+        acc = ldr
+    else:
+        cnt = np.bincount(owner, minlength=H * W).astype(np.float32)
+        acc = acc / cnt[:, None]
+    rgb = (acc.reshape(H, W, 3) * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    # ground truth at pixel centres
+    normals = np.zeros((H * W, 3), np.float32)
+    centre = ahit[ahit < H * W]
+    normals[centre] = n[: len(centre)]
+    sem = np.full(H * W, CLASS_ID["sky"], np.uint8)
+    inst = np.zeros(H * W, np.int32)
+    pm = part_map[hit]
+    sem[hit] = geo.part["cls"][pm]
+    inst[hit] = geo.part["inst"][pm]
+    out = {"rgb": rgb, "depth_m": depth.reshape(H, W), "normals": normals.reshape(H, W, 3),
+           "semantic": sem.reshape(H, W), "instance": inst.reshape(H, W)}
+    if return_aux:
+        lit = np.zeros((H * W, max(1, vis.shape[1])), bool)
+        lit[centre] = vis[: len(centre)] > 0
+        out["lit"] = lit.reshape(H, W, -1)
+        out["part"] = part_map.reshape(H, W)
+        out["exposure_scale"] = scale
+    return out
+
+
+__all__ = ["render_spec", "assemble", "pixel_dirs", "IGNORE", "rot_y"]
