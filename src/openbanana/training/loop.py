@@ -12,8 +12,10 @@ Launch (the same code on one CPU process, one GPU, N GPUs and several nodes)::
         --main_process_ip $MASTER_ADDR --main_process_port 29500 -m openbanana.training \\
         --config configs/default-gpu.json --out runs/gpu16
     # FSDP instead of DDP: add --use_fsdp (and --fsdp_sharding_strategy FULL_SHARD) to accelerate launch
-    # two CPU processes (gloo), as in the tests:
-    accelerate launch --cpu --num_processes 2 -m openbanana.training --config X.json --out runs/cpu2
+    # two CPU processes (gloo), as in the tests (``--cpu`` alone would start a single process;
+    # without a GPU, --multi_gpu falls back to CPU DDP over gloo; torchrun does the same):
+    accelerate launch --multi_gpu --num_processes 2 -m openbanana.training --config X.json --out runs/cpu2
+    python -m torch.distributed.run --nproc_per_node 2 -m openbanana.training --config X.json --out runs/cpu2
     # exact resume of an interrupted run:
     openbanana train --config configs/default-gpu.json --out runs/gpu --resume runs/gpu
 
@@ -239,7 +241,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         if st["world_size"] != world:
             raise ValueError(f"checkpoint was written by {st['world_size']} processes, now {world}: "
                              "exact resume needs the same number")
-        backend.load_state_dict(ck["model"])
+        _load_trainable_state(backend, ck["model"])
         ema.load_state_dict(ck["ema"], st["ema_updates"])
         opt.load_state_dict(ck["optimizer"])
         rng_from_files(ck["rng_tensors"], ck["rng_meta"], generators)
@@ -269,7 +271,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         state = {"step": step, "stage": stage_idx, "stage_step": stage_step, "data_position": position,
                  "ema_updates": ema.num_updates, "elapsed_s": elapsed(), "world_size": world,
                  "backend": cfg.backend, "backend_config": cfg.backend_config, "history": history}
-        save_checkpoint(checkpoint_dir(out, tag_step), model_state=backend.state_dict() if main else None,
+        save_checkpoint(checkpoint_dir(out, tag_step), model_state=_trainable_state(backend) if main else None,
                         ema_state=ema.state_dict() if main else None,
                         optimizer_state=opt.state_dict() if main else None, generators=generators, state=state,
                         rank=rank, is_main=main)
@@ -412,6 +414,21 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return str(device)
+
+
+def _trainable_state(backend: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole state_dict when everything trains, else only the trainable tensors (LoRA)."""
+    state = backend.state_dict()
+    frozen = {k for k, p in backend.named_parameters() if not p.requires_grad}
+    return {k: v for k, v in state.items() if k not in frozen}
+
+
+def _load_trainable_state(backend: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    missing, unexpected = backend.load_state_dict(state, strict=False)
+    frozen = {k for k, p in backend.named_parameters() if not p.requires_grad}
+    bad = [k for k in missing if k not in frozen]
+    if bad or unexpected:
+        raise ValueError(f"checkpoint does not match the model: missing {bad[:5]}, unexpected {unexpected[:5]}")
 
 
 def _ranks_in_sync(acc: Any, backend: nn.Module) -> bool:

@@ -1,0 +1,29 @@
+import pytest
+import torch
+
+from openbanana.backends.text import CLS, PAD, TextEncoder, TextEncoderConfig, tokenize
+
+
+def test_tokenize_bytes_digits_padding_truncation():
+    ids, mask = tokenize(["(128, 64)", ""], max_len=160)
+    assert ids.shape == (2, 10)
+    assert ids[0, 0] == CLS and ids[0, 1:].tolist() == list(b"(128, 64)")
+    assert ids[1].tolist() == [CLS] + [PAD] * 9
+    assert mask.sum(1).tolist() == [10, 1]
+    ids, _ = tokenize(["é" * 100], max_len=16)
+    assert ids.shape == (1, 16)
+    with pytest.raises(TypeError):
+        tokenize("not a list")
+
+
+def test_encoder_padding_invariance_and_digit_sensitivity():
+    torch.manual_seed(0)
+    enc = TextEncoder(TextEncoderConfig(dim=32, layers=2, heads=2)).eval()
+    with torch.no_grad():
+        tok1, m1, p1 = enc(["color (128, 64, 128)"])
+        tok2, m2, p2 = enc(["color (128, 64, 128)", "a much longer prompt that forces padding of the first"])
+        _, _, p3 = enc(["color (128, 64, 129)"])
+    assert tok1.shape == (1, 21, 32) and p1.shape == (1, 32)
+    torch.testing.assert_close(p1[0], p2[0], atol=1e-5, rtol=0)
+    assert (tok2[0, 21:] == 0).all()
+    assert (p1 - p3).abs().max() > 1e-4
