@@ -225,3 +225,126 @@ def _refcocog() -> Benchmark:
 
 
 register_benchmark(_refcocog())
+
+register_benchmark(
+    _depth_benchmark(
+        "kitti",
+        "openbanana.data.sources.kitti.KITTISource",
+        1e-3,
+        80.0,
+        "KITTI Eigen test split with annotated ground truth (652 images), Garg crop, up to 80 m",
+        "KITTI raw (cvlibs.net/datasets/kitti/raw_data.php) + annotated depth (KITTI depth benchmark)",
+    )
+)
+register_benchmark(
+    _depth_benchmark(
+        "diode-indoor",
+        "openbanana.data.sources.diode.DIODESource",
+        0.6,
+        350.0,
+        "DIODE val, indoor scans (325 images), 0.6..350 m",
+        "diode-dataset.org (val.tar.gz)",
+        data_dir="diode",
+    )
+)
+register_benchmark(
+    _depth_benchmark(
+        "eth3d",
+        "openbanana.data.sources.eth3d.ETH3DSource",
+        1e-5,
+        None,
+        "ETH3D high-res multi-view training DSLR images (454), single-image depth, > 1e-5 m",
+        "eth3d.net (multi_view_training_dslr_undistorted.7z + multi_view_training_dslr_depth.7z)",
+    )
+)
+register_benchmark(
+    _depth_benchmark(
+        "ibims1",
+        "openbanana.data.sources.ibims1.IBims1Source",
+        1e-3,
+        10.0,
+        "iBims-1 core (100 images), 1e-3..10 m",
+        "iBims-1 (ibims1_core_mat.zip, www.asg.ed.tum.de/lmf/ibims1)",
+    )
+)
+
+
+def _normals_benchmark(
+    name: str,
+    source_path: str,
+    kwargs: dict[str, Any],
+    description: str,
+    get_data: str,
+    data_dir: str,
+    reference: str,
+) -> Benchmark:
+    module, cls = source_path.rsplit(".", 1)
+
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(root, **kwargs)
+
+    return Benchmark(
+        name=name,
+        split="test",
+        description=description,
+        tasks=("normals",),
+        make_source=make_source,
+        make_scorers=lambda o: {"normals": NormalsScorer()},
+        data_dir=data_dir,
+        get_data=get_data,
+        reference=reference,
+    )
+
+
+_DSINE_GET = "DSINE evaluation archive dsine_eval.zip (github.com/baegwangbin/DSINE)"
+for _ds, _ref, _desc in (
+    ("nyuv2", "dsine-nyuv2", "NYUv2 test (654) normals, DSINE protocol"),
+    ("scannet", "dsine-scannet", "ScanNet (300) normals, DSINE protocol"),
+    ("ibims", "dsine-ibims1", "iBims-1 (100) normals, DSINE protocol"),
+):
+    register_benchmark(
+        _normals_benchmark(
+            _ref,
+            "openbanana.data.sources.dsine.DSINESource",
+            {"name": _ds},
+            _desc,
+            _DSINE_GET,
+            f"dsine_eval/{_ds}",
+            _ref,
+        )
+    )
+register_benchmark(
+    _normals_benchmark(
+        "diode-indoor-normals",
+        "openbanana.data.sources.diode.DIODESource",
+        {"task": "normals"},
+        "DIODE val indoor normals (325), DSINE protocol",
+        "diode-dataset.org (val.tar.gz + val_normals.tar.gz)",
+        "diode",
+        "diode-indoor",
+    )
+)
+
+
+def _reasonseg() -> Benchmark:
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        from openbanana.data.sources.reasonseg import ReasonSegSource
+
+        return ReasonSegSource(root, split="val")
+
+    return Benchmark(
+        name="reasonseg",
+        split="val",
+        description="ReasonSeg val (200 images), first query per image, gIoU; optional query rewriter",
+        tasks=("reasoning",),
+        make_source=make_source,
+        make_scorers=lambda o: {"reasoning": ReferringScorer("giou")},
+        data_dir="reasonseg",
+        get_data="ReasonSeg release of the LISA project (github.com/dvlab-research/LISA)",
+        reference="reasonseg",
+    )
+
+
+register_benchmark(_reasonseg())

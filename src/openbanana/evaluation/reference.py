@@ -83,6 +83,8 @@ REFERENCES: tuple[Reference, ...] = (
     Reference("dsine-nyuv2", "normals", "median", 8.88, "Vision Banana", VB_SOURCE),
     Reference("dsine-scannet", "normals", "mean", 15.05, "Vision Banana", VB_SOURCE),
     Reference("dsine-scannet", "normals", "median", 7.47, "Vision Banana", VB_SOURCE),
+    Reference("diode-indoor", "normals", "mean", 13.82, "Vision Banana", VB_SOURCE),
+    Reference("diode-indoor", "normals", "median", 11.56, "Vision Banana", VB_SOURCE),
     Reference("dsine-nyuv2", "normals", "mean", 14.7, "MoGe-2", OPEN_SOURCE),
     Reference("dsine-scannet", "normals", "mean", 12.8, "MoGe-2", OPEN_SOURCE),
     Reference("dsine-ibims1", "normals", "mean", 14.7, "MoGe-2", OPEN_SOURCE),

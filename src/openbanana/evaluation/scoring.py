@@ -208,6 +208,8 @@ class ReferringScorer(Scorer):
                 f"referring answer: expected {len(gt)} mask(s) (N, H, W), got shape {pred.shape}"
             )
         pred = resize_masks(pred.astype(bool), gt.shape[1:])
+        if target.valid is not None:  # e.g. ReasonSeg "ignore" regions: out of both masks
+            pred, gt = pred & target.valid, gt & target.valid
         ev = M.ReferringEvaluator()
         ious = ev.update(pred, gt)
         self.entries.append((index, target.key, (ev.intersections, ev.unions)))

@@ -66,11 +66,6 @@ def write_nyuv2(root: Path, n: int = 3, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def fixture_writers() -> dict[str, Any]:
-    """benchmark name -> writer(root, ...)"""
-    return {"cityscapes": write_cityscapes, "nyuv2": write_nyuv2}
-
-
 def write_refcocog(root: Path, seed: int = 0, pickle_refs: bool = True) -> dict[str, Any]:
     """``<root>/refcocog/{refs(umd).p, instances.json}`` + ``<root>/images/train2014/*.jpg``.
 
@@ -149,3 +144,169 @@ def write_refcocog(root: Path, seed: int = 0, pickle_refs: bool = True) -> dict[
     else:
         (root / "refcocog" / "refs_umd.json").write_text(json.dumps(refs))
     return {"boxes": masks, "sentences": sents}
+
+
+def write_kitti(root: Path, n: int = 2, size: tuple[int, int] = (40, 120), seed: int = 0) -> list[np.ndarray]:
+    """Eigen list (+ one ``None`` line), ``raw/`` frames and ``data_depth_annotated/{train,val}/``
+    (uint16, m * 256). Returns the depth maps written, in metres."""
+    rng = np.random.default_rng(seed)
+    date, lines, out = "2011_09_26", [], []
+    for i in range(n):
+        drive = f"{date}_drive_{i + 2:04d}_sync"
+        frame = f"{i * 5 + 69:010d}.png"
+        img_dir = root / "raw" / date / drive / "image_02" / "data"
+        sub = ("train", "val")[i % 2]
+        gt_dir = root / "data_depth_annotated" / sub / drive / "proj_depth" / "groundtruth" / "image_02"
+        img_dir.mkdir(parents=True, exist_ok=True)
+        gt_dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_rgb(rng, *size)).save(img_dir / frame)
+        raw = rng.integers(256 * 2, 256 * 90, size).astype(np.uint16)  # 2..90 m, some beyond 80
+        raw[rng.random(size) < 0.7] = 0  # sparse lidar
+        Image.fromarray(raw).save(gt_dir / frame)
+        lines.append(
+            f"{date}/{drive}/image_02/data/{frame} {drive}/proj_depth/groundtruth/image_02/{frame} 721.5377"
+        )
+        out.append(raw.astype(np.float32) / 256.0)
+    lines.insert(1, f"{date}/{date}_drive_0099_sync/image_02/data/0000000001.png None 721.5377")
+    (root / "eigen_test_files_with_gt.txt").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def write_diode(
+    root: Path, n: int = 2, size: tuple[int, int] = (24, 32), seed: int = 0
+) -> list[dict[str, np.ndarray]]:
+    """``val/indoors/scene_*/scan_*/<name>{.png,_depth.npy,_depth_mask.npy,_normal.npy}``.
+    Returns ``{"depth", "mask", "normal"}`` per image (normal in the file's frame)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        d = root / "val" / "indoors" / f"scene_{i:05d}" / f"scan_{i:05d}"
+        d.mkdir(parents=True, exist_ok=True)
+        name = f"{i:05d}_{i:05d}_indoors_000_010"
+        Image.fromarray(_rgb(rng, *size)).save(d / f"{name}.png")
+        depth = rng.uniform(0.8, 12.0, (*size, 1)).astype(np.float32)
+        mask = (rng.random(size) > 0.1).astype(np.float32)
+        normal = rng.normal(size=(*size, 3)).astype(np.float32)
+        normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
+        np.save(d / f"{name}_depth.npy", depth)
+        np.save(d / f"{name}_depth_mask.npy", mask)
+        np.save(d / f"{name}_normal.npy", normal)
+        out.append({"depth": depth[..., 0], "mask": mask > 0.5, "normal": normal})
+    return out
+
+
+def write_eth3d(root: Path, n: int = 2, size: tuple[int, int] = (20, 30), seed: int = 0) -> list[np.ndarray]:
+    """``<scene>/images/dslr_images/*.JPG`` and raw float32 ``ground_truth_depth/dslr_images/*.JPG``.
+    Returns the depth maps (inf where no data)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        scene = ("courtyard", "delivery_area")[i % 2]
+        name = f"DSC_{300 + i:04d}.JPG"
+        img_dir, gt_dir = (
+            root / scene / "images" / "dslr_images",
+            root / scene / "ground_truth_depth" / "dslr_images",
+        )
+        img_dir.mkdir(parents=True, exist_ok=True)
+        gt_dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_rgb(rng, *size)).save(img_dir / name, format="JPEG", quality=95)
+        depth = rng.uniform(1.0, 30.0, size).astype("<f4")
+        depth[rng.random(size) < 0.2] = np.inf
+        depth.tofile(gt_dir / name)
+        out.append(depth)
+    return out
+
+
+def write_ibims1(
+    root: Path, n: int = 2, size: tuple[int, int] = (24, 32), seed: int = 0
+) -> list[dict[str, np.ndarray]]:
+    """``ibims1_core_mat/imagelist.txt`` + ``<name>.mat`` (struct ``data``). Returns the fields."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    d = root / "ibims1_core_mat"
+    d.mkdir(parents=True, exist_ok=True)
+    names, out = [], []
+    for i in range(n):
+        name = f"corridor_{i + 1:02d}"
+        f = {
+            "rgb": _rgb(rng, *size),
+            "depth": rng.uniform(0.5, 15.0, size).astype(np.float32),
+            "mask_invalid": (rng.random(size) > 0.1).astype(np.uint8),
+            "mask_transp": (rng.random(size) > 0.05).astype(np.uint8),
+        }
+        savemat(d / f"{name}.mat", {"data": f})
+        names.append(name)
+        out.append(f)
+    (d / "imagelist.txt").write_text("\n".join(names) + "\n")
+    return out
+
+
+def write_dsine(root: Path, n: int = 2, size: tuple[int, int] = (24, 32), seed: int = 0) -> list[np.ndarray]:
+    """``<scene>/<id>_img.png`` + ``<id>_normal.png`` (DSINE frame, png = (n + 1) / 2 * 255, invalid
+    pixels (0, 0, 0)). Returns the uint8 normal PNGs written."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        d = root / f"scene{i:04d}_00"
+        d.mkdir(parents=True, exist_ok=True)
+        n_ = rng.normal(size=(*size, 3))
+        n_[..., 2] = np.abs(n_[..., 2])  # facing the camera
+        n_ /= np.linalg.norm(n_, axis=-1, keepdims=True)
+        png = np.round((n_ + 1) / 2 * 255).astype(np.uint8)
+        png[rng.random(size) < 0.1] = 0
+        Image.fromarray(_rgb(rng, *size)).save(d / f"{i:06d}_img.png")
+        Image.fromarray(png).save(d / f"{i:06d}_normal.png")
+        out.append(png)
+    return out
+
+
+def write_reasonseg(
+    root: Path, n: int = 2, size: tuple[int, int] = (30, 40), seed: int = 0
+) -> list[dict[str, Any]]:
+    """``val/<name>.jpg`` + ``val/<name>.json`` with a target rectangle, an ignore rectangle inside a
+    bigger target, and a ``flag`` polygon. Returns the JSON documents."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    d = root / "val"
+    d.mkdir(parents=True, exist_ok=True)
+    docs = []
+    for i in range(n):
+        name = f"img_{i:04d}"
+        Image.fromarray(_rgb(rng, *size)).save(d / f"{name}.jpg", quality=95)
+        doc = {
+            "text": [f"what could hold water in picture {i}?", "a second phrasing"],
+            "is_sentence": True,
+            "shapes": [
+                {
+                    "label": "ignore",
+                    "points": [[12, 12], [16, 12], [16, 16], [12, 16]],
+                    "shape_type": "polygon",
+                },
+                {
+                    "label": "target",
+                    "points": [[10, 10], [30, 10], [30, 25], [10, 25]],
+                    "shape_type": "polygon",
+                },
+                {"label": "flag", "points": [[0, 0], [5, 0], [5, 5]], "shape_type": "polygon"},
+            ],
+        }
+        (d / f"{name}.json").write_text(json.dumps(doc))
+        docs.append(doc)
+    return docs
+
+
+def fixture_writers() -> dict[str, Any]:
+    """benchmark name -> writer(root, ...) (root = the benchmark's folder under --data-root)."""
+    return {
+        "cityscapes": write_cityscapes,
+        "nyuv2": write_nyuv2,
+        "refcocog": write_refcocog,
+        "kitti": write_kitti,
+        "diode-indoor": write_diode,
+        "eth3d": write_eth3d,
+        "ibims1": write_ibims1,
+        "dsine-nyuv2": write_dsine,
+        "reasonseg": write_reasonseg,
+    }
