@@ -284,7 +284,8 @@ def as_rgb_uint8(array: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         alpha = out[..., 3:4].astype(np.float32) / 255.0
         bg = np.asarray(ALPHA_BACKGROUND, np.float32)
         out = np.round(out[..., :3] * alpha + bg * (1 - alpha)).astype(np.uint8)
-    return np.ascontiguousarray(out)
+    out = np.ascontiguousarray(out)
+    return out if out.flags.writeable else out.copy()
 
 
 def save_png(path: str | Path, rgb: np.ndarray) -> Path:

@@ -146,6 +146,11 @@ class Demo:
             task_name = None if task in (None, "", CUSTOM) else task
             if task_name is None and instr is None:
                 raise OpenBananaError("choose a task or type an instruction")
+            if task_name in ("referring", "reasoning") and instr is None:
+                raise OpenBananaError(
+                    f"the {task_name} task needs an instruction saying what to segment, "
+                    "e.g. 'segment the red car in (255, 0, 0)'"
+                )
             pred = self.pipe.predict(image, instr, task=task_name, **self._kwargs(steps, seed))
             kind = answer_kind(pred.task, pred.answer)
             view = None
