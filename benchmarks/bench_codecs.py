@@ -143,8 +143,8 @@ def main() -> None:
         label = f"torch {dev}" + (f" ({args.threads} thread)" if dev == "cpu" else f" ({torch.cuda.get_device_name()})")
         rows += [
             (f"{label}: clone of the RGB tensor (reference)", t_copy_t, "1.0x memcpy"),
-            (f"{label}: decode_depth", t_dec_t, f"{t_dec_t / t_copy_t:.1f}x its memcpy, "
-             f"{t_hm / t_dec_t:.0f}x faster than hilbertmap"),
+            (f"{label}: decode_depth", t_dec_t, (f"{t_dec_t / t_copy_t:.1f}x its memcpy, "
+             f"{t_hm / t_dec_t:.0f}x faster than hilbertmap")),
             (f"{label}: encode_depth", timed(lambda depth_t=depth_t: encode_depth(depth_t), r, sync), ""),
             (f"{label}: decode_normals", timed(lambda nrgb_t=nrgb_t: decode_normals(nrgb_t), r, sync), ""),
             (f"{label}: decode_labels (19 classes)",
