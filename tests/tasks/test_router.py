@@ -93,8 +93,8 @@ def test_router_inverts_every_instruction(task):
          {"background": (255, 255, 255), "category": "car"}),
         ("instance segmentation", "instance", {"background": (0, 0, 0), "category": None}),
         ("Show each person in a distinct color", "instance", {"background": (0, 0, 0), "category": "person"}),
-        ("Please produce a segmentation where the plates are represented by (255,192,128) and the cups are "
-         "light purple", "semantic", {"palette": {"plates": (255, 192, 128), "cups": (192, 128, 192)}}),
+        (("Please produce a segmentation where the plates are represented by (255,192,128) and the cups are "
+         "light purple"), "semantic", {"palette": {"plates": (255, 192, 128), "cups": (192, 128, 192)}}),
         ("Generate the semantic segmentation map using this JSON: {'road': '#804080', 'car': [0,0,142]}",
          "semantic", {"palette": {"road": (128, 64, 128), "car": (0, 0, 142)}}),
         ("Highlight the bus. Use cyan.", "referring",
