@@ -91,7 +91,7 @@ def main() -> None:
     assert np.allclose(decode_depth(rgb), hilbertmap.rgb_to_depth(rgb / 255.0), rtol=1e-5)
     rows += [
         (f"np.copy of the {n}x{n}x3 uint8 RGB (reference)", t_copy, "1.0x memcpy"),
-        (f"decode_depth numpy, {n}x{n} scene", t_ours,
+        (f"decode_depth numpy (lookup table), {n}x{n} scene", t_ours,
          f"{t_ours / t_copy:.1f}x memcpy, {t_hm / t_ours:.0f}x faster than hilbertmap"),
         (f"decode_depth numpy, {n}x{n} scene + sigma-3 noise", t_noisy, f"{t_noisy / t_copy:.1f}x memcpy"),
         (f"decode_depth numpy, {n}x{n} uniform random colours (worst case)", t_rand,
@@ -140,11 +140,14 @@ def main() -> None:
         lrgb_t = torch.from_numpy(lrgb).to(dev)
         t_copy_t = timed(lambda rgb_t=rgb_t: rgb_t.clone(), r, sync)
         t_dec_t = timed(lambda rgb_t=rgb_t: decode_depth(rgb_t), r, sync)
+        t_ops_t = timed(lambda rgb_t=rgb_t: D.decode_depth_torch(rgb_t), max(3, r // 3), sync)
         label = f"torch {dev}" + (f" ({args.threads} thread)" if dev == "cpu" else f" ({torch.cuda.get_device_name()})")
         rows += [
             (f"{label}: clone of the RGB tensor (reference)", t_copy_t, "1.0x memcpy"),
             (f"{label}: decode_depth", t_dec_t, (f"{t_dec_t / t_copy_t:.1f}x its memcpy, "
              f"{t_hm / t_dec_t:.0f}x faster than hilbertmap")),
+            (f"{label}: decode_depth_torch (tensor ops, no table)", t_ops_t,
+             f"{t_ops_t / t_copy_t:.1f}x its memcpy, {t_hm / t_ops_t:.0f}x faster than hilbertmap"),
             (f"{label}: encode_depth", timed(lambda depth_t=depth_t: encode_depth(depth_t), r, sync), ""),
             (f"{label}: decode_normals", timed(lambda nrgb_t=nrgb_t: decode_normals(nrgb_t), r, sync), ""),
             (f"{label}: decode_labels (19 classes)",

@@ -153,6 +153,11 @@ def test_torch_path_equals_numpy(device):
         np.testing.assert_array_equal(out.cpu().numpy(), decode_depth(img))
     clipped = decode_depth(torch.from_numpy(rand).to(device), max_depth_m=5.0)
     np.testing.assert_array_equal(clipped.cpu().numpy(), decode_depth(rand, max_depth_m=5.0))
+    # the tensor-op decoder that CUDA tensors use, run here on this device too
+    for img in (rgb_np, rand):
+        out = D.decode_depth_torch(torch.from_numpy(img).to(device), max_depth_m=50.0)
+        assert out.device.type == device and out.dtype == torch.float32
+        np.testing.assert_array_equal(out.cpu().numpy(), decode_depth(img, max_depth_m=50.0))
 
 
 def test_single_and_batched_shapes():

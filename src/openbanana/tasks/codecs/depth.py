@@ -22,9 +22,10 @@ Invalid input depths (NaN, -inf, negative) are never silently encoded: ``invalid
 (default) raises, ``invalid="mask"`` paints them black and returns ``(rgb, valid)``, and
 ``invalid="black"`` paints them black and returns only the image (lossy: black also means 0 m).
 
-The numpy decoder uses a lookup table over all 2**24 colours (64 MiB float32, built once per
-process in about a second on first use); the torch decoder computes the projection with tensor
-ops on the input's device. Both return bit-identical results.
+The numpy decoder (and torch CPU tensors, which share memory with numpy) uses a lookup table
+over all 2**24 colours (64 MiB float32, built once per process in about a second on first use);
+tensors on other devices (CUDA) are decoded by :func:`decode_depth_torch`, which computes the
+projection with integer tensor ops on that device. All paths return bit-identical results.
 """
 
 from __future__ import annotations
@@ -299,19 +300,33 @@ def decode_depth(rgb: Array, *, max_depth_m: float | None = None) -> Array:
     if max_depth_m is not None and not (isinstance(max_depth_m, (int, float)) and max_depth_m > 0):
         raise ValueError(f"max_depth_m: expected a positive number of metres or None, got {max_depth_m!r}")
     if is_torch(rgb):
+        if rgb.device.type != "cpu":
+            return decode_depth_torch(rgb, max_depth_m=max_depth_m)
         import torch
 
-        x = rgb.to(torch.int32)
-        n = path_position(x[..., 0], x[..., 1], x[..., 2]).to(torch.int64)
-        out = device_table(DEPTH_OF_POSITION, rgb.device)[n]
-        if max_depth_m is not None:
-            out = out.clamp(max=float(max_depth_m))
-        return out
+        # CPU tensors share memory with numpy: the lookup table is much faster than tensor ops
+        return torch.from_numpy(decode_depth(rgb.numpy(), max_depth_m=max_depth_m))
     lut = depth_lut()
     out = np.empty(rgb.shape[:-1], np.float32)
     np.take(lut, pack_rgb(rgb), out=out.reshape(-1), mode="clip")
     if max_depth_m is not None:
         np.minimum(out, np.float32(max_depth_m), out=out)
+    return out
+
+
+def decode_depth_torch(rgb, *, max_depth_m: float | None = None):
+    """The tensor-op decoder (any device, used for non-CPU tensors): projection without a table.
+
+    Args/Returns as :func:`decode_depth` (``rgb`` a uint8 torch tensor); bit-identical results.
+    """
+    import torch
+
+    check_rgb(rgb)
+    x = rgb.to(torch.int32)
+    n = path_position(x[..., 0], x[..., 1], x[..., 2]).to(torch.int64)
+    out = device_table(DEPTH_OF_POSITION, rgb.device)[n]
+    if max_depth_m is not None:
+        out = out.clamp(max=float(max_depth_m))
     return out
 
 
