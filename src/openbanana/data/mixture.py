@@ -1,0 +1,410 @@
+"""The training mixture: generation (text-to-image, editing) with a small share of vision tasks.
+
+The paper's recipe instruction-tunes a generator on its own generation mixture into which a small
+share of vision-task samples is mixed. :class:`MixtureConfig` states that mixture; with
+``vision_share=0`` it is the generation-pretraining stage.
+
+Every sample is made on the fly from one synthetic scene (or edit pair) rendered inside the
+DataLoader worker:
+
+- ``t2i``: no input image; the scene's caption -> the scene's RGB;
+- ``edit``: an edit pair's source + instruction -> its re-rendered target;
+- a vision task: the scene's RGB + an instruction (``task.instruction(rng, **spec)``, a random
+  phrasing, or with probability ``canonical_prob`` the canonical one used at inference) -> the
+  task's :func:`openbanana.tasks.encode` of the scene's ground truth under the same ``spec``:
+
+  - ``depth``: the paper's colour path, or with probability ``colormap_prob`` one of
+    ``colormaps`` (named in the instruction);
+  - ``normals``: the paper's code, sky (no surface) black;
+  - ``semantic``: a palette over the classes present; ``palette_fixed_prob`` the world's fixed
+    :data:`~openbanana.data.synthetic.CLASS_COLORS` over all present classes, ``palette_full_prob``
+    the fixed colours over *every* class (the default prompt of the pipeline), ``palette_subset_prob``
+    the fixed colours over a random subset, the rest random distinct colours over a subset of at
+    most ``random_palette_max_classes`` classes; classes left out are painted black (void); the
+    palette's text notation (JSON, tuples, hex, names, ...) is drawn by the task's instruction;
+  - ``instance``: one thing class present, each of its instances its own colour, on black
+    (``instance_black_prob``) or a random background colour named in the instruction;
+  - ``referring`` / ``reasoning``: the scene's referring expressions (up to
+    ``max_referring_targets`` at once) or reasoning queries, each painted in a named colour on black.
+
+Determinism and sharding: sample ``i`` of the global stream depends only on ``(seed, i)``. Rank
+``r`` of ``W`` processes takes the samples ``i = j * W + r``; inside a process, DataLoader worker
+``w`` of ``N`` takes the rank-stream positions ``j = start + w, start + w + N, ...``, so that the
+DataLoader's round-robin returns exactly ``j = start, start + 1, ...`` and no two workers or ranks
+ever draw the same scene. Scene seeds are ``seed * 2**40 + i * 4 + attempt`` (an attempt is
+redrawn when a scene cannot give the chosen task, e.g. no referring expression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from openbanana.backends.base import Batch
+
+VISION_TASKS = ("depth", "normals", "semantic", "instance", "referring", "reasoning")
+GENERATION_TASKS = ("t2i", "edit")
+#: colours for referring targets: well apart from each other and from the black background
+TARGET_COLORS: tuple[tuple[int, int, int], ...] = (
+    (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 255),
+    (255, 165, 0),
+)
+#: background colours for instance segmentation besides black
+BACKGROUNDS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (128, 128, 128), (0, 0, 255), (0, 128, 0))
+_ATTEMPTS = 4
+_SEED_STRIDE = 2**40
+
+
+@dataclass
+class MixtureConfig:
+    """What a training stage samples.
+
+    Attributes:
+        vision_share: share of vision-task samples (the paper's "small fraction"; 0 = pretraining).
+        vision_weights: relative weights among the vision tasks (missing tasks get 0).
+        generation_weights: relative weights of ``t2i`` and ``edit`` among the generation samples.
+        colormap_prob: share of depth targets drawn with an augmentation colormap named in the
+            instruction instead of the paper's path.
+        colormaps: the augmentation colormaps (keys of ``tasks.codecs.colormaps.COLORMAPS``).
+        palette_fixed_prob: semantic: fixed class colours over the classes present.
+        palette_full_prob: semantic: fixed class colours over every class of the world.
+        palette_subset_prob: semantic: fixed class colours over a random subset of those present.
+            The rest (1 - the three) are random distinct colours over a random subset.
+        random_palette_max_classes: most classes in a random-colour palette.
+        instance_black_prob: instance: share of black backgrounds (else a colour from BACKGROUNDS).
+        instance_color_seeds: instance: number of distinct instance colour assignments used.
+        instance_min_share: instance: only classes with an instance covering at least this share
+            of the image are asked for (smaller ones are below what the paper's decoder keeps).
+        max_referring_targets: referring: most expressions (each its own colour) per sample.
+        canonical_prob: share of vision samples given the canonical instruction (``rng=None``).
+        split: ``"train"``, ``"val"`` or ``"shift"``.
+        size: square side of the rendered images in pixels.
+        source: ``"synthetic"`` (render on the fly).
+        num_samples: None for an endless stream; else the global stream stops at this many samples.
+    """
+
+    vision_share: float = 0.10
+    vision_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(VISION_TASKS, 1.0))
+    generation_weights: dict[str, float] = field(default_factory=lambda: {"t2i": 0.6, "edit": 0.4})
+    colormap_prob: float = 0.2
+    colormaps: tuple[str, ...] = ("plasma", "inferno", "viridis", "grayscale")
+    palette_fixed_prob: float = 0.5
+    palette_full_prob: float = 0.2
+    palette_subset_prob: float = 0.15
+    random_palette_max_classes: int = 4
+    instance_black_prob: float = 0.7
+    instance_color_seeds: int = 4
+    instance_min_share: float = 0.005
+    max_referring_targets: int = 3
+    canonical_prob: float = 0.2
+    split: str = "train"
+    size: int = 64
+    source: str = "synthetic"
+    num_samples: int | None = None
+
+    def __post_init__(self) -> None:
+        self.colormaps = tuple(self.colormaps)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError listing every problem, one per line."""
+        p: list[str] = []
+        for k in ("vision_share", "colormap_prob", "palette_fixed_prob", "palette_full_prob", "palette_subset_prob",
+                  "instance_black_prob", "canonical_prob", "instance_min_share"):
+            v = getattr(self, k)
+            if not 0.0 <= v <= 1.0:
+                p.append(f"{k} must be in [0, 1], got {v}")
+        if self.palette_fixed_prob + self.palette_full_prob + self.palette_subset_prob > 1.0 + 1e-9:
+            p.append("palette_fixed_prob + palette_full_prob + palette_subset_prob must be <= 1")
+        for name, w, valid in (("vision_weights", self.vision_weights, VISION_TASKS),
+                               ("generation_weights", self.generation_weights, GENERATION_TASKS)):
+            bad = sorted(set(w) - set(valid))
+            if bad:
+                p.append(f"{name}: unknown task(s) {bad}; expected some of {list(valid)}")
+            if any(x < 0 for x in w.values()):
+                p.append(f"{name}: weights must be >= 0, got {w}")
+        if self.vision_share > 0 and sum(self.vision_weights.values()) <= 0:
+            p.append("vision_weights: all zero while vision_share > 0")
+        if self.vision_share < 1 and sum(self.generation_weights.values()) <= 0:
+            p.append("generation_weights: all zero while vision_share < 1")
+        if self.size < 8:
+            p.append(f"size must be >= 8, got {self.size}")
+        if self.source != "synthetic":
+            p.append(f"source must be 'synthetic', got {self.source!r}")
+        if self.random_palette_max_classes < 1 or self.max_referring_targets < 1 or self.instance_color_seeds < 1:
+            p.append("random_palette_max_classes, max_referring_targets and instance_color_seeds must be >= 1")
+        if self.num_samples is not None and self.num_samples < 0:
+            p.append(f"num_samples must be None or >= 0, got {self.num_samples}")
+        if p:
+            raise ValueError("invalid MixtureConfig:\n  " + "\n  ".join(p))
+
+    def task_probabilities(self) -> dict[str, float]:
+        """Probability of each task in the stream (sums to 1)."""
+        out: dict[str, float] = {}
+        for share, weights in ((self.vision_share, self.vision_weights),
+                               (1.0 - self.vision_share, self.generation_weights)):
+            total = sum(weights.values())
+            for t, w in weights.items():
+                if total > 0 and share > 0 and w > 0:
+                    out[t] = out.get(t, 0.0) + share * w / total
+        return out
+
+
+# ============================================================================ one sample
+def _world() -> Any:
+    import openbanana.data.synthetic as world
+
+    return world
+
+
+def _instruction(task_name: str, rng: np.random.Generator, cfg: MixtureConfig, **spec: Any) -> str:
+    from openbanana.tasks import TASKS
+
+    task = TASKS.get(task_name)
+    return task.instruction(None if rng.random() < cfg.canonical_prob else rng, **spec)
+
+
+def _sample(task: str, cond: np.ndarray | None, target: np.ndarray, prompt: str, spec: dict | None = None) -> dict:
+    return {"cond": cond, "target": np.ascontiguousarray(target), "prompt": prompt, "task": task,
+            "spec": spec or {}}
+
+
+def _present_classes(scene: Any) -> list[int]:
+    ids = np.unique(scene.semantic)
+    return [int(i) for i in ids if i != 255]
+
+
+def _random_colors(rng: np.random.Generator, n: int, min_dist: float = 60.0) -> list[tuple[int, int, int]]:
+    """n random colours at least ``min_dist`` apart in RGB and from black (black means void)."""
+    out: list[np.ndarray] = []
+    while len(out) < n:
+        c = rng.integers(0, 256, 3)
+        if np.linalg.norm(c) >= min_dist and all(np.linalg.norm(c - o) >= min_dist for o in out):
+            out.append(c)
+    return [tuple(int(v) for v in c) for c in out]
+
+
+def semantic_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
+    """Semantic: a palette over (some of) the classes; classes left out and void are black."""
+    from openbanana.tasks import encode
+
+    world = _world()
+    present = _present_classes(scene)
+    if not present:
+        return None
+    u = rng.random()
+    colors = np.asarray(world.CLASS_COLORS)
+    if u < cfg.palette_full_prob:
+        ids = list(range(len(world.CLASSES)))
+    elif u < cfg.palette_full_prob + cfg.palette_fixed_prob:
+        ids = present
+    else:
+        k = int(rng.integers(1, len(present) + 1))
+        if u >= cfg.palette_full_prob + cfg.palette_fixed_prob + cfg.palette_subset_prob:
+            k = min(k, cfg.random_palette_max_classes)
+        ids = sorted(int(i) for i in rng.choice(present, size=k, replace=False))
+    if u < cfg.palette_full_prob + cfg.palette_fixed_prob + cfg.palette_subset_prob:
+        palette = {world.CLASSES[i]: tuple(int(v) for v in colors[i]) for i in ids}
+    else:
+        order = [ids[j] for j in rng.permutation(len(ids))]
+        palette = dict(zip((world.CLASSES[i] for i in order), _random_colors(rng, len(order)), strict=True))
+    lut = np.full(256, 255, np.int64)  # class id -> palette index, 255 void
+    for j, name in enumerate(palette):
+        lut[world.CLASSES.index(name)] = j
+    labels = lut[scene.semantic.astype(np.int64)]
+    spec = {"palette": palette}
+    return _sample("semantic", scene.rgb, encode("semantic", labels, **spec), _instruction("semantic", rng, cfg, **spec),
+                   spec)
+
+
+def instance_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
+    """Instance: every object of one class present, each its own colour, on a background colour."""
+    from openbanana.tasks import encode
+
+    world = _world()
+    min_px = cfg.instance_min_share * scene.instance.size
+    counts = np.bincount(scene.instance.ravel().astype(np.int64))
+    things = sorted({o.class_name for o in scene.objects
+                     if o.class_name in world.THING_CLASSES and o.instance_id < len(counts)
+                     and counts[o.instance_id] >= max(min_px, 1)})
+    if not things:
+        return None
+    cls = things[int(rng.integers(len(things)))]
+    ids = [o.instance_id for o in scene.objects if o.class_name == cls]
+    inst = np.where(np.isin(scene.instance, ids), scene.instance, 0).astype(np.int32)
+    bg = (0, 0, 0) if rng.random() < cfg.instance_black_prob else BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    spec = {"background": bg, "category": cls}
+    target = encode("instance", inst, background=bg, seed=int(rng.integers(cfg.instance_color_seeds)))
+    return _sample("instance", scene.rgb, target, _instruction("instance", rng, cfg, **spec), spec)
+
+
+def _mask_sample(task: str, scene: Any, pairs: list[tuple[str, Any]], rng: np.random.Generator,
+                 cfg: MixtureConfig, max_targets: int) -> dict | None:
+    from openbanana.tasks import encode
+
+    pairs = [(e, ids) for e, ids in pairs if np.isin(scene.instance, ids).any()]
+    if not pairs:
+        return None
+    k = int(rng.integers(1, min(max_targets, len(pairs)) + 1))
+    chosen = [pairs[i] for i in rng.choice(len(pairs), size=k, replace=False)]
+    colors = [TARGET_COLORS[i] for i in rng.choice(len(TARGET_COLORS), size=k, replace=False)]
+    masks = np.stack([np.isin(scene.instance, ids) for _, ids in chosen])  # [k, H, W]
+    spec = {"colors": colors, "background": (0, 0, 0), "expressions": [e for e, _ in chosen]}
+    target = encode(task, masks, colors=colors, background=(0, 0, 0))
+    return _sample(task, scene.rgb, target, _instruction(task, rng, cfg, **spec), spec)
+
+
+def referring_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
+    """Referring: up to ``max_referring_targets`` expressions, each in its own named colour on black."""
+    pairs = [(e, [i]) for e, i in scene.referring]
+    return _mask_sample("referring", scene, pairs, rng, cfg, cfg.max_referring_targets)
+
+
+def reasoning_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
+    """Reasoning: one query; the objects answering it in a named colour on black."""
+    return _mask_sample("reasoning", scene, list(scene.reasoning), rng, cfg, 1)
+
+
+def depth_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict:
+    """Depth: the paper's path, or an augmentation colormap named in the instruction."""
+    from openbanana.tasks import encode
+
+    cmap = "paper"
+    if cfg.colormaps and rng.random() < cfg.colormap_prob:
+        cmap = cfg.colormaps[int(rng.integers(len(cfg.colormaps)))]
+    spec = {"colormap": cmap}
+    return _sample("depth", scene.rgb, encode("depth", scene.depth_m, **spec), _instruction("depth", rng, cfg, **spec),
+                   spec)
+
+
+def normals_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict:
+    """Normals in the paper's frame; pixels without a surface (sky) black."""
+    from openbanana.tasks import encode
+
+    valid = np.linalg.norm(scene.normals, axis=-1) > 0.5
+    return _sample("normals", scene.rgb, encode("normals", scene.normals, valid=valid),
+                   _instruction("normals", rng, cfg), {})
+
+
+#: vision task -> ``(scene, rng, cfg) -> sample or None`` (None: this scene cannot give the task)
+VISION_SAMPLERS = {
+    "depth": depth_sample,
+    "normals": normals_sample,
+    "semantic": semantic_sample,
+    "instance": instance_sample,
+    "referring": referring_sample,
+    "reasoning": reasoning_sample,
+}
+
+
+def sample_rng(seed: int, index: int) -> np.random.Generator:
+    """The random stream of sample ``index`` (task choice first, then the sample's own choices)."""
+    return np.random.default_rng([int(seed), int(index), 0x0B4A])
+
+
+def choose_task(cfg: MixtureConfig, rng: np.random.Generator) -> str:
+    """Draw a task with the probabilities of :meth:`MixtureConfig.task_probabilities`."""
+    probs = cfg.task_probabilities()
+    names = sorted(probs)
+    p = np.array([probs[n] for n in names])
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def make_sample(cfg: MixtureConfig, seed: int, index: int) -> dict:
+    """Sample ``index`` of the global stream of ``seed`` (pure function of its arguments).
+
+    Returns:
+        ``{"cond": uint8 (S, S, 3) or None, "target": uint8 (S, S, 3), "prompt": str, "task": str,
+        "spec": dict, "scene_seed": int}`` with ``S = cfg.size``; ``spec`` is what the target was
+        encoded with (for decoding it back).
+    """
+    world = _world()
+    rng = sample_rng(seed, index)
+    task = choose_task(cfg, rng)
+    base = seed * _SEED_STRIDE + index * _ATTEMPTS
+    if task == "edit":
+        e = world.make_edit(base, split=cfg.split, size=cfg.size)
+        return {**_sample("edit", e.source, e.target, e.instruction), "scene_seed": base}
+    for attempt in range(_ATTEMPTS):
+        scene = world.render_scene(base + attempt, split=cfg.split, size=cfg.size)
+        if task == "t2i":
+            return {**_sample("t2i", None, scene.rgb, scene.caption), "scene_seed": base + attempt}
+        s = VISION_SAMPLERS[task](scene, rng, cfg)
+        if s is not None:
+            return {**s, "scene_seed": base + attempt}
+    # no scene among the attempts could give this task (rare): depth always can
+    return {**depth_sample(scene, rng, cfg), "scene_seed": base + _ATTEMPTS - 1}
+
+
+# ============================================================================ dataset
+class MixtureDataset(IterableDataset):
+    """Endless (or ``num_samples``-long) stream of this rank's samples; see the module docstring."""
+
+    def __init__(self, cfg: MixtureConfig, *, seed: int, rank: int = 0, world_size: int = 1, start: int = 0) -> None:
+        super().__init__()
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
+        self.cfg, self.seed, self.rank, self.world_size, self.start = cfg, int(seed), rank, world_size, start
+
+    def positions(self, worker: int = 0, num_workers: int = 1) -> Iterator[int]:
+        """Global sample indices of one worker of this rank, in order."""
+        j = self.start + worker
+        while True:
+            i = j * self.world_size + self.rank
+            if self.cfg.num_samples is not None and i >= self.cfg.num_samples:
+                return
+            yield i
+            j += num_workers
+
+    def __iter__(self) -> Iterator[dict]:
+        info = get_worker_info()
+        worker, n = (info.id, info.num_workers) if info is not None else (0, 1)
+        for i in self.positions(worker, n):
+            yield make_sample(self.cfg, self.seed, i)
+
+
+def build_dataset(cfg: MixtureConfig, *, seed: int, rank: int = 0, world_size: int = 1,
+                  start: int = 0) -> MixtureDataset:
+    """The data stream of one training process.
+
+    Args:
+        cfg: the mixture.
+        seed: the run's data seed (sample i depends only on ``(seed, i)``).
+        rank, world_size: this process among ``world_size`` (each takes every W-th sample).
+        start: first position in this rank's stream (exact resume).
+
+    Returns:
+        An ``IterableDataset`` yielding dicts ``{"cond", "target", "prompt", "task", "spec",
+        "scene_seed"}`` (see :func:`make_sample`); use ``DataLoader(ds, batch_size=None,
+        num_workers=N, collate_fn=lambda s: s)`` and :func:`collate`.
+    """
+    if isinstance(cfg, dict):
+        cfg = MixtureConfig(**cfg)
+    return MixtureDataset(cfg, seed=seed, rank=rank, world_size=world_size, start=start)
+
+
+def _to_float(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 127.5 - 1.0  # [3, H, W]
+
+
+def collate(samples: list[dict]) -> Batch:
+    """Stack samples into a :class:`~openbanana.backends.base.Batch`.
+
+    Shape:
+        target, cond: float32 ``[B, 3, S, S]`` in [-1, 1] (``cond`` zeros where ``has_cond`` is
+        False, i.e. text-to-image); has_cond: bool ``[B]``; prompts, tasks: B strings.
+    """
+    if not samples:
+        raise ValueError("collate needs at least one sample")
+    target = torch.stack([_to_float(s["target"]) for s in samples])  # [B, 3, S, S]
+    cond = torch.stack([torch.zeros_like(target[0]) if s["cond"] is None else _to_float(s["cond"]) for s in samples])
+    has_cond = torch.tensor([s["cond"] is not None for s in samples], dtype=torch.bool)
+    return Batch(target=target, cond=cond, has_cond=has_cond, prompts=[s["prompt"] for s in samples],
+                 tasks=[s["task"] for s in samples])
