@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from openbanana.data.sources.base import DataSource, Target
+from openbanana.data.sources.base import DataSource, Record, Target
 from openbanana.evaluation.resize import resize_masks, resize_nearest
 
 
@@ -88,20 +88,30 @@ class OracleModel:
         self.seed = seed
         self.transform = transform
         self.through_code = through_code
-        self._index: dict[str, int] | None = None
+        self._index: dict[str, int] = {}
+        self._scanned = 0
+        self._last: tuple[str, Record] | None = None
 
-    def _find(self, image: np.ndarray, task: str, spec: dict[str, Any]) -> Target:
-        if self._index is None:
-            self._index = {}
-            for i in range(len(self.source)):
-                try:
-                    self._index[image_key(self.source[i].image)] = i
-                except ValueError:  # an unreadable record: the runner reports it itself
-                    continue
+    def _record(self, image: np.ndarray) -> Record:
+        """The source record showing ``image``: scanned forward lazily, the last one cached."""
         key = image_key(image)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        while key not in self._index and self._scanned < len(self.source):
+            i, self._scanned = self._scanned, self._scanned + 1
+            try:
+                rec = self.source[i]
+            except ValueError:  # an unreadable record: the runner reports it itself
+                continue
+            self._index[image_key(rec.image)] = i
         if key not in self._index:
             raise ValueError("oracle: expected an image from its data source, got an unknown image")
         rec = self.source[self._index[key]]
+        self._last = (key, rec)
+        return rec
+
+    def _find(self, image: np.ndarray, task: str, spec: dict[str, Any]) -> Target:
+        rec = self._record(image)
         for t in rec.targets:
             if t.task == task and all(_same(t.spec.get(k), v) for k, v in spec.items()):
                 return t

@@ -71,7 +71,7 @@ class SyntheticSource(DataSource):
                 Target(task="instance", gt=gt, spec={"category": cat, "background": BLACK}, key=cat)
             )
         for k, (expr, ids) in enumerate(list(s.referring)[:MAX_REFERRING]):
-            mask = np.isin(inst, list(ids))
+            mask = np.isin(inst, np.atleast_1d(ids))  # one instance id per expression
             if mask.any():
                 targets.append(
                     Target(
@@ -82,7 +82,7 @@ class SyntheticSource(DataSource):
                     )
                 )
         for k, (query, ids) in enumerate(list(s.reasoning)[:MAX_REASONING]):
-            mask = np.isin(inst, list(ids))
+            mask = np.isin(inst, np.atleast_1d(ids))
             if mask.any():
                 targets.append(
                     Target(
