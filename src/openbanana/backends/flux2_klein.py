@@ -57,7 +57,8 @@ class Flux2KleinConfig:
     Attributes:
         pretrained: base pipeline: a local diffusers directory or a hub id.
         revision: hub revision of ``pretrained`` (None = default branch).
-        finetune: ``"lora"`` (adapters only) or ``"full"`` (every transformer weight).
+        finetune: ``"lora"`` (adapters only), ``"full"`` (every transformer weight) or ``"none"``
+            (frozen: inference, replay generation, benchmarks).
         lora_rank, lora_alpha, lora_dropout: LoRA shape; the update is scaled by alpha / rank.
         lora_targets: suffixes of the transformer's Linear layers to adapt.
         bf16: keep frozen weights (VAE, text encoder, LoRA's base transformer) in bfloat16 and run the
@@ -101,8 +102,8 @@ class Flux2KleinConfig:
         self.lora_targets = tuple(self.lora_targets)
         self.text_encoder_out_layers = tuple(int(i) for i in self.text_encoder_out_layers)
         problems = []
-        if self.finetune not in ("lora", "full"):
-            problems.append(f"finetune must be 'lora' or 'full', got {self.finetune!r}")
+        if self.finetune not in ("lora", "full", "none"):
+            problems.append(f"finetune must be 'lora', 'full' or 'none', got {self.finetune!r}")
         if self.lora_rank < 1:
             problems.append(f"lora_rank must be >= 1, got {self.lora_rank}")
         if self.timestep_sampling not in ("logit_normal", "uniform"):
@@ -199,16 +200,18 @@ class Flux2KleinBackend(nn.Module):
             _cast(self.transformer, frozen_dtype)
             if not self.has_lora:
                 self._add_lora()
-        else:
+        elif cfg.finetune == "full":
             _cast(self.transformer, torch.float32).requires_grad_(True)
-        self.transformer.train()
+        else:
+            _cast(self.transformer, frozen_dtype)
+        self.transformer.train(cfg.finetune != "none")
         if cfg.gradient_checkpointing:
             self.transformer.enable_gradient_checkpointing()
 
     @property
     def compute_dtype(self) -> torch.dtype:
         """dtype of the transformer's frozen weights and inputs (bf16 for LoRA with ``bf16``, else float32)."""
-        return torch.bfloat16 if (self.config.bf16 and self.config.finetune == "lora") else torch.float32
+        return torch.bfloat16 if (self.config.bf16 and self.config.finetune != "full") else torch.float32
 
     @property
     def has_lora(self) -> bool:
@@ -277,6 +280,14 @@ class Flux2KleinBackend(nn.Module):
         if device is not None:
             backend.to(device)
         return backend
+
+    @classmethod
+    def from_components(cls, components: dict[str, Any], config: Flux2KleinConfig) -> Flux2KleinBackend:
+        """Build from in-memory pipeline components (``transformer, vae, text_encoder, tokenizer,
+        scheduler``), e.g. :func:`openbanana.backends.flux2_random.build_components`."""
+        diffusers = _require_diffusers()
+        pipe = diffusers.Flux2KleinPipeline(**components, is_distilled=config.is_distilled)
+        return cls(pipe, config)
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | Flux2KleinConfig) -> Flux2KleinBackend:
@@ -605,7 +616,7 @@ class Flux2KleinBackend(nn.Module):
         self.config.save(path / CONFIG_NAME)
         if self.config.finetune == "lora":
             save_file(self.lora_state_dict(), str(path / LORA_WEIGHTS_NAME), metadata={"format": "pt"})
-        else:
+        elif self.config.finetune == "full":
             self.transformer.save_pretrained(path / "transformer", safe_serialization=True)
 
     def merged_transformer_state_dict(self) -> dict[str, torch.Tensor]:
