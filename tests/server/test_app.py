@@ -48,7 +48,7 @@ def client(url):
 
 
 def _predict(client, path, task="depth", instruction=""):
-    return client.predict(handle_file(str(path)), task, instruction, None, 0, api_name="/predict")
+    return client.predict(handle_file(str(path)), task, instruction, 0, 0, api_name="/predict")
 
 
 def test_defaults_are_safe():
@@ -89,9 +89,9 @@ def test_free_instruction_with_palette_in_any_notation(client, inputs):
 
 
 def test_text_to_image_and_edit_tabs(client, inputs):
-    out = client.predict("a red ball on a wooden floor", None, 0, api_name="/generate")
+    out = client.predict("a red ball on a wooden floor", 0, 0, api_name="/generate")
     assert np.asarray(Image.open(out)).ndim == 3
-    out = client.predict(handle_file(str(inputs["rgb"])), "make the sky purple", None, 0, api_name="/edit")
+    out = client.predict(handle_file(str(inputs["rgb"])), "make the sky purple", 0, 0, api_name="/edit")
     assert np.asarray(Image.open(out)).shape == (24, 36, 3)
 
 
@@ -113,7 +113,7 @@ def test_each_bad_upload_is_a_message(client, inputs, name):
 
 def test_bad_upload_in_edit_tab(client, inputs):
     with pytest.raises(Exception, match="not an image"):
-        client.predict(handle_file(str(inputs["not_image"])), "make it blue", None, 0, api_name="/edit")
+        client.predict(handle_file(str(inputs["not_image"])), "make it blue", 0, 0, api_name="/edit")
 
 
 def test_oversize_upload_is_413(url):
@@ -144,13 +144,13 @@ def test_instruction_without_parsable_palette(client, inputs):
 
 def test_missing_image_empty_instruction_long_text(client, inputs):
     with pytest.raises(Exception, match="upload an image"):
-        client.predict(None, "depth", "", None, 0, api_name="/predict")
+        client.predict(None, "depth", "", 0, 0, api_name="/predict")
     with pytest.raises(Exception, match="choose a task or type an instruction"):
         _predict(client, inputs["rgb"], server_app.CUSTOM, "")
     with pytest.raises(Exception, match="characters long"):
         _predict(client, inputs["rgb"], server_app.CUSTOM, "x" * (server_app.MAX_INSTRUCTION_CHARS + 1))
     with pytest.raises(Exception, match="type a prompt"):
-        client.predict("", None, 0, api_name="/generate")
+        client.predict("", 0, 0, api_name="/generate")
 
 
 def test_click_before_depth_says_what_to_do(url):

@@ -265,33 +265,23 @@ def build_app(
         with gr.Tab("Vision tasks"):
             with gr.Row():
                 with gr.Column():
-                    image_in = upload_image(
-                        label="Input image",
-                        elem_id="input-image",
-                        height=320,
-                    )
+                    image_in = upload_image(label="Input image", elem_id="input-image", height=300)
+                    examples = example_images()
+                    if examples:
+                        gr.Examples(examples=[[p] for p in examples], inputs=[image_in], label="Examples")
                     task = gr.Dropdown(
                         [*tasks, CUSTOM], value=tasks[0] if tasks else CUSTOM, label="Task", elem_id="task"
                     )
                     instruction = gr.Textbox(
-                        label="Instruction (optional with a task)",
+                        label="Instruction (optional with a task; palettes in any notation)",
                         lines=2,
-                        placeholder='e.g. "the sky is #4682B4, the road is (128, 64, 128)"',
+                        placeholder='e.g. "Semantic segmentation: the sky is #4682B4, the road is (128, 64, 128)"',
                         elem_id="instruction",
                     )
                     with gr.Row():
-                        steps = gr.Number(
-                            label="Steps (blank: model default)",
-                            value=None,
-                            precision=0,
-                            minimum=1,
-                            maximum=100,
-                        )
+                        steps = gr.Slider(0, 100, value=0, step=1, label="Steps (0: model default)")
                         seed = gr.Number(label="Seed", value=0, precision=0)
                     run = gr.Button("Run", variant="primary", elem_id="run")
-                    examples = example_images()
-                    if examples:
-                        gr.Examples(examples=[[p] for p in examples], inputs=[image_in], label="Examples")
                 with gr.Column():
                     with gr.Row():
                         generated = gr.Image(
@@ -336,7 +326,7 @@ def build_app(
         with gr.Tab("Text to image"):
             prompt = gr.Textbox(label="Prompt", lines=2, elem_id="t2i-prompt")
             with gr.Row():
-                t2i_steps = gr.Number(label="Steps", value=None, precision=0, minimum=1, maximum=100)
+                t2i_steps = gr.Slider(0, 100, value=0, step=1, label="Steps (0: model default)")
                 t2i_seed = gr.Number(label="Seed", value=0, precision=0)
             t2i_run = gr.Button("Generate", variant="primary", elem_id="t2i-run")
             t2i_out = gr.Image(
@@ -351,7 +341,7 @@ def build_app(
                 )
             edit_text = gr.Textbox(label="Edit instruction", lines=2, elem_id="edit-instruction")
             with gr.Row():
-                edit_steps = gr.Number(label="Steps", value=None, precision=0, minimum=1, maximum=100)
+                edit_steps = gr.Slider(0, 100, value=0, step=1, label="Steps (0: model default)")
                 edit_seed = gr.Number(label="Seed", value=0, precision=0)
             edit_run = gr.Button("Edit", variant="primary", elem_id="edit-run")
             if examples:
