@@ -44,6 +44,7 @@ class EvalOptions:
         save_predictions: also write every decoded answer (``.npy``) and generated RGB (``.png``).
         grid: number of records shown in the picture grid (0 = no grid).
         query_rewriter: name in ``QUERY_REWRITERS`` applied to reasoning queries.
+        batch_size: questions per model call (same task and decoding spec).
         benchmark: protocol options (depth alignment, synthetic size).
     """
 
@@ -54,6 +55,7 @@ class EvalOptions:
     save_predictions: bool = False
     grid: int = 4
     query_rewriter: str = "identity"
+    batch_size: int = 8
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
 
 
@@ -94,6 +96,67 @@ def _visualise_gt(target: Target) -> np.ndarray | None:
         return None
 
 
+@dataclass
+class _Job:
+    """One question waiting for the model."""
+
+    index: int
+    record: Record
+    target: Target
+    task: str
+    instruction: str
+    spec: dict[str, Any]
+
+    @property
+    def where(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.record.id,
+            "key": self.target.key,
+            "group": self.target.scorer_key,
+        }
+
+
+#: spec keys that only shape the instruction text (so jobs differing in them can share a batch call)
+_TEXT_ONLY_KEYS = ("expressions", "category")
+
+
+def _batch_key(job: _Job) -> str:
+    import json
+
+    shared = {k: v for k, v in job.spec.items() if k not in _TEXT_ONLY_KEYS}
+    return job.task + json.dumps(shared, sort_keys=True, default=str)
+
+
+def _predict_jobs(model: Any, jobs: list[_Job]) -> list[Any]:
+    """Predictions (or the exception raised) for each job, in order.
+
+    A model with a batch ``__call__(images=, instruction=, task=, **spec)`` (the pipeline) gets one
+    call per batch; if that call fails, each job is retried alone so one bad input fails alone.
+    """
+    if len(jobs) > 1 and callable(model):
+        shared = {k: v for k, v in jobs[0].spec.items() if k not in _TEXT_ONLY_KEYS}
+        try:
+            out = model(
+                images=[j.record.image for j in jobs],
+                instruction=[j.instruction for j in jobs],
+                task=jobs[0].task,
+                **shared,
+            )
+            preds = list(getattr(out, "predictions", out))
+        except Exception:  # noqa: BLE001 -- isolate the failing input below
+            preds = []
+        if len(preds) == len(jobs):
+            return preds
+    results: list[Any] = []
+    for j in jobs:
+        try:
+            results.append(model.predict(j.record.image, instruction=j.instruction, task=j.task, **j.spec))
+        except Exception as exc:  # noqa: BLE001 -- counted by the caller
+            results.append(exc)
+    return results
+
+
 def run_partial(
     model: Any,
     bench: Benchmark,
@@ -103,7 +166,11 @@ def run_partial(
     world: int = 1,
     progress: bool = False,
 ) -> PartialResult:
-    """Evaluate this process's share of ``source`` (see the module docstring, steps 2-4)."""
+    """Evaluate this process's share of ``source`` (see the module docstring, steps 2-4).
+
+    Questions are sent to the model in batches of ``opts.batch_size`` (same task and decoding
+    spec); the result does not depend on the batch size except through the model itself.
+    """
     from openbanana.tasks import TASKS
 
     scorers = bench.scorers(opts.benchmark)
@@ -114,6 +181,40 @@ def run_partial(
     if opts.save_predictions and opts.out_dir is not None:
         pred_dir = Path(opts.out_dir) / bench.name / "predictions"
         pred_dir.mkdir(parents=True, exist_ok=True)
+    pending: dict[str, list[_Job]] = {}
+
+    def flush(key: str) -> None:
+        jobs = pending.pop(key)
+        t1 = time.perf_counter()
+        preds = _predict_jobs(model, jobs)
+        part.timing_s["predict"] += time.perf_counter() - t1
+        for job, pred in zip(jobs, preds):
+            score(job, pred)
+
+    def score(job: _Job, pred: Any) -> None:
+        group = job.target.scorer_key
+        if isinstance(pred, BaseException):
+            part.failures.append({**job.where, "stage": "predict", "error": _error(pred)})
+            return
+        t2 = time.perf_counter()
+        try:
+            answer = getattr(pred, "answer", None)
+            if answer is None:  # a model that only draws: decode its picture here
+                import openbanana
+
+                answer = openbanana.decode(job.task, pred.generated, **job.spec)
+            scorers[group].update(job.index, job.target, answer)
+        except Exception as exc:  # noqa: BLE001
+            part.failures.append({**job.where, "stage": "score", "error": _error(exc)})
+            return
+        finally:
+            part.timing_s["score"] += time.perf_counter() - t2
+        if pred_dir is not None:
+            _save_prediction(pred_dir, job.record.id, job.target, answer, getattr(pred, "generated", None))
+        if job.index < opts.grid:
+            row = (job.index, f"{job.record.id} {group}", job.record.image, getattr(pred, "generated", None))
+            part.grid_rows.append((*row, _visualise_gt(job.target)))
+
     indices = shard_indices(n, rank, world)
     iterator = indices
     if progress:
@@ -138,41 +239,24 @@ def run_partial(
             if group not in scorers:
                 part.failures.append({**where, "stage": "score", "error": f"no scorer for {group!r}"})
                 continue
-            t1 = time.perf_counter()
             try:
                 task, spec = target.task, target.spec
                 if task == "reasoning" and opts.query_rewriter != "identity":
                     # the paper: an MLLM turns the query into a plain referring expression first
                     task, spec = "referring", rewrite_spec(spec, rewriter, record.image)
                 instruction = TASKS.get(task).instruction(rng=None, **spec)
-                pred = model.predict(record.image, instruction=instruction, task=task, **spec)
-                answer = getattr(pred, "answer", None)
-                if answer is None:  # a model that only draws: decode its picture here
-                    import openbanana
-
-                    answer = openbanana.decode(task, pred.generated, **spec)
             except Exception as exc:  # noqa: BLE001
-                part.failures.append({**where, "stage": "predict", "error": _error(exc)})
+                part.failures.append({**where, "stage": "prompt", "error": _error(exc)})
                 continue
-            finally:
-                part.timing_s["predict"] += time.perf_counter() - t1
             if instruction not in part.prompts[group] and len(part.prompts[group]) < MAX_PROMPT_EXAMPLES:
                 part.prompts[group].append(instruction)
-            t2 = time.perf_counter()
-            try:
-                scorers[group].update(index, target, answer)
-            except Exception as exc:  # noqa: BLE001
-                part.failures.append({**where, "stage": "score", "error": _error(exc)})
-                continue
-            finally:
-                part.timing_s["score"] += time.perf_counter() - t2
-            if pred_dir is not None:
-                _save_prediction(pred_dir, record.id, target, pred)
-            if index < opts.grid:
-                gen = getattr(pred, "generated", None)
-                part.grid_rows.append(
-                    (index, f"{record.id} {group}", record.image, gen, _visualise_gt(target))
-                )
+            job = _Job(index, record, target, task, instruction, spec)
+            key = _batch_key(job)
+            pending.setdefault(key, []).append(job)
+            if len(pending[key]) >= max(1, opts.batch_size):
+                flush(key)
+    for key in list(pending):
+        flush(key)
     return part
 
 
@@ -180,15 +264,15 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _save_prediction(pred_dir: Path, record_id: str, target: Target, pred: Any) -> None:
+def _save_prediction(pred_dir: Path, record_id: str, target: Target, answer: Any, gen: Any) -> None:
     from PIL import Image
 
     stem = _safe(f"{record_id}__{target.scorer_key}{'__' + target.key if target.key else ''}")
-    answer = pred.answer
+    if isinstance(answer, tuple):
+        answer = answer[0]
     if hasattr(answer, "detach"):
         answer = answer.detach().cpu().numpy()
     np.save(pred_dir / f"{stem}.npy", np.asarray(answer), allow_pickle=False)
-    gen = getattr(pred, "generated", None)
     if gen is not None:
         Image.fromarray(np.asarray(gen, dtype=np.uint8)).save(pred_dir / f"{stem}.png")
 
