@@ -12,7 +12,7 @@ from openbanana.cli import main
 from openbanana.data.sources.fixtures import write_nyuv2, write_refcocog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from surfaces_helpers import build_tiny_pipeline_dir  # noqa: E402
+from surfaces_helpers import build_tiny_pipeline_dir
 
 RESULT_KEYS = {
     "benchmark",
@@ -79,7 +79,7 @@ def test_eval_oracle_writes_result_grid_predictions_and_table(data, tmp_path, ca
 def test_eval_real_pipeline_records_model_hash(data, tmp_path, capsys):
     model = build_tiny_pipeline_dir(tmp_path / "model")
     out = tmp_path / "out"
-    code, stdout, stderr = _run(
+    code, _, stderr = _run(
         [
             "eval",
             "-b",
