@@ -74,6 +74,15 @@ def test_lookup_table_equals_direct_projection_on_random_colours():
     np.testing.assert_array_equal(decode_depth(rgb), D.decode_depth_reference(rgb))
 
 
+def test_lookup_handles_chunk_boundaries_odd_shapes_and_strided_inputs():
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1, 3), (1, 2, 3), (2, 70001, 3), (2, 3, 5, 3)]:
+        x = rng.integers(0, 256, shape).astype(np.uint8)
+        np.testing.assert_array_equal(decode_depth(x), D.decode_depth_reference(x))
+    x = rng.integers(0, 256, (6, 8, 3)).astype(np.uint8)[:, ::2]
+    np.testing.assert_array_equal(decode_depth(x), D.decode_depth_reference(x))
+
+
 def test_encoding_agrees_with_hilbertmap_within_one_level():
     d = np.random.default_rng(1).uniform(0, 200, (64, 64))
     d[0, :5] = [0.0, 0.5, 1.0, 3.0, 16.46]
