@@ -23,9 +23,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -515,6 +517,7 @@ class Flux2KleinBackend(nn.Module):
         guidance_image: float = 1.0,
         generator: torch.Generator | None = None,
         one_step: bool = False,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Generate images for ``prompts`` with the flow-matching Euler sampler of the base pipeline.
 
@@ -529,6 +532,8 @@ class Flux2KleinBackend(nn.Module):
             generator: torch.Generator (any device) for the initial noise.
             one_step: the deterministic one-step mode (zeros in at sigma = 1, one Euler step; what
                 dense tasks are trained for): ``num_inference_steps`` and ``generator`` are ignored.
+            noise: optional initial latents ``[B, C, height/16, width/16]`` (instead of drawing them
+                from ``generator``), e.g. one seeded draw per sample so results do not depend on batching.
 
         Returns:
             ``[B, 3, height, width]`` float32 in [-1, 1], on the backend's device.
@@ -553,6 +558,10 @@ class Flux2KleinBackend(nn.Module):
         if one_step:
             num_inference_steps = 1
             x = torch.zeros((b, c, h, w), device=dev)  # [B, C, h, w]
+        elif noise is not None:
+            if tuple(noise.shape) != (b, c, h, w):
+                raise ValueError(f"noise must have shape {(b, c, h, w)}, got {tuple(noise.shape)}")
+            x = noise.to(dev, torch.float32)
         else:
             x = torch.randn((b, c, h, w), generator=generator, device=_gen_device(generator, dev)).to(dev)
 
@@ -577,6 +586,23 @@ class Flux2KleinBackend(nn.Module):
         if was_training:
             self.transformer.train()
         return self.decode_latents(x)
+
+    def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
+        """``(C, h, w)`` of the packed latents of a ``height x width`` image."""
+        self._check_size(height, width, "image size")
+        return self.transformer.config.in_channels, height // self.multiple_of, width // self.multiple_of
+
+    @contextlib.contextmanager
+    def adapters_disabled(self) -> Iterator[Flux2KleinBackend]:
+        """Run the base model (LoRA adapters off) inside the block; a no-op without adapters."""
+        if not self.has_lora:
+            yield self
+            return
+        self.transformer.disable_adapters()
+        try:
+            yield self
+        finally:
+            self.transformer.enable_adapters()
 
     # ------------------------------------------------------------------ saving
     def lora_state_dict(self) -> dict[str, torch.Tensor]:
