@@ -31,11 +31,11 @@ _TABLE: tuple[tuple[str, tuple[int, int, int], bool], ...] = (
     ("ball", (255, 0, 255), True),
     ("bottle", (0, 255, 127), True),
     ("cup", (255, 255, 128), True),
-    ("box", (196, 156, 148), True),
+    ("box", (160, 110, 255), True),
     ("book", (128, 0, 64), True),
     ("vase", (64, 0, 128), True),
     ("plant", (0, 128, 0), True),
-    ("toy", (255, 105, 0), True),
+    ("toy", (255, 60, 120), True),
     ("road", (128, 64, 128), False),  # Cityscapes
     ("sidewalk", (244, 35, 232), False),  # Cityscapes
     ("building", (70, 70, 70), False),  # Cityscapes

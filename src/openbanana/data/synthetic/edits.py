@@ -49,10 +49,19 @@ def _refer(scene: Scene, inst: int) -> str | None:
 
 
 def _shadow_change(a: dict, b: dict) -> np.ndarray:
-    la, lb = a["lit"], b["lit"]
+    """Pixels whose light visibility (over all their samples) or sampling pattern changed."""
+    la, lb = a["lit_frac"], b["lit_frac"]
     if la.shape != lb.shape:
         return np.ones(la.shape[:2], bool)
-    return (la != lb).any(-1)
+    return (la != lb).any(-1) | (a["n_samples"] != b["n_samples"])
+
+
+def _cover(out: dict, inst: int) -> np.ndarray:
+    """Pixels any of whose samples (centre or anti-aliasing) hit instance ``inst``."""
+    H, W = out["instance"].shape
+    m = np.zeros(H * W, bool)
+    m[out["owner"][out["sample_inst"] == inst]] = True
+    return m.reshape(H, W)
 
 
 def _render_target(spec: WorldSpec, size, src_out: dict):
@@ -81,7 +90,7 @@ def _recolor(rng, spec, src, out, size):
                 x.color_name, x.color_rgb = new, tuple(COLOR_NAMES[new])
         tgt, tout = _render_target(tgt_spec, size, out)
         verb = str(rng.choice(["make {e} {c}", "paint {e} {c}", "change the colour of {e} to {c}"]))
-        mask = dilate(src.instance == o.instance_id)
+        mask = dilate(_cover(out, o.instance_id) | _shadow_change(out, tout))
         return verb.format(e=expr, c=new), tgt, tout, mask, o.instance_id
     return None
 
@@ -99,8 +108,8 @@ def _remove(rng, spec, src, out, size):
         tgt_spec.parts = [p for p in tgt_spec.parts if p.instance_id != o.instance_id]
         tgt_spec.objects = [x for x in tgt_spec.objects if x.instance_id != o.instance_id]
         tgt, tout = _render_target(tgt_spec, size, out)
-        mask = dilate((src.instance == o.instance_id) | _shadow_change(out, tout))
-        verb = str(rng.choice(["remove {e}", "take away {e}", "delete {e} from the picture"]))
+        mask = dilate(_cover(out, o.instance_id) | _shadow_change(out, tout))
+        verb = str(rng.choice(["remove {e}", "take away {e}", "delete {e}"]))
         return verb.format(e=expr), tgt, tout, mask, o.instance_id
     return None
 
@@ -133,7 +142,7 @@ def _move(rng, spec, src, out, size):
         tgt, tout = _render_target(tgt_spec, size, out)
         if (tgt.instance == o.instance_id).sum() < min_pixels(H, W):
             continue
-        mask = dilate((src.instance == o.instance_id) | (tgt.instance == o.instance_id) | _shadow_change(out, tout))
+        mask = dilate(_cover(out, o.instance_id) | _cover(tout, o.instance_id) | _shadow_change(out, tout))
         return f"move {expr} {phrase}", tgt, tout, mask, o.instance_id
     return None
 
@@ -182,7 +191,7 @@ def _add(rng, spec, src, out, size):
                  "terrain": "on the grass"}[str(np.asarray(ground)[np.argmax([src.semantic[y, x] == g for g in gid])])]
         art = "an" if noun_phrase(o, True)[0] in "aeiou" else "a"
         text = f"add {art} {noun_phrase(o, o.class_name in COLOURED)} {where}"
-        mask = dilate((tgt.instance == inst) | _shadow_change(out, tout))
+        mask = dilate(_cover(tout, inst) | _shadow_change(out, tout))
         return text, tgt, tout, mask, inst
     return None
 

@@ -65,6 +65,7 @@ class Geometry:
     vertices: np.ndarray
     faces: np.ndarray
     corner_normals: np.ndarray
+    face_normals: np.ndarray
     face_part: np.ndarray
     n_casters: int
     part: dict[str, np.ndarray]
@@ -133,8 +134,13 @@ def assemble(spec: WorldSpec) -> Geometry:
         "emis": np.array([m.emissive for m in mats], np.float32),
         "salt": np.array([m.salt for m in mats], np.float32),
     }
-    return Geometry(np.concatenate(vs).astype(np.float32), np.concatenate(fs).astype(np.int64),
-                    np.concatenate(ns).astype(np.float32), np.concatenate(fp).astype(np.int64), n_casters, part)
+    V = np.concatenate(vs).astype(np.float32)
+    F = np.concatenate(fs).astype(np.int64)
+    a, b, c = V[F[:, 0]], V[F[:, 1]], V[F[:, 2]]
+    fn = np.cross(b - a, c - a)
+    fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-20)
+    return Geometry(V, F, np.concatenate(ns).astype(np.float32), fn.astype(np.float32),
+                    np.concatenate(fp).astype(np.int64), n_casters, part)
 
 
 def pixel_dirs(cam: Camera, H: int, W: int, offsets: np.ndarray | None = None, xs=None, ys=None) -> np.ndarray:
@@ -195,10 +201,7 @@ def surface(ops, geo: dict, dirs, t, face, u, v):
     cn = geo["corner_normals"][face]  # [N, 3, 3]
     w0 = (1 - u - v)[:, None]
     n = _normalize(cn[:, 0] * w0 + cn[:, 1] * u[:, None] + cn[:, 2] * v[:, None])
-    tri = geo["vertices"][geo["faces"][face]]  # [N, 3, 3]
-    ng = ops.xp.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]) if ops.name == "numpy" else \
-        ops.xp.linalg.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    ng = _normalize(ng)
+    ng = geo["face_normals"][face]
     facing = (dot3(ng, dirs) > 0)[:, None]  # seen from behind: flip both
     ng = ops.xp.where(facing, -ng, ng)
     n = ops.xp.where(facing, -n, n)
@@ -208,36 +211,42 @@ def surface(ops, geo: dict, dirs, t, face, u, v):
 def albedo(ops, part: dict, pidx, p, n, t, focal, bank):
     """Linear RGB albedo of shading points (textured), plus emission weight."""
     xp = ops.xp
-    rot = part["rot"][pidx]  # [N, 3, 3]
-    rel = p - part["trans"][pidx]
-    q = rel[:, 0:1] * rot[:, 0] + rel[:, 1:2] * rot[:, 1] + rel[:, 2:3] * rot[:, 2]  # local metric coords
-    nl = xp.abs(n[:, 0:1] * rot[:, 0] + n[:, 1:2] * rot[:, 1] + n[:, 2:3] * rot[:, 2])
+    base = part["color"][pidx]
+    out = base * 1.0
+    tex = part["tex"][pidx]
+    textured = xp.nonzero(tex > 0)[0] if ops.name == "numpy" else xp.nonzero(tex > 0)[:, 0]
+    if len(textured) == 0:
+        return out, part["emis"][pidx]
+    # local metric coordinates of textured points only: q = R^T (p - t), box-mapped to (qu, qv)
+    tp = pidx[textured]
+    rot = part["rot"][tp]  # [M, 3, 3]
+    rel = p[textured] - part["trans"][tp]
+    q = rel[:, 0:1] * rot[:, 0] + rel[:, 1:2] * rot[:, 1] + rel[:, 2:3] * rot[:, 2]
+    nt = n[textured]
+    nl = xp.abs(nt[:, 0:1] * rot[:, 0] + nt[:, 1:2] * rot[:, 1] + nt[:, 2:3] * rot[:, 2])
     ax = xp.argmax(nl, -1)
     qu = xp.where(ax == 0, q[:, 2], q[:, 0])
     qv = xp.where(ax == 1, q[:, 2], q[:, 1])
-    base = part["color"][pidx]
-    col2 = part["color2"][pidx]
-    out = base * 1.0
-    tex = part["tex"][pidx]
-    scale = part["scale"][pidx]
-    footprint = t / focal
+    ttex = tex[textured]
+    footprint = t[textured] / focal
+    col2 = part["color2"][tp]
+    tbase = base[textured]
+    tout = tbase * 1.0
     for tid in range(1, len(TEXTURES)):
-        m = tex == tid
+        m = ttex == tid
         if not bool(m.any()):
             continue
-        s = scale[m]
-        uu, vv = qu[m] / s, qv[m] / s
+        s = part["scale"][tp[m]]
         fade = (footprint[m] * 2.5 / s - 0.25).clip(0, 1)
-        salt = part["salt"][pidx[m]]
-        w, special = texture_mix(xp, tid, uu, vv, fade, salt)
+        w, special = texture_mix(xp, tid, qu[m] / s, qv[m] / s, fade, part["salt"][tp[m]])
         if special == "image":
-            size = part["size"][pidx][m]
-            iu = ((q[m][:, 0] / size[:, 0] + 0.5).clip(0, 0.999) * bank.shape[2])
-            iv = ((0.5 - q[m][:, 1] / size[:, 1]).clip(0, 0.999) * bank.shape[1])
-            img = bank[ops.long(part["image"][pidx][m]), ops.long(iv), ops.long(iu)]
-            out[m] = img
+            size = part["size"][tp[m]]
+            iu = (q[m][:, 0] / size[:, 0] + 0.5).clip(0, 0.999) * bank.shape[2]
+            iv = (0.5 - q[m][:, 1] / size[:, 1]).clip(0, 0.999) * bank.shape[1]
+            tout[m] = bank[ops.long(part["image"][tp[m]]), ops.long(iv), ops.long(iu)]
         else:
-            out[m] = base[m] * (1 - w[:, None]) + col2[m] * w[:, None]
+            tout[m] = tbase[m] * (1 - w[:, None]) + col2[m] * w[:, None]
+    out[textured] = tout
     return out, part["emis"][pidx]
 
 
@@ -370,7 +379,7 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     dirs = pixel_dirs(cam, H, W)
     t, face, u, v = isect.intersect(np.zeros_like(dirs), dirs)
     hit = face >= 0
-    gd = {"corner_normals": geo.corner_normals, "vertices": geo.vertices, "faces": geo.faces, "face_part": geo.face_part}
+    gd = {"corner_normals": geo.corner_normals, "face_normals": geo.face_normals, "face_part": geo.face_part}
     part_map = np.where(hit, geo.face_part[np.where(hit, face, 0)], -1)
     depth = np.where(hit, t, np.inf).astype(np.float32)
     # anti-aliasing subsamples on edge pixels
@@ -429,6 +438,18 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
         out["lit"] = lit.reshape(H, W, -1)
         out["part"] = part_map.reshape(H, W)
         out["exposure_scale"] = scale
+        # per-sample facts (centre samples first, then edge subsamples), for edit masks
+        s_inst = np.zeros(len(all_dirs), np.int64)
+        s_inst[ahit] = geo.part["inst"][pidx]
+        s_lit = np.zeros((len(all_dirs), max(1, vis.shape[1])), np.float32)
+        s_lit[ahit, : vis.shape[1]] = vis
+        cnt = np.bincount(owner, minlength=H * W).astype(np.float32)
+        lit_frac = np.zeros((H * W, s_lit.shape[1]), np.float32)
+        np.add.at(lit_frac, owner, s_lit)
+        out["lit_frac"] = (lit_frac / cnt[:, None]).reshape(H, W, -1)
+        out["n_samples"] = cnt.reshape(H, W)
+        out["sample_inst"] = s_inst
+        out["owner"] = owner
     return out
 
 

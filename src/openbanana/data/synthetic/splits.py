@@ -5,8 +5,10 @@ What ``shift`` holds out, exactly (none of these ever occurs in train or val):
   * room / scene types: indoor ``playroom``, outdoor ``plaza`` (train/val: living room, bedroom,
     kitchen, office; street);
   * shapes: ``knot`` (torus knot), ``gem`` (faceted icosahedron), ``star`` (extruded star);
-  * textures: ``dots``, ``marble``, ``hexagons`` (every patterned surface of a shift scene uses one
-    of them, except building facades and grass, whose pattern defines their class);
+  * textures: ``dots``, ``marble``, ``hexagons``; in shift scenes every surface that would carry
+    a train pattern (checker, stripes, wood, tiles, brick) carries one of these instead. Shared by
+    all splits: flat colour, value noise (foliage, bark, asphalt, upholstery), building facades,
+    grass and the painting/screen images, whose look defines their class;
   * lighting: saturated coloured lamps indoors and a low dusk sun (elevation 4-12 deg, orange)
     outdoors (train/val: white-to-warm lamps, daylight sun at 20-70 deg).
 """

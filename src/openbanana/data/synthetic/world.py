@@ -16,6 +16,8 @@ from openbanana.data.synthetic.materials import COLOR_NAMES, Material, named
 from openbanana.data.synthetic.scene import Camera, Environment, Light, Part, SceneObject, WorldSpec, rot_x, rot_y, rot_z
 from openbanana.data.synthetic.splits import SplitConfig, scene_rng, split_config
 
+# the shift split never shows a train pattern: each is replaced by a held-out one
+SHIFT_TEXTURE = {"checker": "dots", "stripes": "hexagons", "wood": "marble", "tiles": "hexagons", "brick": "dots"}
 OBJECT_COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "teal")
 WOOD_COLORS = ("brown", "beige", "black", "white")
 
@@ -65,6 +67,8 @@ class Builder:
 
     def mat(self, color_name, texture="flat", color2=None, scale=0.25, specular=0.05, shininess=16.0,
             emissive=0.0, jitter=0.06, image=0):
+        if self.cfg.name == "shift":
+            texture = SHIFT_TEXTURE.get(texture, texture)
         c = named(color_name, self.rng, jitter)
         c2 = named(color2, self.rng, jitter) if isinstance(color2, str) else (
             color2 if color2 is not None else tuple(float(x) * 0.6 for x in c))
@@ -306,21 +310,25 @@ def small_object(b: Builder, x, z, y, support, max_size=0.35):
     else:
         shape = b.choice(b.cfg.toy_shapes)
         s = b.rng.uniform(0.08, min(0.25, max_size))
-        size, lift, tilt, rolls = (s, s, s), s / 2, None, shape in ("sphere",)
+        scale, tilt, rolls = (s, s, s), None, shape == "sphere"
+        bbox = (s, s, s)  # metric bounding box after the tilt
         if shape == "torus":
-            size, lift, rolls = (s, s, s), s * 0.15, False
-        elif shape == "cylinder" or shape == "capsule":
-            size = (s * 0.6, s, s * 0.6)
+            bbox = (s, 0.3 * s, s)
+        elif shape in ("cylinder", "capsule"):
+            scale = (s * 0.6, s, s * 0.6)
+            w = 0.6 * s if shape == "cylinder" else 0.3 * s
+            bbox = (w, s, w)
             if b.rng.uniform() < 0.5:
-                tilt, lift, rolls = rot_z(90), s * 0.3, True
+                tilt, rolls, bbox = rot_z(90), True, (s, w, w)
         elif shape == "star":
-            tilt, lift = rot_x(90), s * 0.15
+            tilt, bbox = rot_x(90), (0.96 * s, 0.3 * s, 0.9 * s)
         elif shape == "knot":
-            lift = s * 0.2
+            bbox = (0.82 * s, 0.4 * s, 0.86 * s)
         elif shape == "gem":
-            lift = s * 0.47
-        inst = b.new_object("toy", col, size, (x, y + lift, z), shape, support, rolls=rolls)
-        b.part(shape, size, (x, y + lift, z), m, "toy", inst, yaw, tilt=tilt)
+            bbox = (0.68 * s, 0.94 * s, 0.68 * s)
+        lift = bbox[1] / 2
+        inst = b.new_object("toy", col, bbox, (x, y + lift, z), shape, support, rolls=rolls)
+        b.part(shape, scale, (x, y + lift, z), m, "toy", inst, yaw, tilt=tilt)
     return inst
 
 
