@@ -77,6 +77,10 @@ class TrainConfig:
         stages: the stages, run in order.
         objective: condition dropout and one-step mode (:class:`ObjectiveConfig`).
         batch_size: samples per process per step (global batch = batch_size * processes).
+        fresh_per_step: new samples from the data stream per step and process; the rest of the
+            batch is replayed from a pool of recent samples (:mod:`openbanana.training.replay`).
+            0 (default) = every sample fresh. Use it when rendering is slower than the GPU.
+        replay_capacity: samples kept in the replay pool (uint8, on the training device).
         weight_decay, betas, grad_clip: AdamW and gradient-norm clipping (0 = off).
         ema_decay: EMA of the weights (exported); warm-up ``min(decay, (1 + n) / (10 + n))``.
         mixed_precision: ``"auto"`` (bf16 on CUDA, fp32 on CPU), ``"bf16"``, ``"fp16"``, ``"no"``.
@@ -101,6 +105,8 @@ class TrainConfig:
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     batch_size: int = 16
+    fresh_per_step: int = 0
+    replay_capacity: int = 20000
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
     grad_clip: float = 1.0
@@ -138,6 +144,8 @@ class TrainConfig:
                 problems.append(f"stages[{i}].lr must be > 0, got {s.lr}")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.fresh_per_step < 0 or self.replay_capacity < 1:
+            problems.append("fresh_per_step must be >= 0 and replay_capacity >= 1")
         if self.resolution < 8 or self.resolution % 8:
             problems.append(f"resolution must be a multiple of 8, got {self.resolution}")
         if self.data_source not in ("mixture", "toy"):

@@ -60,6 +60,7 @@ from openbanana.training.checkpoint import (
 from openbanana.training.config import StageConfig, TrainConfig
 from openbanana.training.ema import EMA
 from openbanana.training.objective import prepare_batch
+from openbanana.training.replay import ReplayPool, concat, refill_start
 
 EVAL_SEED = 1234
 
@@ -187,8 +188,11 @@ def _eval_batches(module: Any, cfg: TrainConfig, stage: StageConfig, n: int) -> 
     if n <= 0:
         return []
     data_cfg = _data_config(module, cfg, stage.data, split="val")
-    it = sample_stream(module, data_cfg, seed=EVAL_SEED, rank=0, world_size=1, start=0, num_workers=0)
-    return [module.collate([next(it) for _ in range(cfg.batch_size)]) for _ in range(n)]
+    it = sample_stream(module, data_cfg, seed=EVAL_SEED, rank=0, world_size=1, start=0,
+                       num_workers=min(cfg.num_workers, n * cfg.batch_size))
+    batches = [module.collate([next(it) for _ in range(cfg.batch_size)]) for _ in range(n)]
+    del it  # stop the workers
+    return batches
 
 
 # ============================================================================ the loop
@@ -212,6 +216,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     if mp == "auto":
         mp = "bf16" if torch.cuda.is_available() else "no"
     acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+    if acc.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
     out = Path(out_dir)
     if main:
@@ -227,10 +235,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     opt = torch.optim.AdamW(params, lr=cfg.stages[0].lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     gen_noise = torch.Generator(device=acc.device).manual_seed(cfg.seed * 1000 + 17 + rank)
     gen_obj = torch.Generator().manual_seed(cfg.seed * 1000 + 29 + rank)
-    generators = {"noise": gen_noise, "objective": gen_obj}
+    gen_replay = torch.Generator().manual_seed(cfg.seed * 1000 + 43 + rank)
+    generators = {"noise": gen_noise, "objective": gen_obj, "replay": gen_replay}
 
     # 2. resume --------------------------------------------------------------------------------------
-    step, stage_idx, stage_step, position, elapsed_before = 0, 0, 0, 0, 0.0
+    step, stage_idx, stage_step, position, elapsed_before, unique = 0, 0, 0, 0, 0.0, 0
     history: list[dict[str, Any]] = []
     if resume is not None:
         ck = load_checkpoint(latest_checkpoint(resume), rank=rank, device=acc.device)
@@ -247,6 +256,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         rng_from_files(ck["rng_tensors"], ck["rng_meta"], generators)
         step, stage_idx, stage_step = st["step"], st["stage"], st["stage_step"]
         position, elapsed_before, history = st["data_position"], st["elapsed_s"], st["history"]
+        unique = st["unique_samples"]
 
     model = _Objective(backend)
     if cfg.compile:
@@ -270,6 +280,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         acc.wait_for_everyone()
         state = {"step": step, "stage": stage_idx, "stage_step": stage_step, "data_position": position,
                  "ema_updates": ema.num_updates, "elapsed_s": elapsed(), "world_size": world,
+                 "unique_samples": unique,
                  "backend": cfg.backend, "backend_config": cfg.backend_config, "history": history}
         save_checkpoint(checkpoint_dir(out, tag_step), model_state=_trainable_state(backend) if main else None,
                         ema_state=ema.state_dict() if main else None,
@@ -308,15 +319,29 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         stage_start = time.monotonic()
         stage_elapsed_before = 0.0 if stage_step == 0 else _stage_elapsed(history, stage_idx)
         data_cfg = _data_config(module, cfg, stage.data)
+        fresh_n = min(cfg.fresh_per_step, cfg.batch_size) if cfg.fresh_per_step else cfg.batch_size
+        pool = ReplayPool(cfg.replay_capacity, acc.device) if fresh_n < cfg.batch_size else None
+        start = refill_start(position, cfg.replay_capacity) if pool is not None else position
         stream = sample_stream(module, data_cfg, seed=cfg.seed + 1000 * stage_idx, rank=rank, world_size=world,
-                               start=position, num_workers=cfg.num_workers)
+                               start=start, num_workers=cfg.num_workers)
+        if pool is not None and position > start:  # resume: rebuild the pool exactly
+            pool.count = start
+            for i in range(start, position, 256):
+                pool.add(module.collate([next(stream) for _ in range(min(256, position - i))]))
         bar = _progress(stage, stage_step, enabled=progress and main)
         loss_avg, t_log, imgs_log = None, time.monotonic(), 0
+        loss_sum, loss_n, data_wait = 0.0, 0, 0.0
         model.train()
         while stage_step < stage.steps:
             # one optimisation step
-            raw = module.collate([next(stream) for _ in range(cfg.batch_size)])
-            position += cfg.batch_size
+            t_wait = time.monotonic()
+            raw = module.collate([next(stream) for _ in range(fresh_n)]).to(acc.device)
+            data_wait += time.monotonic() - t_wait
+            position += fresh_n
+            unique += fresh_n * world
+            if pool is not None:
+                pool.add(raw)
+                raw = concat(raw, pool.draw(cfg.batch_size - fresh_n, gen_replay))
             batch = prepare_batch(raw, cfg.objective, gen_obj, stage.one_step_prob).to(acc.device)
             lr = lr_at(stage_step, stage)
             for g in opt.param_groups:
@@ -329,17 +354,22 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
             ema.update(backend)
             step, stage_step = step + 1, stage_step + 1
             imgs_log += cfg.batch_size * world
-            lv = loss.detach().float().item()
-            loss_avg = lv if loss_avg is None else 0.98 * loss_avg + 0.02 * lv
+            loss_sum, loss_n = loss_sum + loss.detach().float(), loss_n + 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.2e}")
+            if step % cfg.log_every == 0 or stage_step == 1 or stage_step == stage.steps:
+                lv = (loss_sum / loss_n).item()  # one device sync per log interval
+                loss_sum, loss_n = 0.0, 0
+                loss_avg = lv if loss_avg is None else 0.8 * loss_avg + 0.2 * lv
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.2e}")
             if main and (step % cfg.log_every == 0 or stage_step == 1):
                 now = time.monotonic()
                 writer.add_scalar("train/loss", lv, step)
                 writer.add_scalar("train/loss_smooth", loss_avg, step)
                 writer.add_scalar("train/lr", lr, step)
                 writer.add_scalar("train/images_per_s", imgs_log / max(1e-9, now - t_log), step)
+                writer.add_scalar("train/data_wait_s_total", data_wait, step)
                 if gnorm is not None:
                     writer.add_scalar("train/grad_norm", float(gnorm), step)
                 t_log, imgs_log = now, 0
@@ -349,6 +379,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                 if main:
                     export_pipeline(backend, out / "snapshots" / f"step_{step:07d}", cfg,
                                     {"step": step, "images_seen": step * cfg.batch_size * world,
+                                     "unique_samples": unique,
                                      "minutes": elapsed() / 60}, ema)
             if cfg.ckpt_every and step % cfg.ckpt_every == 0:
                 checkpoint(step)
@@ -367,8 +398,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         history.append({"event": "stage_end", "stage": stage_idx, "name": stage.name, "steps": stage_step,
                         "global_step": step, "train_loss_smooth": loss_avg,
                         "seconds": stage_elapsed_before + time.monotonic() - stage_start,
-                        "images": stage_step * cfg.batch_size * world,
+                        "images": stage_step * cfg.batch_size * world, "unique_samples_total": unique,
                         "stopped_by": "time" if stage_step < stage.steps else "steps",
+                        "data_wait_s": round(data_wait, 2),
                         "heldout": evaluate(f"end of {stage.name}")})
         if stage_idx < len(cfg.stages) - 1 and not stopped_by_time:
             stage_idx, stage_step, position = stage_idx + 1, 0, 0
@@ -380,7 +412,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     in_sync = _ranks_in_sync(acc, backend) if world > 1 else True
     summary = {
         "backend": cfg.backend, "backend_config": cfg.backend_config, "parameters": n_params,
-        "steps": step, "images_seen": step * cfg.batch_size * world, "minutes": round(elapsed() / 60, 3),
+        "steps": step, "images_seen": step * cfg.batch_size * world, "unique_samples": unique,
+        "minutes": round(elapsed() / 60, 3),
         "world_size": world, "device": _device_name(acc.device), "mixed_precision": mp,
         "ranks_in_sync": in_sync, "stopped_by_time": stopped_by_time, "resolution": cfg.resolution,
         "stages": [{"name": s.name, "data": s.data, "planned_steps": s.steps, "lr": s.lr} for s in cfg.stages],

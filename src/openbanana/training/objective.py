@@ -21,7 +21,7 @@ def prepare_batch(batch: Batch, cfg: ObjectiveConfig, generator: torch.Generator
     """Return a new :class:`Batch` with condition dropout and one-step flags applied.
 
     Args:
-        batch: collated batch on the CPU (``tasks`` may be None: then no sample is one-step).
+        batch: collated batch on any device (``tasks`` may be None: then no sample is one-step).
         cfg: dropout probabilities and one-step tasks.
         generator: CPU generator; its state is part of the checkpoint, so resume is exact.
         one_step_prob: overrides ``cfg.one_step_prob`` (per stage).
@@ -35,7 +35,8 @@ def prepare_batch(batch: Batch, cfg: ObjectiveConfig, generator: torch.Generator
     drop_text = (u[:, 1] < cfg.p_drop_text) & ~one_step
     drop_image = (u[:, 2] < cfg.p_drop_image) & ~one_step
     prompts = ["" if drop_text[i] else p for i, p in enumerate(batch.prompts)]
-    has_cond = batch.has_cond.cpu() & ~drop_image
+    dev = batch.cond.device
+    has_cond = batch.has_cond.to(dev) & ~drop_image.to(dev)
     cond = batch.cond * has_cond.to(batch.cond.dtype)[:, None, None, None]
     return Batch(target=batch.target, cond=cond, has_cond=has_cond, prompts=prompts, tasks=batch.tasks,
-                 one_step=one_step)
+                 one_step=one_step.to(dev))
