@@ -60,6 +60,10 @@ FRAMES.register("opencv", (1, -1, -1))
 
 #: per-channel sign of the paper's colour code: R = (1 - x)/2, G = (1 + y)/2, B = (1 + z)/2
 COLOR_SIGNS = (-1.0, 1.0, 1.0)
+# per channel: uint8 value -> signed centred component (x = 1 - 2R/255, y = 2G/255 - 1, z = 2B/255 - 1)
+_CENTRED = [(s * (np.arange(256, dtype=np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0))).astype(np.float32)
+            for s in COLOR_SIGNS]
+_SQ_DIFF = (np.arange(256, dtype=np.int32)[None, :] - np.arange(256, dtype=np.int32)[:, None]) ** 2
 
 
 def _check_normals(normals: object, name: str = "normals") -> None:
@@ -160,16 +164,23 @@ def decode_normals(
         n = c / norm.clamp(min=1e-12)[..., None]
         n = torch.where(valid[..., None], n, torch.zeros_like(n))
         return n, valid
-    x = np.asarray(rgb).astype(np.float32)
-    c = (x * np.float32(2.0 / 255.0) - np.float32(1.0)) * np.array(COLOR_SIGNS, np.float32)
-    norm = np.sqrt((c * c).sum(-1))
-    valid = norm >= min_norm
+    x = np.asarray(rgb)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    cr, cg, cb = (_CENTRED[j][ch] for j, ch in enumerate((r, g, b)))  # 256-entry tables per channel
+    n2 = cr * cr
+    n2 += cg * cg
+    n2 += cb * cb
+    valid = n2 >= np.float32(min_norm) ** 2
     if inv is not None:
-        dv = x - inv.astype(np.float32)
-        valid &= (dv * dv).sum(-1) > np.float32(invalid_tol) ** 2
-    n = c / np.maximum(norm, np.float32(1e-12))[..., None]
-    n[~valid] = 0.0
-    return n.astype(np.float32), valid
+        d2 = _SQ_DIFF[inv[0]][r] + _SQ_DIFF[inv[1]][g] + _SQ_DIFF[inv[2]][b]
+        valid &= d2 > float(invalid_tol) ** 2
+    scale = np.zeros(n2.shape, np.float32)
+    np.divide(1.0, np.sqrt(n2), out=scale, where=valid)
+    n = np.empty(x.shape, np.float32)
+    np.multiply(cr, scale, out=n[..., 0])
+    np.multiply(cg, scale, out=n[..., 1])
+    np.multiply(cb, scale, out=n[..., 2])
+    return n, valid
 
 
 def convert_frame(normals: Array, src: str, dst: str) -> Array:
