@@ -1,0 +1,66 @@
+"""The quick synthetic evaluation and the model card, on a tiny random pipeline."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from openbanana.backends.text import TextEncoderConfig
+from openbanana.backends.tiny import TinyBackend, TinyConfig
+from openbanana.model_card import history_generation_losses, render_model_card
+from openbanana.pipeline import OpenBananaPipeline
+from openbanana.pipeline_config import PipelineConfig
+
+HISTORY = {"steps": 10, "images_seen": 160, "minutes": 0.5, "device": "cpu", "world_size": 1,
+           "stages": [{"name": "pretrain", "data": {"vision_share": 0.0}, "planned_steps": 5, "lr": 3e-4}],
+           "history": [{"event": "stage_end", "name": "pretrain", "heldout": {"gen": {"generation": 0.50}}},
+                       {"event": "stage_end", "name": "instruct", "heldout": {"gen": {"generation": 0.51}}}]}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = TinyConfig(channels=8, channel_mults=(1, 2), num_res_blocks=1, attn_levels=(1,), heads=2, emb_dim=32,
+                     text=TextEncoderConfig(dim=32, layers=1, heads=2))
+    pipe = OpenBananaPipeline(TinyBackend(cfg), PipelineConfig(backend="tiny", resolution=16, training=HISTORY))
+    return pipe.save_pretrained(tmp_path_factory.mktemp("model"))
+
+
+def test_history_losses_and_card_text():
+    assert history_generation_losses(HISTORY) == {"pretrain": 0.50, "instruct": 0.51}
+    results = {"backend": "tiny", "parameters": 1000, "resolution": 16, "n": 2, "training": HISTORY,
+               "splits": {"val": {"depth_delta1": 0.5, "semantic_miou": float("nan")}},
+               "generation": {"history": {"pretrain": 0.5, "instruct": 0.51}, "before_history": 0.5,
+                              "after_history": 0.51, "relative_change": 0.02}}
+    card = render_model_card(results, command="python scripts/evaluate_default.py --n 2")
+    assert "| depth delta1 | >= 0.85 | 0.500 |" in card and "| semantic mIoU | >= 0.6 | n/a |" in card
+    assert "+2.0%" in card and "python scripts/evaluate_default.py --n 2" in card
+    assert "images seen: 160" in card
+
+
+def test_script_writes_card_and_scores(model_dir, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "evaluate_default", Path(__file__).resolve().parents[1] / "scripts" / "evaluate_default.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rc = mod.main(["--model", str(model_dir), "--n", "2", "--splits", "val", "--gen-samples", "4",
+                   "--baseline", str(model_dir), "--batch-size", "2"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["splits"]) == {"val"}
+    r = out["splits"]["val"]
+    assert 0 <= r["depth_delta1"] <= 1 and r["depth_abs_rel"] >= 0
+    assert 0 <= r["normals_mean_deg"] <= 180 and 0 <= r["semantic_miou"] <= 1
+    assert r["n_scenes"] == 2 and r["n_referring"] >= 1 and 0 <= r["referring_ciou"] <= 1
+    gen = out["generation"]
+    assert gen["before"] == pytest.approx(gen["after"]) and gen["relative_change"] == pytest.approx(0.0, abs=1e-9)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "--n 2" in card and "| depth delta1 | >= 0.85 |" in card
+    scores = json.loads((model_dir / "scores.json").read_text())
+    assert np.isfinite(scores["splits"]["val"]["depth_delta1"])
+    assert mod.main(["--model", str(model_dir / "nope"), "--n", "1"]) == 2
