@@ -163,7 +163,7 @@ def _png(rgb: np.ndarray) -> bytes:
 def _unpng(data: bytes) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    return np.array(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -267,7 +267,7 @@ def decode_sample(raw: dict[str, Any], size: int | None = None) -> dict[str, Any
 def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BICUBIC))
+    return np.array(Image.fromarray(rgb).resize((size, size), Image.BICUBIC))
 
 
 def iter_samples(paths: list[Path], size: int | None = None) -> Iterator[dict[str, Any]]:
