@@ -32,7 +32,10 @@ def _accelerator():
         from accelerate import Accelerator
     except ImportError:
         raise ValueError("several processes need accelerate: pip install 'openbanana[train]'") from None
-    return Accelerator()
+    import torch
+
+    # without a GPU, Accelerate needs cpu=True to join the gloo process group torchrun set up
+    return Accelerator(cpu=not torch.cuda.is_available())
 
 
 def register(app: typer.Typer) -> None:
