@@ -71,7 +71,8 @@ class TrainConfig:
     Attributes:
         backend: key in :data:`openbanana.backends.BACKENDS`.
         backend_config: passed to ``BACKENDS.get(backend).from_config`` (e.g. ``{"size": "tiny-m"}``).
-        data_source: ``"mixture"`` (:mod:`openbanana.data.mixture`) or ``"toy"``
+        data_source: ``"mixture"`` (:mod:`openbanana.data.mixture`), ``"flux2"``
+            (:mod:`openbanana.backends.flux2_data`: mixture + replay + real sources, weighted) or ``"toy"``
             (:mod:`openbanana.training.toy`, a tiny deterministic source for tests and smoke runs).
         resolution: square training side in pixels.
         stages: the stages, run in order.
@@ -148,8 +149,8 @@ class TrainConfig:
             problems.append("fresh_per_step must be >= 0 and replay_capacity >= 1")
         if self.resolution < 8 or self.resolution % 8:
             problems.append(f"resolution must be a multiple of 8, got {self.resolution}")
-        if self.data_source not in ("mixture", "toy"):
-            problems.append(f"data_source must be 'mixture' or 'toy', got {self.data_source!r}")
+        if self.data_source not in ("mixture", "toy", "flux2"):
+            problems.append(f"data_source must be 'mixture', 'toy' or 'flux2', got {self.data_source!r}")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             problems.append(f"mixed_precision must be auto/bf16/fp16/no, got {self.mixed_precision!r}")
         if not 0 <= self.ema_decay < 1:

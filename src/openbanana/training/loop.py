@@ -98,6 +98,10 @@ def _data_module(source: str) -> Any:
         from openbanana.training import toy
 
         return toy
+    if source == "flux2":  # synthetic mixture + base-model replay + real sources, weighted
+        from openbanana.backends import flux2_data
+
+        return flux2_data
     try:
         from openbanana.data import mixture
     except ImportError as exc:
