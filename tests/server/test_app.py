@@ -156,3 +156,44 @@ def test_missing_image_empty_instruction_long_text(client, inputs):
 def test_click_before_depth_says_what_to_do(url):
     fresh = Client(url, verbose=False)  # a new session has no depth yet
     assert "Run the depth task first" in fresh.predict(1, 1, api_name="/depth_at")
+
+
+def test_serve_command_with_a_bad_model_is_one_line(tmp_path, capsys):
+    from openbanana.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--model", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "no such folder" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_serve_command_binds_loopback_only(model_dir):
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    psutil = pytest.importorskip("psutil")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openbanana", "serve", "--model", str(model_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, "server did not come up"
+            time.sleep(0.5)
+        listening = [c.laddr.ip for c in psutil.Process(proc.pid).net_connections() if c.status == "LISTEN"]
+        assert listening == ["127.0.0.1"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
