@@ -29,7 +29,7 @@ def _png(arr: np.ndarray) -> bytes:
 
     buf = io.BytesIO()
     if arr.dtype == np.uint16:
-        img = Image.fromarray(arr.astype(np.uint16), mode="I;16")
+        img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint16))
     else:
         img = Image.fromarray(arr)
     img.save(buf, format="PNG", compress_level=1)
