@@ -25,7 +25,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def encode_png16(array: np.ndarray, compress_level: int = 6) -> bytes:
+def encode_png16(array: np.ndarray, compress_level: int = 1) -> bytes:
     """Encode a 16-bit image as PNG bytes.
 
     Args:
@@ -68,7 +68,7 @@ def encode_png16(array: np.ndarray, compress_level: int = 6) -> bytes:
     )
 
 
-def save_png16(path: str | Path, array: np.ndarray, compress_level: int = 6) -> Path:
+def save_png16(path: str | Path, array: np.ndarray, compress_level: int = 1) -> Path:
     """Write a lossless 16-bit PNG (see :func:`encode_png16`). Returns the path written."""
     path = Path(path)
     path.write_bytes(encode_png16(array, compress_level))
