@@ -166,6 +166,7 @@ def evaluate_model(model_dir: str | Path, *, n: int = 32, splits: tuple[str, ...
     gen: dict[str, Any] = {"history": history_generation_losses(pipe.config.training)}
     if gen_samples > 0:
         gen["after"] = heldout_generation_loss(pipe, n=gen_samples)
+        gen["n_samples"] = gen_samples
         if baseline is not None:
             base = OpenBananaPipeline.from_pretrained(baseline, device=device)
             gen["before"] = heldout_generation_loss(base, n=gen_samples)
@@ -262,7 +263,7 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
         lines.append("- held-out generation loss from the training history, end of each stage: "
                      + ", ".join(f"{k} {_fmt(v, 4)}" for k, v in gen["history"].items()))
     if "after" in gen and "before" not in gen:
-        lines.append(f"- this model, recomputed on {results['n']} val generation samples: {_fmt(gen['after'], 4)}")
+        lines.append(f"- this model, recomputed on {gen.get('n_samples')} val generation samples: {_fmt(gen['after'], 4)}")
     if "relative_change" in gen:
         rc = gen["relative_change"]
         lines.append(f"- relative change: {rc * 100:+.1f}% (aim: within 5%)")
