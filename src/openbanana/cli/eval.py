@@ -126,6 +126,18 @@ def register(app: typer.Typer) -> None:
         n = convert_refs(pickle_path, json_path)
         typer.echo(f"wrote {n} refs to {json_path}")
 
+    @app.command("convert-nyu")
+    def convert_nyu_cmd(
+        labeled_mat: Annotated[Path, typer.Argument(help="nyu_depth_v2_labeled.mat (needs h5py)")],
+        splits_mat: Annotated[Path, typer.Argument(help="splits.mat (testNdxs)")],
+        out: Annotated[Path, typer.Argument(help="the nyuv2 folder to write (DATA_ROOT/nyuv2)")],
+    ) -> None:
+        """Extract NYUv2's 654-image Eigen test split from the official files into the nyuv2 layout."""
+        from openbanana.data.sources.nyuv2 import convert_nyu_mat
+
+        n = convert_nyu_mat(labeled_mat, splits_mat, out)
+        typer.echo(f"wrote {n} test images to {out}")
+
     @app.command("report")
     def report_cmd(
         results: Annotated[list[Path], typer.Argument(help="result JSON files or folders of them")],

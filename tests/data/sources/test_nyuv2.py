@@ -36,3 +36,39 @@ def test_wrong_depth_dtype_is_named(tmp_path):
     Image.fromarray(np.zeros((480, 640), np.uint8)).save(depth)
     with pytest.raises(DataLayoutError, match="uint16"):
         NYUv2Source(tmp_path)[0]
+
+
+def test_convert_official_mat_then_read(tmp_path):
+    pytest.importorskip("h5py")
+    from openbanana.data.sources.fixtures import write_nyu_official
+    from openbanana.data.sources.nyuv2 import convert_nyu_mat
+
+    truth = write_nyu_official(tmp_path / "official", n=3, test=(1, 3))
+    n = convert_nyu_mat(
+        tmp_path / "official" / "nyu_depth_v2_labeled.mat",
+        tmp_path / "official" / "splits.mat",
+        tmp_path / "nyuv2",
+    )
+    assert n == 2
+    src = NYUv2Source(tmp_path / "nyuv2")
+    rec = src[1]  # labeled index 3 -> i = 2
+    assert rec.id == "kitchen_0002/rgb_00003"
+    np.testing.assert_array_equal(rec.image, truth["rgb"][2])
+    np.testing.assert_allclose(rec.targets[0].gt, truth["raw"][2], atol=5e-4)  # millimetre rounding
+    assert (rec.targets[0].gt == 0).sum() == (truth["raw"][2] == 0).sum()
+
+
+def test_convert_refuses_bad_files(tmp_path):
+    pytest.importorskip("h5py")
+    from scipy.io import savemat
+
+    from openbanana.data.sources.fixtures import write_nyu_official
+    from openbanana.data.sources.nyuv2 import convert_nyu_mat
+
+    write_nyu_official(tmp_path, n=2, test=(1,))
+    savemat(tmp_path / "bad_splits.mat", {"trainNdxs": np.array([[1.0]])})
+    with pytest.raises(DataLayoutError, match="testNdxs"):
+        convert_nyu_mat(tmp_path / "nyu_depth_v2_labeled.mat", tmp_path / "bad_splits.mat", tmp_path / "out")
+    savemat(tmp_path / "far.mat", {"testNdxs": np.array([[5.0]])})
+    with pytest.raises(DataLayoutError, match="outside 1..2"):
+        convert_nyu_mat(tmp_path / "nyu_depth_v2_labeled.mat", tmp_path / "far.mat", tmp_path / "out")

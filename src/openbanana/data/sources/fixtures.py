@@ -310,3 +310,31 @@ def fixture_writers() -> dict[str, Any]:
         "dsine-nyuv2": write_dsine,
         "reasonseg": write_reasonseg,
     }
+
+
+def write_nyu_official(
+    root: Path, n: int = 3, test: tuple[int, ...] = (1, 3), seed: int = 0
+) -> dict[str, Any]:
+    """``nyu_depth_v2_labeled.mat`` (HDF5, MATLAB v7.3 layout: images (N, 3, W, H), depths and
+    rawDepths (N, W, H), scenes as references to char arrays) and ``splits.mat`` (testNdxs,
+    1-based). Needs h5py. Returns ``{"rgb", "depths", "raw", "scenes"}`` in (H, W) order."""
+    import h5py
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    rgb = rng.integers(0, 256, (n, 480, 640, 3), dtype=np.uint8)
+    depths = rng.uniform(0.5, 9.5, (n, 480, 640)).astype(np.float32)
+    raw = np.where(rng.random((n, 480, 640)) < 0.1, 0.0, depths).astype(np.float32)
+    scenes = [f"kitchen_{i:04d}" for i in range(n)]
+    with h5py.File(root / "nyu_depth_v2_labeled.mat", "w") as f:
+        f["images"] = rgb.transpose(0, 3, 2, 1)
+        f["depths"] = depths.transpose(0, 2, 1)
+        f["rawDepths"] = raw.transpose(0, 2, 1)
+        refs = f.create_dataset("scenes", (1, n), dtype=h5py.ref_dtype)
+        grp = f.create_group("#refs#")
+        for i, s in enumerate(scenes):
+            ds = grp.create_dataset(f"s{i}", data=np.array([[ord(c)] for c in s], dtype=np.uint16))
+            refs[0, i] = ds.ref
+    savemat(root / "splits.mat", {"testNdxs": np.array(test, dtype=np.float64)[:, None]})
+    return {"rgb": rgb, "depths": depths, "raw": raw, "scenes": scenes}

@@ -7,7 +7,9 @@ adapter reads that extraction (the layout Marigold's evaluation uses)::
     <root>/test/<scene>/rgb_<idx>.png      480 x 640 RGB
     <root>/test/<scene>/depth_<idx>.png    480 x 640 uint16, millimetres, 0 = no measurement
 
-Paths in the list are relative to ``<root>``. Protocol: the Eigen crop (rows 45:471, columns
+Paths in the list are relative to ``<root>``. ``openbanana convert-nyu nyu_depth_v2_labeled.mat
+splits.mat <root>`` writes this layout from the official files (:func:`convert_nyu_mat`; the
+ground truth read is ``depth_*`` = the raw sensor depth, holes not scored). Protocol: the Eigen crop (rows 45:471, columns
 41:601) and the valid range 1e-3 .. 10 m. A list with another number of lines than 654 is
 evaluated but the result records the split as incomplete (``expected_len``).
 """
@@ -15,6 +17,8 @@ evaluated but the result records the split as incomplete (``expected_len``).
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from openbanana.data.sources.base import (
     SOURCES,
@@ -74,3 +78,55 @@ class NYUv2Source(DataSource):
 
 
 SOURCES.register("nyuv2", NYUv2Source)
+
+
+def convert_nyu_mat(labeled_mat: Path | str, splits_mat: Path | str, out_root: Path | str) -> int:
+    """Extract the Eigen test split from the official files into the layout above; returns 654.
+
+    Args:
+        labeled_mat: ``nyu_depth_v2_labeled.mat`` (MATLAB v7.3 = HDF5; needs ``h5py``).
+        splits_mat: ``splits.mat`` from the same page (``testNdxs``, 1-based indices).
+        out_root: the ``<root>`` to write: ``test/<scene>/{rgb,depth,filled}_<idx>.png`` and
+            ``filename_list_test.txt``. ``depth_`` holds ``rawDepths`` (the sensor, holes = 0),
+            ``filled_`` holds ``depths`` (the in-painted maps); both uint16 millimetres.
+    """
+    from PIL import Image
+    from scipy.io import loadmat
+
+    from openbanana.data.sources.base import require_file
+
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading nyu_depth_v2_labeled.mat needs h5py: pip install h5py") from None
+    labeled_mat, splits_mat, out_root = Path(labeled_mat), Path(splits_mat), Path(out_root)
+    require_file(labeled_mat, "nyu_depth_v2_labeled.mat")
+    try:
+        test = np.asarray(loadmat(require_file(splits_mat, "splits.mat"))["testNdxs"]).ravel().astype(int)
+    except (KeyError, ValueError) as exc:
+        raise DataLayoutError(f"{splits_mat}: expected a MATLAB file with 'testNdxs', got {exc}") from None
+    lines = []
+    with h5py.File(labeled_mat, "r") as f:
+        for key in ("images", "depths", "rawDepths", "scenes"):
+            if key not in f:
+                raise DataLayoutError(f"{labeled_mat}: expected dataset {key!r} (the official labeled file)")
+        n = f["images"].shape[0]
+        for idx in test:
+            if not 1 <= idx <= n:
+                raise DataLayoutError(f"{splits_mat}: test index {idx} outside 1..{n}")
+            i = idx - 1
+            rgb = np.asarray(f["images"][i]).transpose(2, 1, 0)  # stored (3, W, H) -> (H, W, 3)
+            filled = np.asarray(f["depths"][i]).T
+            raw = np.asarray(f["rawDepths"][i]).T
+            scene = "".join(chr(int(c)) for c in np.asarray(f[f["scenes"][0][i]]).ravel())
+            d = out_root / "test" / scene
+            d.mkdir(parents=True, exist_ok=True)
+            name = f"{idx:05d}"
+            Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(d / f"rgb_{name}.png")
+            for prefix, m in (("depth", raw), ("filled", filled)):
+                mm = np.clip(np.round(np.nan_to_num(m) * DEPTH_SCALE), 0, 65535).astype(np.uint16)
+                Image.fromarray(mm).save(d / f"{prefix}_{name}.png")
+            rel = f"test/{scene}"
+            lines.append(f"{rel}/rgb_{name}.png {rel}/depth_{name}.png {rel}/filled_{name}.png")
+    (out_root / "filename_list_test.txt").write_text("\n".join(lines) + "\n")
+    return len(lines)
