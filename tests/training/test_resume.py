@@ -25,8 +25,10 @@ def _cfg(**kw) -> TrainConfig:
 
 
 @pytest.mark.slow
-def test_resume_is_exact(tmp_path):
-    cfg = _cfg()
+@pytest.mark.parametrize("replay", [False, True])
+def test_resume_is_exact(tmp_path, replay):
+    # with replay, the pool (capacity 5 < 8 samples seen at step 4) is rebuilt from the stream
+    cfg = _cfg(**({"fresh_per_step": 2, "replay_capacity": 5} if replay else {}))
     full = train(cfg, tmp_path / "full", progress=False)
     # step 2 lies inside stage "a", step 4 inside stage "b": resume across the stage boundary too
     for k in (2, 4):
@@ -44,6 +46,7 @@ def test_resume_is_exact(tmp_path):
         assert all(torch.equal(oa[n], ob[n]) for n in oa)
     summary = json.loads((full / "training_summary.json").read_text())
     assert summary["steps"] == 6 and summary["images_seen"] == 24
+    assert summary["unique_samples"] == (12 if replay else 24)
 
 
 def test_resume_refuses_other_model(tmp_path):

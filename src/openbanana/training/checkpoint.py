@@ -48,7 +48,7 @@ def optimizer_to_files(opt_state: dict[str, Any]) -> tuple[dict[str, torch.Tenso
     for idx, st in opt_state["state"].items():
         for name, v in st.items():
             if torch.is_tensor(v):
-                tensors[f"{idx}.{name}"] = v.detach().cpu().contiguous()
+                tensors[f"{idx}.{name}"] = v.detach().cpu().clone()
             else:
                 scalars[f"{idx}.{name}"] = v
     return tensors, {"param_groups": opt_state["param_groups"], "scalars": scalars}
