@@ -6,6 +6,8 @@ Record ``i`` of split ``val`` or ``shift`` is ``render_scene(seed=i, split=split
 - ``depth``: metric depth (sky = inf, not scored); ``normals``: paper-frame normals;
 - ``semantic``: all classes of the synthetic world, one fixed palette (the class colours);
 - ``instance``: the thing class with the most instances in view (``category=`` in the prompt);
+  instances under :data:`MIN_INSTANCE_PX` pixels (or 0.2% of the image) are masked out of the
+  score (at 128 px, books and cups are a few pixels: no decoder can separate them);
 - ``referring``: up to :data:`MAX_REFERRING` expressions, one sample each, painted red on black;
 - ``reasoning``: up to :data:`MAX_REASONING` queries, one sample each.
 """
@@ -19,6 +21,9 @@ from openbanana.data.sources.base import SOURCES, DataSource, Record, Target
 DEFAULT_LEN = 500
 MAX_REFERRING = 2
 MAX_REASONING = 1
+#: instances smaller than this (pixels, or share of the image) are not scored (neither found nor missed)
+MIN_INSTANCE_PX = 64
+MIN_INSTANCE_SHARE = 0.002
 RED = (255, 0, 0)
 BLACK = (0, 0, 0)
 
@@ -59,16 +64,22 @@ class SyntheticSource(DataSource):
             Target(task="semantic", gt=np.asarray(s.semantic), spec={"palette": dict(self._palette)}),
         ]
         inst = np.asarray(s.instance)
-        present = set(np.unique(inst[inst > 0]).tolist())
+        ids, areas = np.unique(inst[inst > 0], return_counts=True)
+        area = dict(zip(ids.tolist(), areas.tolist()))
+        min_px = max(MIN_INSTANCE_PX, MIN_INSTANCE_SHARE * inst.size)
         by_class: dict[str, list[int]] = {}
         for obj in s.objects:
-            if obj.instance_id in present and obj.class_name in THING_CLASSES:
+            if obj.class_name in THING_CLASSES and area.get(obj.instance_id, 0) >= min_px:
                 by_class.setdefault(obj.class_name, []).append(obj.instance_id)
         if by_class:
             cat = min(by_class, key=lambda c: (-len(by_class[c]), c))
             gt = np.where(np.isin(inst, by_class[cat]), inst, 0).astype(np.int32)
+            cat_ids = [o.instance_id for o in s.objects if o.class_name == cat]
+            tiny = np.isin(inst, cat_ids) & (gt == 0)  # instances of the class too small to score
             targets.append(
-                Target(task="instance", gt=gt, spec={"category": cat, "background": BLACK}, key=cat)
+                Target(
+                    task="instance", gt=gt, valid=~tiny, spec={"category": cat, "background": BLACK}, key=cat
+                )
             )
         for k, (expr, ids) in enumerate(list(s.referring)[:MAX_REFERRING]):
             mask = np.isin(inst, np.atleast_1d(ids))  # one instance id per expression
