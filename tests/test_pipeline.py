@@ -133,6 +133,8 @@ def test_ensemble_gives_combined_answer_and_uncertainty(pipe, scene):
     assert pred.answer.shape == (H, W)
     labels = pipe.predict(scene.rgb, task="semantic", ensemble_size=2, generator=g)
     assert labels.uncertainty.shape == (H, W) and labels.uncertainty.max() <= 0.5 + 1e-6
+    edited = pipe.edit(scene.rgb, "make the wall blue", ensemble_size=3, generator=g)[0]
+    assert edited.ensemble_size == 1 and edited.uncertainty is None  # generation draws one sample
 
 
 def test_batches_letterbox_pil_output_and_input_kinds(pipe, scene):

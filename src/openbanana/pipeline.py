@@ -447,7 +447,7 @@ class OpenBananaPipeline:
         *,
         task: str | None = None,
         num_inference_steps: int | None = None,
-        ensemble_size: int = 1,
+        ensemble_size: int | None = None,
         guidance_text: float | None = None,
         guidance_image: float | None = None,
         generator: torch.Generator | None = None,
@@ -468,8 +468,9 @@ class OpenBananaPipeline:
             task: a task name (``openbanana.tasks.TASKS``, or ``"edit"`` / ``"t2i"``); None reads
                 it from the instruction.
             num_inference_steps: Euler steps for the N-step sampler (default: the model's config).
-            ensemble_size: samples combined per image (K >= 1); K > 1 samples with the N-step
-                sampler (the one-step mode is deterministic) and fills ``uncertainty``.
+            ensemble_size: samples combined per image for vision tasks (K >= 1; default: the
+                config's); K > 1 samples with the N-step sampler (the one-step mode is
+                deterministic) and fills ``uncertainty``. Generation and editing draw one sample.
             guidance_text, guidance_image: classifier-free guidance scales (default: config).
             generator: a seeded ``torch.Generator`` for reproducible noise.
             output_type: ``"np"`` (uint8 arrays) or ``"pil"`` (PIL images) for ``generated``.
@@ -491,7 +492,7 @@ class OpenBananaPipeline:
         steps = int(num_inference_steps or inf.num_inference_steps)
         g_text = inf.guidance_text if guidance_text is None else float(guidance_text)
         g_image = inf.guidance_image if guidance_image is None else float(guidance_image)
-        K = int(ensemble_size)
+        K = int(inf.ensemble_size if ensemble_size is None else ensemble_size)
         loaded = None if images is None else [_to_image(im) for im in _as_list(images)]
         n = len(loaded) if loaded is not None else len(_as_list(instruction))
         instructions = _as_list(instruction) if instruction is not None else [None]
@@ -511,28 +512,31 @@ class OpenBananaPipeline:
                 item.frame, item.placement = to_model_frame(img, S, resize_mode)  # type: ignore[arg-type]
             items.append(item)
 
-        # 4. sample (members of an ensemble are consecutive rows)
+        # 4. sample (K ensemble members per vision item, one per generation item)
         raws = self._sample(items, K, steps, g_text, g_image, generator, one_step, batch_size)
 
         # 5. decode and combine, 6. resize back
-        preds = [self._finish(it, raws[i * K:(i + 1) * K], output_type) for i, it in enumerate(items)]
+        preds = [self._finish(it, members, output_type) for it, members in zip(items, raws, strict=True)]
         return PipelineOutput(predictions=preds)
 
     def _sample(self, items: list[_Item], K: int, steps: int, g_text: float, g_image: float,
-                generator: torch.Generator | None, one_step: bool | None, batch_size: int) -> list[np.ndarray]:
-        """Generate K uint8 ``(S, S, 3)`` images per item, grouped into batches of one sampling mode."""
+                generator: torch.Generator | None, one_step: bool | None, batch_size: int
+                ) -> list[list[np.ndarray]]:
+        """uint8 ``(S, S, 3)`` samples per item (K for vision tasks, 1 for generation), generated in
+        batches that share one sampling mode."""
         S, dense = self.resolution, set(self.config.inference.dense_tasks)
         rows: list[tuple[int, _Item, bool]] = []
         for i, it in enumerate(items):
+            k_i = 1 if it.task in GENERATION_TASKS else K
             if one_step is None:
-                use_one = it.task in dense and self.config.inference.one_step_dense and K == 1
+                use_one = it.task in dense and self.config.inference.one_step_dense and k_i == 1
             else:
                 use_one = bool(one_step) and it.task in dense
-            rows += [(i * K + k, it, use_one) for k in range(K)]
-        out: list[np.ndarray | None] = [None] * len(rows)
+            rows += [(i, it, use_one) for _ in range(k_i)]
+        out: list[list[np.ndarray]] = [[] for _ in items]
         for mode in (True, False):
             for has_cond in (True, False):
-                group = [r for r in rows if r[2] == mode and (r[1].frame is not None) == has_cond]
+                group = [r for r in rows if r[2] == mode and (r[1].frame is not None) == has_cond]  # in order
                 for start in range(0, len(group), batch_size):
                     chunk = group[start:start + batch_size]
                     cond = to_model_tensor([r[1].frame for r in chunk]).to(self.device) if has_cond else None
@@ -541,9 +545,9 @@ class OpenBananaPipeline:
                         num_inference_steps=1 if mode else steps, guidance_text=g_text,
                         guidance_image=g_image, generator=generator, one_step=mode,
                     )
-                    for (j, _, _), img in zip(chunk, from_model_tensor(x)):
-                        out[j] = img
-        return out  # type: ignore[return-value]
+                    for (i, _, _), img in zip(chunk, from_model_tensor(x), strict=True):
+                        out[i].append(img)
+        return out
 
     def _finish(self, it: _Item, raws: list[np.ndarray], output_type: str) -> Prediction:
         """Decode, combine and resize one item's K samples into a :class:`Prediction`."""
