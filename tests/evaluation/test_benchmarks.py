@@ -55,6 +55,7 @@ def test_missing_data_names_the_expected_layout(name, tmp_path):
         bench.source(None)
 
 
+@pytest.mark.slow
 def test_synthetic_val_every_task_with_the_oracle():
     bench = BENCHMARKS.get("synthetic-val")
     opts = EvalOptions(limit=2, benchmark=BenchmarkOptions(synthetic_size=48))
