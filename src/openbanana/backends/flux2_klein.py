@@ -69,6 +69,8 @@ class Flux2KleinConfig:
         text_encoder_out_layers: Qwen3 hidden-state layers concatenated into the prompt features.
         max_sequence_length: prompts are padded/truncated to this many tokens (the base uses 512).
         text_cache_dir: directory of cached prompt embeddings (None: memory only).
+        offload_text_encoder: keep the text encoder on the CPU when the model moves to a GPU (prompts
+            missing from the cache are then encoded on the CPU, slowly): use after precomputing.
         timestep_sampling: training noise levels: ``"logit_normal"`` or ``"uniform"`` in (0, 1).
         logit_mean, logit_std: parameters of the logit-normal.
         shift_train_sigmas: apply the resolution-dependent shift the sampler uses to training sigmas.
@@ -91,6 +93,7 @@ class Flux2KleinConfig:
     text_encoder_out_layers: tuple[int, ...] = (9, 18, 27)
     max_sequence_length: int = 512
     text_cache_dir: str | None = None
+    offload_text_encoder: bool = False
     timestep_sampling: str = "logit_normal"
     logit_mean: float = 0.0
     logit_std: float = 1.0
@@ -305,9 +308,9 @@ class Flux2KleinBackend(nn.Module):
     def _apply(self, fn, recurse=True):  # keep the frozen helpers beside the transformer
         super()._apply(fn, recurse)
         probe = fn(torch.zeros(()))
-        for module in (self.vae, self.text_encoder):
-            if module is not None:
-                module.to(probe.device)
+        self.vae.to(probe.device)
+        if self.text_encoder is not None and not self.config.offload_text_encoder:
+            self.text_encoder.to(probe.device)
         return self
 
     def release_text_encoder(self) -> None:

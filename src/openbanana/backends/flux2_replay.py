@@ -273,7 +273,10 @@ def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
 def iter_samples(paths: list[Path], size: int | None = None) -> Iterator[dict[str, Any]]:
     import webdataset as wds
 
-    for raw in wds.WebDataset([str(p) for p in paths], shardshuffle=False, empty_check=False):
+    # shards are dealt to ranks and workers by the caller: no splitting inside WebDataset
+    keep_all = lambda src: src  # noqa: E731
+    for raw in wds.WebDataset([str(p) for p in paths], shardshuffle=False, empty_check=False,
+                              nodesplitter=keep_all, workersplitter=keep_all):
         yield decode_sample(raw, size)
 
 
@@ -336,7 +339,7 @@ def _measure(backend: Any, samples: list[dict[str, Any]], batch_size: int, seed:
     n = len(samples)
     mse = float(np.mean(mses))
     return {"fm_loss": float(sum(losses) / n), "pixel_l1": float(np.mean(l1s)),
-            "psnr_db": float("inf") if mse == 0 else 10 * math.log10(1.0 / mse), "samples": n}
+            "psnr_db": None if mse == 0 else 10 * math.log10(1.0 / mse), "samples": n}  # None: identical
 
 
 def generation_drift(backend: Any, replay_dir: str | Path, *, base: Any | None = None, max_samples: int = 32,
@@ -353,7 +356,8 @@ def generation_drift(backend: Any, replay_dir: str | Path, *, base: Any | None =
     Returns:
         ``{"after": {...}, "before": {...} or None, "delta": {...} or None}`` with ``fm_loss``
         (mean flow-matching loss), ``pixel_l1`` (mean |regenerated - stored| in [0, 1] units) and
-        ``psnr_db`` of the fixed-seed regenerations against the stored base outputs.
+        ``psnr_db`` of the fixed-seed regenerations against the stored base outputs (None when
+        they are identical, i.e. infinite).
     """
     samples = []
     for s in iter_samples(replay_shards(replay_dir, "val")):
@@ -367,7 +371,10 @@ def generation_drift(backend: Any, replay_dir: str | Path, *, base: Any | None =
     elif getattr(backend, "has_lora", False):
         with backend.adapters_disabled():
             before = _measure(backend, samples, batch_size, seed)
-    delta = None if before is None else {k: after[k] - before[k] for k in ("fm_loss", "pixel_l1", "psnr_db")}
+    delta = None
+    if before is not None:
+        delta = {k: None if after[k] is None or before[k] is None else after[k] - before[k]
+                 for k in ("fm_loss", "pixel_l1", "psnr_db")}
     return {"after": after, "before": before, "delta": delta}
 
 
@@ -387,15 +394,23 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--edit-share", type=float, default=0.3)
     w.add_argument("--batch-size", type=int, default=4)
     w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--holdout-share", type=float, default=0.05, help="share written to val/ (drift measure)")
     d = sub.add_parser("drift", help="generation drift of a tuned backend on held-out replay samples")
     d.add_argument("--model", required=True, help="tuned backend directory (or a base, for the floor)")
     d.add_argument("--replay", required=True, type=Path)
     d.add_argument("--base", default=None, help="base pipeline for 'before' (default: LoRA adapters off)")
     d.add_argument("--max-samples", type=int, default=32)
     d.add_argument("--json", type=Path, default=None)
+    for p in (w, d):
+        p.add_argument("--backend-config", default=None,
+                       help="Flux2KleinConfig fields as inline JSON or a JSON file (e.g. '{\"bf16\": false}')")
     args = ap.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    overrides: dict[str, Any] = {}
+    if args.backend_config:
+        text = args.backend_config
+        overrides = json.loads(Path(text).read_text() if Path(text).is_file() else text)
     if device == "cuda":
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     if args.cmd == "write":
@@ -404,13 +419,14 @@ def main(argv: list[str] | None = None) -> None:
             prompts = tuple(line.strip() for line in args.prompts.read_text().splitlines() if line.strip())
         cfg = ReplayConfig(prompts=prompts, num_samples=args.num_samples, resolution=args.resolution,
                            num_inference_steps=args.steps, edit_share=args.edit_share, batch_size=args.batch_size,
-                           seed=args.seed)
-        backend = Flux2KleinBackend.from_pretrained(args.model, finetune="none", device=device)
+                           seed=args.seed, holdout_share=args.holdout_share)
+        overrides["finetune"] = "none"
+        backend = Flux2KleinBackend.from_pretrained(args.model, device=device, **overrides)
         print(json.dumps(write_replay_shards(backend, cfg, args.out, rank=rank, world_size=world)))
     else:
-        backend = Flux2KleinBackend.from_pretrained(args.model, device=device)
-        base = None if args.base is None else Flux2KleinBackend.from_pretrained(args.base, finetune="none",
-                                                                                  device=device)
+        backend = Flux2KleinBackend.from_pretrained(args.model, device=device, **overrides)
+        base = None if args.base is None else Flux2KleinBackend.from_pretrained(
+            args.base, device=device, **{**overrides, "finetune": "none"})
         result = generation_drift(backend, args.replay, base=base, max_samples=args.max_samples)
         text = json.dumps(result, indent=2)
         print(text)
