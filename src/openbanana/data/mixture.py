@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -84,7 +86,8 @@ class MixtureConfig:
         canonical_prob: share of vision samples given the canonical instruction (``rng=None``).
         split: ``"train"``, ``"val"`` or ``"shift"``.
         size: square side of the rendered images in pixels.
-        source: ``"synthetic"`` (render on the fly).
+        source: ``"synthetic"`` (render on the fly) or a directory of WebDataset shards written by
+            ``openbanana data synth`` (scenes read from disk; edit pairs still rendered on the fly).
         num_samples: None for an endless stream; else the global stream stops at this many samples.
     """
 
@@ -134,8 +137,8 @@ class MixtureConfig:
             p.append("generation_weights: all zero while vision_share < 1")
         if self.size < 8:
             p.append(f"size must be >= 8, got {self.size}")
-        if self.source != "synthetic":
-            p.append(f"source must be 'synthetic', got {self.source!r}")
+        if self.source != "synthetic" and not Path(self.source).is_dir():
+            p.append(f"source must be 'synthetic' or a directory of shards, got {self.source!r}")
         if self.random_palette_max_classes < 1 or self.max_referring_targets < 1 or self.instance_color_seeds < 1:
             p.append("random_palette_max_classes, max_referring_targets and instance_color_seeds must be >= 1")
         if self.num_samples is not None and self.num_samples < 0:
@@ -341,6 +344,69 @@ def make_sample(cfg: MixtureConfig, seed: int, index: int) -> dict:
     return {**depth_sample(scene, rng, cfg), "scene_seed": base + _ATTEMPTS - 1}
 
 
+def sample_from_scene(cfg: MixtureConfig, scene: Any, seed: int, index: int) -> dict:
+    """Sample ``index`` made from a given scene (the shard source): the task is drawn as in
+    :func:`make_sample`; edits are rendered on the fly (shards hold no edit pairs); a task this
+    scene cannot give falls back to depth."""
+    rng = sample_rng(seed, index)
+    task = choose_task(cfg, rng)
+    key = {"scene_seed": int(getattr(scene, "seed", -1))}
+    if task == "edit":
+        base = seed * _SEED_STRIDE + index * _ATTEMPTS
+        e = _world().make_edit(base, split=cfg.split, size=cfg.size)
+        return {**_sample("edit", e.source, e.target, e.instruction), "scene_seed": base}
+    if task == "t2i":
+        return {**_sample("t2i", None, scene.rgb, scene.caption), **key}
+    s = VISION_SAMPLERS[task](scene, rng, cfg)
+    return {**(s if s is not None else depth_sample(scene, rng, cfg)), **key}
+
+
+# ============================================================================ shards
+def scene_from_record(d: dict) -> SimpleNamespace:
+    """A shard record (:func:`openbanana.data.shards.sample_to_dict`) as a Scene-like object."""
+    objects = [SimpleNamespace(**o) for o in d.get("objects", [])]
+    return SimpleNamespace(
+        rgb=d["rgb"], depth_m=d["depth_m"], normals=d["normals"], semantic=d["semantic"], instance=d["instance"],
+        objects=objects, caption=d.get("caption", ""), seed=d.get("seed", -1), split=d.get("split", ""),
+        referring=[(e, int(i)) for e, i in d.get("referring", [])],
+        reasoning=[(q, [int(i) for i in ids]) for q, ids in d.get("reasoning", [])],
+    )
+
+
+def shard_paths(source: str | Path) -> list[Path]:
+    """The ``*.tar`` shards of a directory (written by ``openbanana data synth``), sorted."""
+    from openbanana.errors import DataLayoutError
+
+    p = Path(source)
+    if not p.is_dir():
+        raise DataLayoutError(f"mixture source {source!r} is neither 'synthetic' nor a directory of shards")
+    paths = sorted(p.glob("*.tar"))
+    if not paths:
+        raise DataLayoutError(f"no *.tar shards in {p} (write some with `openbanana data synth --out {p}`)")
+    return paths
+
+
+def _iter_records(paths: list[Path], stream: int, n_streams: int) -> Iterator[dict]:
+    """Raw records of one stream, endlessly: whole shards when there are enough of them for every
+    stream, else every ``n_streams``-th record of all shards. Only this stream's records are decoded."""
+    import webdataset as wds
+
+    from openbanana.data.shards import sample_to_dict
+
+    mine = paths[stream::n_streams] if len(paths) >= n_streams else paths
+    stride = 1 if len(paths) >= n_streams else n_streams
+    while True:
+        got = 0
+        for r, raw in enumerate(wds.WebDataset([str(x) for x in mine], shardshuffle=False, empty_check=False)):
+            if r % stride == (stream if stride > 1 else 0):
+                got += 1
+                yield sample_to_dict(raw)
+        if not got:
+            from openbanana.errors import DataLayoutError
+
+            raise DataLayoutError(f"shards {[str(x) for x in mine]} hold no record for data stream {stream}")
+
+
 # ============================================================================ dataset
 class MixtureDataset(IterableDataset):
     """Endless (or ``num_samples``-long) stream of this rank's samples; see the module docstring."""
@@ -366,8 +432,23 @@ class MixtureDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
         worker, n = (info.id, info.num_workers) if info is not None else (0, 1)
+        if self.cfg.source == "synthetic":
+            for i in self.positions(worker, n):
+                yield make_sample(self.cfg, self.seed, i)
+            return
+        # shards: stream (rank, worker) reads its own records; sample i still seeds the task choice
+        records = _iter_records(shard_paths(self.cfg.source), self.rank * n + worker, self.world_size * n)
+        skip = self.start // n + (1 if worker < self.start % n else 0)  # records already consumed
+        for _ in range(skip):
+            next(records)
         for i in self.positions(worker, n):
-            yield make_sample(self.cfg, self.seed, i)
+            scene = scene_from_record(next(records))
+            if scene.rgb.shape[:2] != (self.cfg.size, self.cfg.size):
+                from openbanana.errors import DataLayoutError
+
+                raise DataLayoutError(f"shards in {self.cfg.source} hold {scene.rgb.shape[:2]} images; the mixture "
+                                      f"asks for size {self.cfg.size}")
+            yield sample_from_scene(self.cfg, scene, self.seed, i)
 
 
 def build_dataset(cfg: MixtureConfig, *, seed: int, rank: int = 0, world_size: int = 1,
