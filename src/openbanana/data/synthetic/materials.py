@@ -130,6 +130,49 @@ def value_noise(xp, u, v, salt=0.0):
     return (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv
 
 
+_TILE = 128  # texels per tile side; one tile spans 4 lattice units of fbm() (period 4)
+_TILE_CACHE: dict = {}
+
+
+def _noise_tile() -> np.ndarray:
+    """A periodic fbm tile (values in [0, 1]) built once: cheap noise by table lookup."""
+    if "np" not in _TILE_CACHE:
+        rng = np.random.default_rng(11)
+        out = np.zeros((_TILE, _TILE))
+        amp, norm = 1.0, 0.0
+        for lattice in (8, 16, 32, 64):
+            g = rng.uniform(0, 1, (lattice, lattice))
+            x = np.arange(_TILE) * lattice / _TILE
+            i0 = np.floor(x).astype(int)
+            f = x - i0
+            f = f * f * (3 - 2 * f)
+            i1 = (i0 + 1) % lattice
+            rows = g[i0] * (1 - f)[:, None] + g[i1] * f[:, None]
+            out += amp * (rows[:, i0] * (1 - f)[None] + rows[:, i1] * f[None])
+            norm += amp
+            amp *= 0.5
+        out /= norm
+        out = (out - out.min()) / (out.max() - out.min())
+        _TILE_CACHE["np"] = out.astype(np.float32)
+    return _TILE_CACHE["np"]
+
+
+def noise_lookup(xp, u, v, salt=0.0):
+    """Periodic fbm noise in [0, 1] by nearest lookup: feature size ~0.5 units, period 4 units."""
+    tile = _noise_tile()
+    if xp is not np:
+        key = str(u.device)
+        if key not in _TILE_CACHE:
+            _TILE_CACHE[key] = xp.as_tensor(tile, device=u.device)
+        tile = _TILE_CACHE[key]
+    k = _TILE / 4.0
+    iu = xp.floor((u + salt * 0.37) * k) % _TILE
+    iv = xp.floor((v + salt * 0.61) * k) % _TILE
+    if xp is np:
+        return tile[iv.astype(np.int64), iu.astype(np.int64)]
+    return tile[iv.long(), iu.long()]
+
+
 def fbm(xp, u, v, salt=0.0, octaves=3):
     total, amp, norm = 0.0, 1.0, 0.0
     for o in range(octaves):
@@ -154,10 +197,10 @@ def texture_mix(xp, tex_id: int, u, v, fade, salt, img_u=None, img_v=None, image
     elif name == "stripes":
         w = xp.floor(u) % 2
     elif name == "noise":
-        w = fbm(xp, u * 2.0, v * 2.0, salt)
+        w = noise_lookup(xp, u, v, salt)
     elif name == "wood":
         plank = xp.floor(v)
-        grain = xp.sin((u * 1.3 + fbm(xp, u * 0.6, v * 6.0, salt, 2) * 3.0) * 9.0) * 0.5 + 0.5
+        grain = xp.sin((u * 1.3 + noise_lookup(xp, u * 0.3, v * 3.0, salt) * 3.0) * 9.0) * 0.5 + 0.5
         seam = ((v - plank) < 0.04) * 1.0
         w = (0.55 * grain + 0.45 * _hash2(xp, plank, xp.floor(u * 0.25 + plank * 0.37), salt)) * (1 - seam) + seam
     elif name == "tiles":
@@ -171,7 +214,7 @@ def texture_mix(xp, tex_id: int, u, v, fade, salt, img_u=None, img_v=None, image
         mortar = ((fu < 0.06) | (fv < 0.1)) * 1.0
         w = mortar + (1 - mortar) * 0.35 * _hash2(xp, xp.floor(uu), row, salt)
     elif name == "grass":
-        w = fbm(xp, u * 4.0, v * 4.0, salt) * 0.7 + 0.3 * value_noise(xp, u * 23.0, v * 23.0, salt)
+        w = noise_lookup(xp, u * 2.0, v * 2.0, salt) * 0.7 + 0.3 * noise_lookup(xp, u * 11.5, v * 11.5, salt + 5)
     elif name == "facade":
         # u, v in metres / period; windows in the middle of each cell, unlit or warmly lit
         fu, fv = u - xp.floor(u), v - xp.floor(v)
@@ -183,7 +226,7 @@ def texture_mix(xp, tex_id: int, u, v, fade, salt, img_u=None, img_v=None, image
         fu, fv = u - xp.floor(u) - 0.5, v - xp.floor(v) - 0.5
         w = ((fu * fu + fv * fv) < 0.09) * 1.0
     elif name == "marble":
-        w = xp.sin(u * 3.0 + fbm(xp, u, v, salt, 3) * 8.0) * 0.5 + 0.5
+        w = xp.sin(u * 3.0 + noise_lookup(xp, u * 0.5, v * 0.5, salt) * 8.0) * 0.5 + 0.5
         w = w * w * w
     elif name == "hexagons":
         # distance to the nearest hexagon centre on a hex lattice; edges get color2

@@ -260,9 +260,9 @@ def sky(ops, env: dict, dirs, sun_dirs, sun_rgb):
     if env["clouds"] > 0:
         dw = d @ env["c2w"].T  # world direction
         k = 1.0 / (dw[:, 1].clip(0.05) + 0.05)
-        from openbanana.data.synthetic.materials import fbm
+        from openbanana.data.synthetic.materials import noise_lookup
 
-        c = fbm(xp, dw[:, 0] * k * 1.5, dw[:, 2] * k * 1.5, 3.0, 4)
+        c = noise_lookup(xp, dw[:, 0] * k * 0.75, dw[:, 2] * k * 0.75, 3.0)
         c = ((c - (1 - env["clouds"] * 0.6)) * 3).clip(0, 1) * (el > 0)
         col = col * (1 - c[:, None] * 0.8) + c[:, None] * 0.8 * (env["horizon"] * 0.4 + 0.6)
     for j in range(len(sun_dirs)):

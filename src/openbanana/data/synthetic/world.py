@@ -434,7 +434,7 @@ def room(b: Builder, rtype: str):
     cx = rng.uniform(-W / 2 + 0.4, W / 2 - 0.4)
     b.footprints.append((cx, cz, 0.45))
     yaw_c = rng.uniform(-35, 35) + np.degrees(np.arctan2(-cx, D)) * 0.5
-    cam = Camera((cx, rng.uniform(0.4, min(2.1, H - 0.3)), cz), float(yaw_c), float(rng.uniform(-40, 8)),
+    cam = Camera((cx, rng.uniform(0.4, min(2.1, H - 0.3)), cz), float(yaw_c), float(rng.uniform(-30, 6)),
                  float(rng.uniform(-10, 10) * (rng.uniform() < 0.7)), float(rng.uniform(30, 100)))
 
     def against_wall(r_depth, width, tries=25):
@@ -543,7 +543,7 @@ def room(b: Builder, rtype: str):
     # light: ceiling lamp(s), optional sun through a window
     for _ in range(int(rng.integers(1, 3)) if sum(L.kind == "point" for L in b.lights) < 2 else 1):
         ceiling_lamp(b, rng.uniform(-W / 4, W / 4), rng.uniform(-D / 4, D / 4), H)
-    env = Environment(ambient_up=(0.22, 0.21, 0.2), ambient_down=(0.12, 0.1, 0.08), exposure=float(rng.uniform(0.8, 1.2)))
+    env = Environment(ambient_up=(0.13, 0.125, 0.12), ambient_down=(0.07, 0.06, 0.05), exposure=float(rng.uniform(0.8, 1.2)))
     if sun_wall is not None and rng.uniform() < 0.7:
         k, yaw = sun_wall
         inward = rot_y(yaw) @ np.array([0, 0, 1.0])
@@ -554,7 +554,7 @@ def room(b: Builder, rtype: str):
         sc = (1.0, 0.55, 0.3) if b.cfg.light_mode == "colored" else (1.0, 0.95, 0.85)
         b.lights.append(Light("sun", sc, float(rng.uniform(2.5, 4.0)), direction=tuple(float(v) for v in d)))
     if b.cfg.light_mode == "colored":
-        env.ambient_up = tuple(float(c) for c in np.array(light_color(b)) * 0.22)
+        env.ambient_up = tuple(float(c) for c in np.array(light_color(b)) * 0.13)
     return cam, env
 
 
@@ -732,6 +732,7 @@ def street(b: Builder, plaza: bool):
     p = b.parts[-1]
     p.offset = (p.offset[0], p.size_m[1] / 2, p.offset[2])
     # camera
+    on_walk = False
     if plaza:
         cx, cz = rng.uniform(-6, 6), rng.uniform(0, 6)
     else:
@@ -740,7 +741,8 @@ def street(b: Builder, plaza: bool):
         cz = rng.uniform(0, 6)
     b.footprints.append((cx, cz, 1.0))
     height = float(rng.choice([rng.uniform(1.2, 2.0), rng.uniform(0.5, 6.0)]))
-    yaw = float(rng.uniform(-25, 25) if rng.uniform() < 0.75 else rng.choice([-1, 1]) * rng.uniform(40, 90))
+    sideways = not plaza and not on_walk and rng.uniform() < 0.15
+    yaw = float(rng.choice([-1, 1]) * rng.uniform(35, 60) if sideways else rng.uniform(-20, 20))
     cam = Camera((cx, height, cz), yaw, float(rng.uniform(-20, 8)), float(rng.uniform(-6, 6) * (rng.uniform() < 0.6)),
                  float(rng.uniform(30, 100)))
     # cars
@@ -806,7 +808,7 @@ def street(b: Builder, plaza: bool):
         sky_horizon=(1.0, 0.6, 0.35) if dusk else ((0.75, 0.76, 0.78) if overcast else (0.7, 0.8, 0.92)),
         ambient_up=(0.25, 0.22, 0.35) if dusk else ((0.5, 0.5, 0.52) if overcast else (0.3, 0.36, 0.45)),
         ambient_down=(0.15, 0.1, 0.08),
-        fog_m=float(rng.uniform(120, 400)), exposure=float(rng.uniform(0.85, 1.15)),
+        fog_m=float(rng.uniform(250, 700) if dusk else rng.uniform(150, 500)), exposure=float(rng.uniform(0.85, 1.15)),
         clouds=float(rng.uniform(0.0, 0.8)),
     )
     return cam, env

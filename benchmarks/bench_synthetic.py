@@ -1,0 +1,169 @@
+"""Speed of the synthetic world against the speed of training on its images.
+
+CPU (default): renders scenes at --size and reports scenes/s per core from process CPU time
+(honest on a shared machine: other processes do not count), the split of that time into world
+sampling / rendering / language, and the multi-core wall-clock rate with --workers. The reference
+printed beside it is the default model's training images/s if ``openbanana.training`` exposes
+``measure_train_images_per_second``; otherwise a stand-in measured in the same run: one
+AdamW step of a 1.6 M-parameter conv UNet (6 input channels, batch 16) on the CPU.
+
+GPU (--gpu): renders batches with the torch renderer (render_batch, scene sampling spread over a
+process pool) and prints scenes/s beside the CPU per-core rate measured in the same run.
+
+    python benchmarks/bench_synthetic.py --n 200 --size 128
+    python benchmarks/bench_synthetic.py --gpu --size 128 --batch 64 --n 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+
+
+def cpu_per_core(n: int, size: int, split: str, start: int = 10_000) -> dict:
+    from openbanana.data.synthetic.generate import finish_scene
+    from openbanana.data.synthetic.render import render_spec
+    from openbanana.data.synthetic.scene import Scene
+    from openbanana.data.synthetic.world import sample_world
+
+    from openbanana.data.synthetic import render_scene
+
+    render_scene(0, size=size)  # warm caches (templates, image bank, Embree device)
+    t_world = t_render = t_lang = 0.0
+    w0 = time.perf_counter()
+    for s in range(start, start + n):
+        a = time.process_time()
+        spec = sample_world(s, split)
+        b = time.process_time()
+        out = render_spec(spec, size, size, return_aux=True)
+        c = time.process_time()
+        sc = Scene(out["rgb"], out["depth_m"], out["normals"], out["semantic"], out["instance"], spec.objects,
+                   spec.camera, spec.kind, spec.split, spec.seed, spec.room_type, spec=spec)
+        finish_scene(sc)
+        d = time.process_time()
+        t_world, t_render, t_lang = t_world + b - a, t_render + c - b, t_lang + d - c
+    wall = time.perf_counter() - w0
+    cpu = t_world + t_render + t_lang
+    return {"scenes_per_core_s": n / cpu, "ms_world": 1e3 * t_world / n, "ms_render": 1e3 * t_render / n,
+            "ms_language": 1e3 * t_lang / n, "wall_scenes_s": n / wall}
+
+
+def _one(args):
+    from openbanana.data.synthetic import render_scene
+
+    render_scene(args[0], split=args[1], size=args[2])
+    return 1
+
+
+def cpu_workers(n: int, size: int, split: str, workers: int) -> float:
+    with mp.get_context("fork").Pool(workers) as pool:
+        pool.map(_one, [(s, split, size) for s in range(workers)])  # warm-up
+        t = time.perf_counter()
+        pool.map(_one, [(s, split, size) for s in range(20_000, 20_000 + n)], chunksize=4)
+        return n / (time.perf_counter() - t)
+
+
+def reference_train_images_per_s(size: int) -> tuple[float, str]:
+    try:
+        from openbanana import training
+
+        fn = getattr(training, "measure_train_images_per_second", None)
+        if fn is not None:
+            return float(fn(size=size)), "openbanana.training.measure_train_images_per_second"
+    except Exception:  # noqa: BLE001
+        pass
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+
+    def block(i, o):
+        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.GroupNorm(8, o), nn.SiLU(), nn.Conv2d(o, o, 3, padding=1),
+                             nn.GroupNorm(8, o), nn.SiLU())
+
+    class UNet(nn.Module):
+        def __init__(self, c=48):
+            super().__init__()
+            self.d1, self.d2, self.d3 = block(6, c), block(c, 2 * c), block(2 * c, 4 * c)
+            self.u2, self.u1 = block(6 * c, 2 * c), block(3 * c, c)
+            self.out = nn.Conv2d(c, 3, 1)
+
+        def forward(self, x):
+            a = self.d1(x)
+            b = self.d2(nn.functional.avg_pool2d(a, 2))
+            c = self.d3(nn.functional.avg_pool2d(b, 2))
+            b = self.u2(torch.cat([nn.functional.interpolate(c, scale_factor=2.0), b], 1))
+            return self.out(self.u1(torch.cat([nn.functional.interpolate(b, scale_factor=2.0), a], 1)))
+
+    net = UNet()
+    n_params = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.AdamW(net.parameters(), 1e-4)
+    x, y = torch.randn(16, 6, size, size), torch.randn(16, 3, size, size)
+    for _ in range(2):
+        opt.zero_grad()
+        nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+    steps, t = 4, time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+    ips = steps * 16 / (time.perf_counter() - t)
+    return ips, f"stand-in: {n_params / 1e6:.2f} M-param conv UNet, AdamW, batch 16, {size}x{size}, CPU ({torch.get_num_threads()} threads)"
+
+
+def gpu_rate(n: int, size: int, split: str, batch: int, device: str, workers: int) -> dict:
+    import torch
+
+    from openbanana.data.synthetic.gpu import render_batch
+
+    with mp.get_context("fork").Pool(workers) as pool:
+        render_batch(list(range(min(batch, 8))), split=split, size=size, device=device, pool=pool)  # compile, warm
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        done = 0
+        while done < n:
+            render_batch(list(range(30_000 + done, 30_000 + done + batch)), split=split, size=size, device=device,
+                         pool=pool)
+            done += batch
+        torch.cuda.synchronize()
+        return {"scenes_s": done / (time.perf_counter() - t), "batch": batch, "prep_workers": workers,
+                "device": torch.cuda.get_device_name()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--workers", type=int, default=0, help="also measure a multi-process pool (0 = skip)")
+    ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--device", default="cuda")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    cpu = cpu_per_core(args.n if not args.gpu else 30, args.size, args.split)
+    print(f"synthetic world, {args.size}x{args.size}, split {args.split}, {args.n if not args.gpu else 30} scenes")
+    print(f"  CPU per core (process time): {cpu['scenes_per_core_s']:.1f} scenes/s "
+          f"[world {cpu['ms_world']:.1f} ms + render {cpu['ms_render']:.1f} ms + language {cpu['ms_language']:.1f} ms"
+          f" per scene]; wall clock on this (shared) machine: {cpu['wall_scenes_s']:.1f} scenes/s")
+    if args.workers:
+        rate = cpu_workers(args.n, args.size, args.split, args.workers)
+        print(f"  CPU pool of {args.workers} processes (wall clock): {rate:.1f} scenes/s")
+    if args.gpu:
+        g = gpu_rate(args.n, args.size, args.split, args.batch, args.device, max(1, (os.cpu_count() or 2) - 1))
+        print(f"  GPU ({g['device']}, batch {g['batch']}, {g['prep_workers']} CPU prep workers): {g['scenes_s']:.1f} "
+              f"scenes/s = {g['scenes_s'] / cpu['scenes_per_core_s']:.1f}x one CPU core")
+    else:
+        ips, what = reference_train_images_per_s(min(args.size, 64))
+        print(f"  training reference: {ips:.1f} images/s ({what})")
+        print(f"  ratio: one CPU core renders {cpu['scenes_per_core_s'] / ips:.2f}x the images training consumes")
+
+
+if __name__ == "__main__":
+    main()
