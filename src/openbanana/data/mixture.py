@@ -19,8 +19,9 @@ DataLoader worker:
   - ``semantic``: a palette over the classes present; ``palette_fixed_prob`` the world's fixed
     :data:`~openbanana.data.synthetic.CLASS_COLORS` over all present classes, ``palette_full_prob``
     the fixed colours over *every* class (the default prompt of the pipeline), ``palette_subset_prob``
-    the fixed colours over a random subset, the rest random distinct colours over a subset of at
-    most ``random_palette_max_classes`` classes; classes left out are painted black (void); the
+    the fixed colours over a random subset, the rest random distinct colours over a random subset
+    (subsets hold at most ``random_palette_max_classes`` classes, so a small text encoder reads
+    the whole palette); classes left out are painted black (void); the
     palette's text notation (JSON, tuples, hex, names, ...) is drawn by the task's instruction;
   - ``instance``: one thing class present, each of its instances its own colour, on black
     (``instance_black_prob``) or a random background colour named in the instruction;
@@ -77,7 +78,8 @@ class MixtureConfig:
         palette_full_prob: semantic: fixed class colours over every class of the world.
         palette_subset_prob: semantic: fixed class colours over a random subset of those present.
             The rest (1 - the three) are random distinct colours over a random subset.
-        random_palette_max_classes: most classes in a random-colour palette.
+        random_palette_max_classes: most classes in a subset or random-colour palette (short
+            enough for the text encoder to read whole).
         instance_black_prob: instance: share of black backgrounds (else a colour from BACKGROUNDS).
         instance_color_seeds: instance: number of distinct instance colour assignments used.
         instance_min_share: instance: only classes with an instance covering at least this share
@@ -207,9 +209,8 @@ def semantic_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) ->
     elif u < cfg.palette_full_prob + cfg.palette_fixed_prob:
         ids = present
     else:
-        k = int(rng.integers(1, len(present) + 1))
-        if u >= cfg.palette_full_prob + cfg.palette_fixed_prob + cfg.palette_subset_prob:
-            k = min(k, cfg.random_palette_max_classes)
+        # subsets stay short so that a small text encoder reads the whole palette
+        k = int(rng.integers(1, min(len(present), cfg.random_palette_max_classes) + 1))
         ids = sorted(int(i) for i in rng.choice(present, size=k, replace=False))
     if u < cfg.palette_full_prob + cfg.palette_fixed_prob + cfg.palette_subset_prob:
         palette = {world.CLASSES[i]: tuple(int(v) for v in colors[i]) for i in ids}
