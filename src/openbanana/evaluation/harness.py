@@ -109,7 +109,7 @@ def run_benchmarks(
             if opts.out_dir is not None:
                 out = Path(opts.out_dir)
                 write_result(result, out)
-                rows = sorted((r for p in parts for r in p.grid_rows), key=lambda r: r[0])
+                rows = sorted((r for p in parts for r in p.grid_rows), key=lambda r: (r[0], r[1]))
                 if rows:
                     save_grid([r[1:] for r in rows], out / f"{bench.name}-grid.png")
             results.append(result)
