@@ -324,3 +324,32 @@ def test_usage_errors(tmp_path, inputs, model_dir):
         ]
     )
     assert code == 2 and "no such file or folder" in err
+
+
+def test_ensemble_with_a_seed_is_reproducible_and_exports_uncertainty(tmp_path, inputs, model_dir):
+    outs = []
+    for k in range(2):
+        code, stdout, err = run(
+            [
+                "predict",
+                str(inputs["rgb"]),
+                "--task",
+                "depth",
+                "--ensemble",
+                "2",
+                "--steps",
+                "2",
+                "--seed",
+                "3",
+                "--model",
+                str(model_dir),
+                "--out",
+                str(tmp_path / str(k)),
+                "--json",
+            ]
+        )
+        assert code == 0, err
+        files = json.loads(stdout)["results"][0]["files"]
+        outs.append((np.load(files["npy"]), np.load(files["uncertainty"])))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    assert outs[0][1].shape == (24, 36) and np.isfinite(outs[0][1]).all() and (outs[0][1] >= 0).all()

@@ -51,11 +51,14 @@ def _predict(client, path, task="depth", instruction=""):
     return client.predict(handle_file(str(path)), task, instruction, 0, 0, api_name="/predict")
 
 
-def test_defaults_are_safe():
+def test_defaults_are_safe(pipe):
     sig = inspect.signature(server_app.launch)
     assert sig.parameters["host"].default == "127.0.0.1"
     assert server_app.MAX_UPLOAD_BYTES == 10 * 2**20 and server_app.MAX_PIXELS == 16_000_000
     assert server_app.QUEUE_SIZE == 16
+    app = server_app.build_app(pipe)  # the queue is capped on the app itself
+    assert app._queue.max_size == server_app.QUEUE_SIZE
+    assert app._queue.default_concurrency_limit == server_app.CONCURRENCY
 
 
 def test_depth_then_click_reads_metres(client, inputs, pipe):

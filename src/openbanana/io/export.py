@@ -11,6 +11,7 @@ Per prediction (``write_prediction``), with ``STEM`` the input's file name witho
 ``STEM.vis.png``           a visualisation of the answer (8-bit RGB, for eyes only)
 ``STEM.overlay.png``       labels, instances or masks in colour over the input image
 ``STEM.ply``               depth only: a coloured point cloud (normals added when predicted)
+``STEM.uncertainty.npy``   ensembles only: float32 ``(H, W)`` per-pixel spread of the members
 ``STEM.json``              task, instruction, units, the 16-bit mappings, the files written
 =========================  ==================================================================
 
@@ -444,7 +445,7 @@ def write_prediction(
 
     Returns:
         Role -> path of each file written (``generated``, ``npy``, ``png16``, ``vis``, ``overlay``,
-        ``ply``, ``json``; ``png16_1``... for more than 16 masks).
+        ``ply``, ``uncertainty``, ``json``; ``png16_1``... for more than 16 masks).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -510,6 +511,11 @@ def write_prediction(
                 "normals": nrm is not None,
                 "max_depth_m": max_depth_m,
             }
+    uncertainty = _field(pred, "uncertainty")
+    if uncertainty is not None:
+        files["uncertainty"] = out / f"{stem}.uncertainty.npy"
+        np.save(files["uncertainty"], np.asarray(uncertainty, dtype=np.float32), allow_pickle=False)
+        info["ensemble_size"] = _field(pred, "ensemble_size")
     info.update(meta or {})
     info["files"] = {k: p.name for k, p in files.items()}
     files["json"] = out / f"{stem}.json"
