@@ -20,8 +20,8 @@ def test_encoder_padding_invariance_and_digit_sensitivity():
     torch.manual_seed(0)
     enc = TextEncoder(TextEncoderConfig(dim=32, layers=2, heads=2)).eval()
     with torch.no_grad():
-        tok1, m1, p1 = enc(["color (128, 64, 128)"])
-        tok2, m2, p2 = enc(["color (128, 64, 128)", "a much longer prompt that forces padding of the first"])
+        tok1, _, p1 = enc(["color (128, 64, 128)"])
+        tok2, _, p2 = enc(["color (128, 64, 128)", "a much longer prompt that forces padding of the first"])
         _, _, p3 = enc(["color (128, 64, 129)"])
     assert tok1.shape == (1, 21, 32) and p1.shape == (1, 32)
     torch.testing.assert_close(p1[0], p2[0], atol=1e-5, rtol=0)

@@ -97,7 +97,7 @@ def test_flow_loss_decreases_on_fixed_batch():
 def test_sample_shape_range_determinism():
     m = _micro().eval()
     b = _batch()
-    kw = dict(height=16, width=16, num_inference_steps=3)
+    kw = {"height": 16, "width": 16, "num_inference_steps": 3}
     x1 = m.sample(b.cond, b.prompts, generator=torch.Generator().manual_seed(3), **kw)
     x2 = m.sample(b.cond, b.prompts, generator=torch.Generator().manual_seed(3), **kw)
     x3 = m.sample(b.cond, b.prompts, generator=torch.Generator().manual_seed(4), **kw)
@@ -124,7 +124,7 @@ def test_one_step_is_deterministic_and_uses_the_condition():
 def test_guidance_scale_one_equals_plain_and_guidance_changes_output():
     m = _micro().eval()
     b = _batch()
-    kw = dict(height=16, width=16, num_inference_steps=2)
+    kw = {"height": 16, "width": 16, "num_inference_steps": 2}
     plain = m.sample(b.cond, b.prompts, generator=torch.Generator().manual_seed(1), **kw)
     # scales (1, 1) take the unguided path; scales (1 + tiny) the 3-way batched path: must agree
     near = m.sample(b.cond, b.prompts, generator=torch.Generator().manual_seed(1), guidance_text=1.0 + 1e-6, **kw)

@@ -31,7 +31,7 @@ def test_two_process_cpu_run(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            "-m", "openbanana.training", "--config", str(tmp_path / "train_config.json"), "--out", str(tmp_path / "run"),
            "--no-progress"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["ranks_in_sync"] is True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -13,19 +13,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def train(
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="training config JSON (configs/*.json); "
-                                              "default with --resume: the run's own train_config.json"),
-        out: Path = typer.Option(..., "--out", "-o", help="run directory: checkpoints, logs, exported pipeline"),
-        override: Optional[list[str]] = typer.Option(None, "--override", "-O",
-                                                     help="key=value, dotted paths (stages.0.steps=100)"),
-        resume: Optional[Path] = typer.Option(None, "--resume", help="run directory or checkpoint to resume"),
-        max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="wall-clock budget of the run; "
-                                                    "at the limit it checkpoints and exports"),
-        no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+        out: Annotated[Path, typer.Option("--out", "-o", help="run directory: checkpoints, logs, exported pipeline")],
+        config: Annotated[Path | None, typer.Option(
+            "--config", "-c", help="training config JSON (configs/*.json); with --resume and no --config: the "
+            "run's own train_config.json")] = None,
+        override: Annotated[list[str] | None, typer.Option(
+            "--override", "-O", help="key=value with dotted paths, repeatable (stages.0.steps=100)")] = None,
+        resume: Annotated[Path | None, typer.Option("--resume", help="run directory or checkpoint to resume")] = None,
+        max_minutes: Annotated[float | None, typer.Option(
+            "--max-minutes", help="wall-clock budget of the run; at the limit it checkpoints and exports")] = None,
+        no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
     ) -> None:
         """Train a generator (both recipe stages when the config has them) and export a pipeline to OUT.
 
-        Multi-GPU / multi-node: `accelerate launch [...] -m openbanana.training --config X --out DIR`.
+        Multi-GPU / multi-node: `accelerate launch [...] -m openbanana.training --config X --out DIR`
+        (see `openbanana.training.loop` for the commands).
         """
         from openbanana.training.config import TrainConfig
         from openbanana.training.loop import train as run

@@ -2,7 +2,7 @@
 
 from openbanana.training.config import ObjectiveConfig, StageConfig, TrainConfig, apply_overrides
 
-__all__ = ["ObjectiveConfig", "StageConfig", "TrainConfig", "apply_overrides", "train", "export_pipeline"]
+__all__ = ["ObjectiveConfig", "StageConfig", "TrainConfig", "apply_overrides", "export_pipeline", "train"]
 
 
 def __getattr__(name: str):  # heavy imports (accelerate) only when the loop is used

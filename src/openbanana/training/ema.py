@@ -36,9 +36,9 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         d = self.current_decay()
-        for k, p in model.named_parameters():
-            if k in self.shadow:
-                self.shadow[k].lerp_(p.detach().float(), 1 - d)
+        params = dict(model.named_parameters())
+        names = list(self.shadow)
+        torch._foreach_lerp_([self.shadow[k] for k in names], [params[k].detach().float() for k in names], 1 - d)
         self.num_updates += 1
 
     @torch.no_grad()

@@ -39,7 +39,7 @@ import inspect
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ def _data_module(source: str) -> Any:
 
 def _data_config(module: Any, cfg: TrainConfig, data: dict[str, Any], split: str | None = None) -> Any:
     """The source's config dataclass from a stage's ``data`` dict (resolution and split filled in)."""
-    cls = getattr(module, "MixtureConfig", None) or getattr(module, "ToyConfig")
+    cls = getattr(module, "MixtureConfig", None) or module.ToyConfig
     names = {f.name for f in fields(cls)}
     d = dict(data)
     for key in ("size", "resolution"):
@@ -130,7 +130,7 @@ def sample_stream(module: Any, data_cfg: Any, *, seed: int, rank: int, world_siz
     """Samples of this rank from position ``start`` (exactly, when the source accepts ``start``)."""
     from torch.utils.data import DataLoader
 
-    kwargs = dict(seed=seed, rank=rank, world_size=world_size)
+    kwargs = {"seed": seed, "rank": rank, "world_size": world_size}
     skip = 0
     if "start" in inspect.signature(module.build_dataset).parameters:
         kwargs["start"] = start
@@ -138,7 +138,7 @@ def sample_stream(module: Any, data_cfg: Any, *, seed: int, rank: int, world_siz
         skip = start  # exact but slow: regenerate and drop the samples already seen
     ds = module.build_dataset(data_cfg, **kwargs)
     loader = DataLoader(ds, batch_size=None, num_workers=num_workers, collate_fn=lambda s: s,
-                        prefetch_factor=64 if num_workers else None, persistent_workers=False,
+                        prefetch_factor=8 if num_workers else None, persistent_workers=False,
                         pin_memory=False)
     it = iter(loader)
     for _ in range(skip):
@@ -321,7 +321,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     while stage_idx < len(cfg.stages) and not stopped_by_time:
         stage = cfg.stages[stage_idx]
         stage_start = time.monotonic()
-        stage_elapsed_before = 0.0 if stage_step == 0 else _stage_elapsed(history, stage_idx)
+        # a stage's wall-clock budget restarts on resume (the run's max_minutes does not: elapsed_s is saved)
+        stage_elapsed_before = 0.0
         data_cfg = _data_config(module, cfg, stage.data)
         fresh_n = min(cfg.fresh_per_step, cfg.batch_size) if cfg.fresh_per_step else cfg.batch_size
         pool = ReplayPool(cfg.replay_capacity, acc.device) if fresh_n < cfg.batch_size else None
@@ -379,12 +380,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                 t_log, imgs_log = now, 0
             if cfg.eval_every and step % cfg.eval_every == 0:
                 history.append({"event": "eval", "step": step, "heldout": evaluate("eval")})
-            if cfg.snapshot_every and step % cfg.snapshot_every == 0:
-                if main:
-                    export_pipeline(backend, out / "snapshots" / f"step_{step:07d}", cfg,
-                                    {"step": step, "images_seen": step * cfg.batch_size * world,
-                                     "unique_samples": unique,
-                                     "minutes": elapsed() / 60}, ema)
+            if cfg.snapshot_every and step % cfg.snapshot_every == 0 and main:
+                export_pipeline(backend, out / "snapshots" / f"step_{step:07d}", cfg,
+                                {"step": step, "images_seen": step * cfg.batch_size * world,
+                                 "unique_samples": unique, "minutes": elapsed() / 60}, ema)
             if cfg.ckpt_every and step % cfg.ckpt_every == 0:
                 checkpoint(step)
             # wall-clock limits, agreed by all processes
@@ -399,6 +398,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                 break
         if bar is not None:
             bar.close()
+        del stream  # stop this stage's DataLoader workers before the next stage starts its own
         history.append({"event": "stage_end", "stage": stage_idx, "name": stage.name, "steps": stage_step,
                         "global_step": step, "train_loss_smooth": loss_avg,
                         "seconds": stage_elapsed_before + time.monotonic() - stage_start,
@@ -434,11 +434,6 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
 
 
 # ============================================================================ helpers
-def _stage_elapsed(history: list[dict[str, Any]], stage_idx: int) -> float:
-    # time spent in a stage before a resume is not tracked per stage; 0 keeps the stage budget whole
-    return 0.0
-
-
 def _progress(stage: StageConfig, done: int, enabled: bool) -> Any:
     if not enabled:
         return None
