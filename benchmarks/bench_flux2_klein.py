@@ -41,9 +41,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from openbanana.backends.base import Batch  # noqa: E402
-from openbanana.backends.flux2_klein import Flux2KleinBackend, Flux2KleinConfig  # noqa: E402
-from openbanana.backends.flux2_random import OUT_LAYERS, build_components  # noqa: E402
+from openbanana.backends.base import Batch
+from openbanana.backends.flux2_klein import Flux2KleinBackend, Flux2KleinConfig
+from openbanana.backends.flux2_random import OUT_LAYERS, build_components
 
 DEPTH_PROMPT = "Estimate the metric depth of this image and draw it with the depth colour code."
 T2I_PROMPT = "A photo of a sunlit living room with a red armchair and a wooden floor."
@@ -85,10 +85,10 @@ def bench_inference(backend: Flux2KleinBackend, res: int, args, device) -> list[
     cond = torch.rand(1, 3, res, res, device=device) * 2 - 1
     half = torch.nn.functional.interpolate(cond, size=(res // 2, res // 2), mode="bilinear", antialias=True)
     cases = [
-        ("depth, 1 step (deterministic)", cond, DEPTH_PROMPT, dict(one_step=True)),
-        ("depth, 4 steps", cond, DEPTH_PROMPT, dict(num_inference_steps=4)),
-        ("text-to-image, 4 steps", None, T2I_PROMPT, dict(num_inference_steps=4)),
-        (f"depth, 1 step, reference at {res // 2}px", half, DEPTH_PROMPT, dict(one_step=True)),
+        ("depth, 1 step (deterministic)", cond, DEPTH_PROMPT, {"one_step": True}),
+        ("depth, 4 steps", cond, DEPTH_PROMPT, {"num_inference_steps": 4}),
+        ("text-to-image, 4 steps", None, T2I_PROMPT, {"num_inference_steps": 4}),
+        (f"depth, 1 step, reference at {res // 2}px", half, DEPTH_PROMPT, {"one_step": True}),
     ]
     with torch.inference_mode():
         # parts of the one-step path, for the breakdown
@@ -101,8 +101,10 @@ def bench_inference(backend: Flux2KleinBackend, res: int, args, device) -> list[
         t_dec = timed(lambda: backend.decode_latents(x0), device, args.warmup, args.repeats)
         for name, c, prompt, kw in cases:
             reset_peak(device)
-            t = timed(lambda: backend.sample(c, [prompt], height=res, width=res, generator=g.manual_seed(0), **kw),
-                      device, args.warmup, args.repeats)
+            def run(c=c, prompt=prompt, kw=kw):
+                return backend.sample(c, [prompt], height=res, width=res, generator=g.manual_seed(0), **kw)
+
+            t = timed(run, device, args.warmup, args.repeats)
             rows.append({"case": name, "resolution": res, "ms": 1000 * t, "peak_gib": peak_gib(device)})
     ref = rows[0]["ms"]
     for r in rows:
@@ -130,7 +132,7 @@ def bench_training(components: dict, cfg_kw: dict, mode: str, batch_sizes: list[
                       cond=torch.rand(bs, 3, res, res, device=device) * 2 - 1,
                       has_cond=torch.ones(bs, dtype=torch.bool), prompts=[DEPTH_PROMPT] * bs, tasks=["depth"] * bs)
 
-        def step() -> None:
+        def step(batch=batch, g=g) -> None:
             loss = backend.training_loss(batch, g)
             loss.backward()
             opt.step()
@@ -145,11 +147,10 @@ def bench_training(components: dict, cfg_kw: dict, mode: str, batch_sizes: list[
             rows.append({"mode": mode, "batch": bs, "resolution": res, "s_per_step": None, "img_per_s": None,
                          "peak_gib": "OOM", "trainable_m": n_train / 1e6})
             break
-    del opt, params
+    opt.state.clear()  # free the optimiser states before the next mode
     if mode == "lora":
         backend.transformer.unload_lora()  # back to the plain base transformer for the next mode
     components["transformer"] = backend.transformer
-    del backend
     reset_peak(device)
     return rows
 
@@ -197,8 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
     components = build_components(size, seed=0, device=device, dtype=dtype)
     sync(device)
     t_build = time.perf_counter() - t0
-    cfg_kw = dict(pretrained=f"random:{size}", bf16=not args.tiny, text_encoder_out_layers=OUT_LAYERS[size],
-                  gradient_checkpointing=not args.no_checkpointing)
+    cfg_kw = {"pretrained": f"random:{size}", "bf16": not args.tiny, "text_encoder_out_layers": OUT_LAYERS[size],
+                  "gradient_checkpointing": not args.no_checkpointing}
     backend = Flux2KleinBackend.from_components(components, Flux2KleinConfig(**cfg_kw, finetune="none"))
     backend.to(device)
     t_text = timed(lambda: backend._encode_prompts([DEPTH_PROMPT]), device, 1, 3)
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compile:
         backend.transformer.compile(fullgraph=False)
     inf_rows = bench_inference(backend, res, args, device)
-    del backend
+    backend = None
     reset_peak(device)
 
     # 3. training ----------------------------------------------------------------------------------------
@@ -227,10 +228,10 @@ def main(argv: list[str] | None = None) -> dict:
     # 4. report ------------------------------------------------------------------------------------------
     mem = "peak GiB" if device.type == "cuda" else "peak GiB (CUDA only)"
     arch = "FLUX.2 [klein] 4B architecture" if size == "klein-4b" else "tiny FLUX.2 [klein] (smoke test)"
-    lines = [f"\n### {arch}, random weights, {gpu}, "
-             f"{'bf16' if dtype == torch.bfloat16 else 'fp32'}\n",
-             f"Prompt encoding (Qwen3, {cfg_kw.get('max_sequence_length', 512)} tokens): {1000 * t_text:.1f} ms "
-             "(cached during training and for fixed task prompts).\n",
+    lines = [(f"\n### {arch}, random weights, {gpu}, "
+             f"{'bf16' if dtype == torch.bfloat16 else 'fp32'}\n"),
+             (f"Prompt encoding (Qwen3, {cfg_kw.get('max_sequence_length', 512)} tokens): {1000 * t_text:.1f} ms "
+             "(cached during training and for fixed task prompts).\n"),
              f"| inference, batch 1 | resolution | ms / image | x one-step | {mem} |", "|---|---|---|---|---|"]
     for r in inf_rows:
         lines.append(f"| {r['case']} | {r['resolution']}x{r['resolution']} | {r['ms']:.1f} | "
@@ -240,8 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
                  f"{b['transformer']:.1f} ms, VAE decode {b['vae_decode']:.1f} ms.\n")
     if train_rows:
         ck = "off" if args.no_checkpointing else "on"
-        lines += [f"| training (AdamW, checkpointing {ck}) | batch | resolution | s / step | images / s | "
-                  f"trainable M | {mem} |", "|---|---|---|---|---|---|---|"]
+        lines += [(f"| training (AdamW, checkpointing {ck}) | batch | resolution | s / step | images / s | "
+                  f"trainable M | {mem} |"), "|---|---|---|---|---|---|---|"]
         for r in train_rows:
             lines.append(f"| {r['mode']} | {r['batch']} | {r['resolution']}x{r['resolution']} | "
                          f"{fmt(r['s_per_step'], '.3f')} | {fmt(r['img_per_s'], '.2f')} | "

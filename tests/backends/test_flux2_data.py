@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("webdataset")
 
-from openbanana.backends.flux2_data import BlendConfig, build_dataset, collate, real_sample  # noqa: E402
-from openbanana.backends.flux2_replay import _png  # noqa: E402
+from openbanana.backends.flux2_data import BlendConfig, build_dataset, collate, real_sample
+from openbanana.backends.flux2_replay import _png
 
 
 def write_fake_replay(root, n: int = 6, size: int = 24) -> None:

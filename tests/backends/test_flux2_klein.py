@@ -18,21 +18,21 @@ import torch
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
-from openbanana.backends import BACKENDS, Batch, GeneratorBackend  # noqa: E402
-from openbanana.backends.flux2_klein import (  # noqa: E402
+from openbanana.backends import BACKENDS, Batch, GeneratorBackend
+from openbanana.backends.flux2_klein import (
     CONFIG_NAME,
     LORA_WEIGHTS_NAME,
     Flux2KleinBackend,
     Flux2KleinConfig,
 )
-from openbanana.backends.flux2_random import OUT_LAYERS, save_random_pipeline  # noqa: E402
+from openbanana.backends.flux2_random import OUT_LAYERS, save_random_pipeline
 
 SIZE = 32  # pixels; 8 x 8 tokens with the tiny VAE (x2) and 2 x 2 patches
 
 
 def tiny_config(**kw) -> Flux2KleinConfig:
-    base = dict(bf16=False, text_encoder_out_layers=OUT_LAYERS["tiny"], max_sequence_length=24,
-                lora_rank=4, lora_alpha=8.0, gradient_checkpointing=True, one_step_fraction=0.25)
+    base = {"bf16": False, "text_encoder_out_layers": OUT_LAYERS["tiny"], "max_sequence_length": 24,
+                "lora_rank": 4, "lora_alpha": 8.0, "gradient_checkpointing": True, "one_step_fraction": 0.25}
     base.update(kw)
     return Flux2KleinConfig(**base)
 
@@ -253,7 +253,10 @@ def test_text_embedding_cache_lets_the_encoder_go(tiny_dir, tmp_path):
 
 # ---------------------------------------------------------------------------------- tasks
 def test_sample_decodes_to_a_depth_map(tiny_dir):
-    from openbanana.tasks.codecs.depth import decode_depth
+    import openbanana
+
+    def decode_depth(rgb):
+        return openbanana.decode("depth", rgb)
 
     backend = load(tiny_dir)
     images = sample(backend, steps=1)
@@ -265,6 +268,22 @@ def test_sample_decodes_to_a_depth_map(tiny_dir):
     assert np.isfinite(depth_m).all() and (depth_m >= 0).all()
     assert np.array_equal(depth_m, decode_depth(((sample(backend, steps=1).permute(0, 2, 3, 1) + 1) * 127.5)
                                                 .round().to(torch.uint8).numpy()))  # deterministic
+
+
+def test_untuned_base_as_a_pipeline_folder(tiny_dir, tmp_path):
+    """The zero-shot baseline: a finetune='none' backend wrapped for `openbanana predict/eval`."""
+    from openbanana.backends.flux2_klein import write_pipeline_dir
+    from openbanana.pipeline import OpenBananaPipeline
+
+    out = write_pipeline_dir(load(tiny_dir, finetune="none"), tmp_path / "pipe", resolution=SIZE)
+    assert sorted(os.listdir(out / "backend")) == [CONFIG_NAME]  # no weights: the config names the base
+    pipe = OpenBananaPipeline.from_pretrained(out)
+    assert pipe.backend.trainable_parameters() == []
+    rgb = (np.random.default_rng(1).random((40, 56, 3)) * 255).astype(np.uint8)
+    pred = pipe.predict(rgb, task="depth")
+    assert np.asarray(pred.answer).shape == (40, 56)  # answered at the input's size
+    with pytest.raises(ValueError, match="multiple of 4"):
+        write_pipeline_dir(load(tiny_dir, finetune="none"), tmp_path / "bad", resolution=30)
 
 
 # ---------------------------------------------------------------------------------- distributed

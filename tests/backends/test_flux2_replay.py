@@ -11,9 +11,9 @@ import torch
 pytest.importorskip("diffusers")
 pytest.importorskip("webdataset")
 
-from openbanana.backends.flux2_klein import Flux2KleinBackend, Flux2KleinConfig  # noqa: E402
-from openbanana.backends.flux2_random import OUT_LAYERS, save_random_pipeline  # noqa: E402
-from openbanana.backends.flux2_replay import (  # noqa: E402
+from openbanana.backends.flux2_klein import Flux2KleinBackend, Flux2KleinConfig
+from openbanana.backends.flux2_random import OUT_LAYERS, save_random_pipeline
+from openbanana.backends.flux2_replay import (
     MANIFEST,
     ReplayConfig,
     ReplayDataset,
@@ -21,14 +21,14 @@ from openbanana.backends.flux2_replay import (  # noqa: E402
     plan_sample,
     write_replay_shards,
 )
-from openbanana.errors import DataLayoutError  # noqa: E402
+from openbanana.errors import DataLayoutError
 
 SIZE = 32
 
 
 def _cfg(**kw) -> Flux2KleinConfig:
-    d = dict(bf16=False, text_encoder_out_layers=OUT_LAYERS["tiny"], max_sequence_length=24, lora_rank=4,
-             lora_alpha=8.0, gradient_checkpointing=False)
+    d = {"bf16": False, "text_encoder_out_layers": OUT_LAYERS["tiny"], "max_sequence_length": 24, "lora_rank": 4,
+             "lora_alpha": 8.0, "gradient_checkpointing": False}
     d.update(kw)
     return Flux2KleinConfig(**d)
 
@@ -58,7 +58,7 @@ def test_plan_is_a_pure_function_of_seed_and_index():
 
 
 def test_shards_hold_every_sample_once(replay):
-    _, root, cfg, summaries = replay
+    _, root, _, summaries = replay
     manifest = json.loads((root / MANIFEST).read_text())
     assert manifest["config"]["num_samples"] == 8 and manifest["world_size"] == 2
     total = sum(s["counts"][sp]["samples"] for s in summaries for sp in ("train", "val"))

@@ -225,9 +225,9 @@ class Flux2KleinBackend(nn.Module):
     def _lora_target_names(self) -> list[str]:
         names = []
         for name, module in self.transformer.named_modules():
-            if isinstance(module, nn.Linear) and "_blocks." in name:
-                if any(name == t or name.endswith("." + t) for t in self.config.lora_targets):
-                    names.append(name)
+            if (isinstance(module, nn.Linear) and "_blocks." in name
+                    and any(name == t or name.endswith("." + t) for t in self.config.lora_targets)):
+                names.append(name)
         if not names:
             raise ValueError(f"lora_targets {list(self.config.lora_targets)} match no Linear layer of the transformer")
         return names
@@ -265,7 +265,7 @@ class Flux2KleinBackend(nn.Module):
             cfg = Flux2KleinConfig.load(local / CONFIG_NAME)
         else:
             cfg = copy.deepcopy(config) if config is not None else Flux2KleinConfig()
-            cfg.pretrained = str(path)
+            cfg.pretrained = str(local.resolve()) if local.is_dir() else str(path)  # saved configs work from any cwd
         for key, value in overrides.items():
             if not hasattr(cfg, key):
                 raise ValueError(f"unknown Flux2KleinConfig field {key!r}")
@@ -716,3 +716,30 @@ def _unpatchify(latents: torch.Tensor) -> torch.Tensor:
     b, c4, h, w = latents.shape
     x = latents.reshape(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)  # [B, C, H/2, 2, W/2, 2]
     return x.reshape(b, c4 // 4, h * 2, w * 2)
+
+
+# ============================================================================ pipeline folders
+def write_pipeline_dir(backend: Flux2KleinBackend, out: str | Path, *, resolution: int = 1024,
+                       **inference: Any) -> Path:
+    """Make ``out`` an openbanana pipeline folder (``pipeline.json`` + ``backend/``) for ``backend``.
+
+    ``openbanana predict --model out`` and ``openbanana eval --model out`` then run it. The
+    backend folder holds the config and, for a tuned backend, its weights (LoRA file or full
+    transformer); a ``finetune="none"`` backend (the untuned base: the zero-shot baseline) holds
+    only the config, which names the base by hub id or path.
+
+    Args:
+        backend: the backend to wrap; out: folder to write.
+        resolution: square side the pipeline resizes inputs to (a multiple of 16).
+        **inference: fields of :class:`openbanana.pipeline_config.InferenceDefaults`
+            (default here: 4 steps, dense tasks one-step).
+    """
+    from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
+
+    if resolution % backend.multiple_of:
+        raise ValueError(f"resolution must be a multiple of {backend.multiple_of}, got {resolution}")
+    out = Path(out)
+    backend.save_pretrained(backend_dir(out))
+    inf = {"num_inference_steps": backend.config.default_steps, **inference}
+    PipelineConfig(backend=backend.name, resolution=resolution, inference=InferenceDefaults(**inf)).save(out)
+    return out

@@ -30,43 +30,43 @@ import torch
 OUT_LAYERS: dict[str, tuple[int, ...]] = {"tiny": (1, 2, 3), "klein-4b": (9, 18, 27)}
 
 _TRANSFORMER: dict[str, dict[str, Any]] = {
-    "tiny": dict(
-        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16,
-        num_attention_heads=2, joint_attention_dim=48, timestep_guidance_channels=32, mlp_ratio=3.0,
-        axes_dims_rope=(4, 4, 4, 4), rope_theta=2000, eps=1e-6, guidance_embeds=False,
-    ),
-    "klein-4b": dict(
-        patch_size=1, in_channels=128, num_layers=5, num_single_layers=20, attention_head_dim=128,
-        num_attention_heads=24, joint_attention_dim=7680, timestep_guidance_channels=256, mlp_ratio=3.0,
-        axes_dims_rope=(32, 32, 32, 32), rope_theta=2000, eps=1e-6, guidance_embeds=False,
-    ),
+    "tiny": {
+        "patch_size": 1, "in_channels": 16, "num_layers": 1, "num_single_layers": 1, "attention_head_dim": 16,
+        "num_attention_heads": 2, "joint_attention_dim": 48, "timestep_guidance_channels": 32, "mlp_ratio": 3.0,
+        "axes_dims_rope": (4, 4, 4, 4), "rope_theta": 2000, "eps": 1e-6, "guidance_embeds": False,
+    },
+    "klein-4b": {
+        "patch_size": 1, "in_channels": 128, "num_layers": 5, "num_single_layers": 20, "attention_head_dim": 128,
+        "num_attention_heads": 24, "joint_attention_dim": 7680, "timestep_guidance_channels": 256, "mlp_ratio": 3.0,
+        "axes_dims_rope": (32, 32, 32, 32), "rope_theta": 2000, "eps": 1e-6, "guidance_embeds": False,
+    },
 }
 
 _VAE: dict[str, dict[str, Any]] = {
-    "tiny": dict(
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        block_out_channels=(16, 16), layers_per_block=1, latent_channels=4, norm_num_groups=4,
-        sample_size=32,
-    ),
-    "klein-4b": dict(),  # the class defaults are the FLUX.2 VAE
+    "tiny": {
+        "down_block_types": ("DownEncoderBlock2D",) * 2, "up_block_types": ("UpDecoderBlock2D",) * 2,
+        "block_out_channels": (16, 16), "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 4,
+        "sample_size": 32,
+    },
+    "klein-4b": {},  # the class defaults are the FLUX.2 VAE
 }
 
 _TEXT: dict[str, dict[str, Any]] = {
-    "tiny": dict(
-        hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=2,
-        num_key_value_heads=1, head_dim=8, max_position_embeddings=1024,
-    ),
-    "klein-4b": dict(
-        hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
-        num_key_value_heads=8, head_dim=128, max_position_embeddings=40960, vocab_size=151936,
-        rope_theta=1_000_000, tie_word_embeddings=True,
-    ),
+    "tiny": {
+        "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2,
+        "num_key_value_heads": 1, "head_dim": 8, "max_position_embeddings": 1024,
+    },
+    "klein-4b": {
+        "hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 40960, "vocab_size": 151936,
+        "rope_theta": 1_000_000, "tie_word_embeddings": True,
+    },
 }
 
-_SCHEDULER = dict(
-    num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-    base_image_seq_len=256, max_image_seq_len=4096, time_shift_type="exponential",
-)
+_SCHEDULER = {
+    "num_train_timesteps": 1000, "shift": 3.0, "use_dynamic_shifting": True, "base_shift": 0.5, "max_shift": 1.15,
+    "base_image_seq_len": 256, "max_image_seq_len": 4096, "time_shift_type": "exponential",
+}
 
 _CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -156,8 +156,8 @@ def build_components(size: str = "tiny", *, seed: int = 0, device: str | torch.d
     for module in (transformer, vae, text_encoder):
         module.eval()
     scheduler = FlowMatchEulerDiscreteScheduler(**_SCHEDULER)
-    return dict(transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                scheduler=scheduler)
+    return {"transformer": transformer, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer,
+                "scheduler": scheduler}
 
 
 def save_random_pipeline(path: str | Path, size: str = "tiny", *, seed: int = 0) -> Path:

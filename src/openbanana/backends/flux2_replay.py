@@ -274,7 +274,7 @@ def iter_samples(paths: list[Path], size: int | None = None) -> Iterator[dict[st
     import webdataset as wds
 
     # shards are dealt to ranks and workers by the caller: no splitting inside WebDataset
-    keep_all = lambda src: src  # noqa: E731
+    keep_all = lambda src: src
     for raw in wds.WebDataset([str(p) for p in paths], shardshuffle=False, empty_check=False,
                               nodesplitter=keep_all, workersplitter=keep_all):
         yield decode_sample(raw, size)
@@ -406,13 +406,13 @@ def main(argv: list[str] | None = None) -> None:
                        help="Flux2KleinConfig fields as inline JSON or a JSON file (e.g. '{\"bf16\": false}')")
     args = ap.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     overrides: dict[str, Any] = {}
     if args.backend_config:
         text = args.backend_config
         overrides = json.loads(Path(text).read_text() if Path(text).is_file() else text)
     if device == "cuda":
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     if args.cmd == "write":
         prompts = DEFAULT_PROMPTS
         if args.prompts is not None:
