@@ -86,7 +86,7 @@ def reference_train_images_per_s(size: int) -> tuple[float, str]:
                              nn.GroupNorm(8, o), nn.SiLU())
 
     class UNet(nn.Module):
-        def __init__(self, c=48):
+        def __init__(self, c=64):
             super().__init__()
             self.d1, self.d2, self.d3 = block(6, c), block(c, 2 * c), block(2 * c, 4 * c)
             self.u2, self.u1 = block(6 * c, 2 * c), block(3 * c, c)
