@@ -138,7 +138,7 @@ def run_predict(
     *,
     tasks: list[str] | None = None,
     steps: int | None = None,
-    ensemble: int = 1,
+    ensemble: int | None = None,
     batch_size: int = 4,
     fov_deg: float = DEFAULT_FOV_DEG,
     point: tuple[int, int] | None = None,
@@ -182,6 +182,7 @@ def run_predict(
     stems = _stems(paths)
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     kwargs: dict[str, Any] = {"num_inference_steps": steps, "ensemble_size": ensemble, "generator": generator}
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # unset: the model's own defaults
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -309,8 +310,9 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option("--steps", min=1, help="Sampling steps (default: the model's).")
         ] = None,
         ensemble: Annotated[
-            int, typer.Option("--ensemble", min=1, help="Samples combined per prediction.")
-        ] = 1,
+            int | None,
+            typer.Option("--ensemble", min=1, help="Samples combined per prediction (default: the model's)."),
+        ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 4,
         fov_deg: Annotated[
             float,

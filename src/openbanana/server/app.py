@@ -257,7 +257,8 @@ def build_app(
 
     demo_ = Demo(pipe, max_pixels=max_pixels, max_bytes=max_bytes)
     tasks = task_names()
-    with gr.Blocks(title="openbanana", analytics_enabled=False) as app:
+    # uploads and results live in Gradio's cache folder: files older than an hour are deleted hourly
+    with gr.Blocks(title="openbanana", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(
             "# openbanana\nOne image generator for every vision task: each answer is drawn as an "
             "image in a fixed colour code and decoded back into numbers."
