@@ -25,7 +25,12 @@ def pipe_dir(tmp_path_factory):
     torch.manual_seed(0)
     cfg = TinyConfig(channels=8, channel_mults=(1, 2), num_res_blocks=1, attn_levels=(1,), heads=2, emb_dim=32,
                      text=TextEncoderConfig(dim=32, layers=1, heads=2))
-    pipe = OpenBananaPipeline(TinyBackend(cfg), PipelineConfig(
+    backend = TinyBackend(cfg)
+    with torch.no_grad():  # zero-initialised output layers would make every answer the same grey
+        for p in backend.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.2)
+    pipe = OpenBananaPipeline(backend, PipelineConfig(
         backend="tiny", resolution=16, inference=InferenceDefaults(num_inference_steps=3)))
     return pipe.save_pretrained(tmp_path_factory.mktemp("pipe"))
 
@@ -49,7 +54,10 @@ def test_save_pretrained_layout_is_json_and_safetensors_only(pipe_dir, pipe):
     # loaded weights equal the saved ones: the same deterministic one-step answer twice
     again = OpenBananaPipeline.from_pretrained(pipe_dir)
     img = np.full((16, 16, 3), 90, np.uint8)
-    np.testing.assert_array_equal(pipe.predict(img, task="depth").raw, again.predict(img, task="depth").raw)
+    a = pipe.predict(img, task="depth").raw
+    np.testing.assert_array_equal(a, again.predict(img, task="depth").raw)
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 1  # a real, non-constant network output
+    assert not np.array_equal(a, pipe.predict(np.full((16, 16, 3), 200, np.uint8), task="depth").raw)
 
 
 def _requests(scene):
@@ -146,6 +154,10 @@ def test_batches_letterbox_pil_output_and_input_kinds(pipe, scene):
     assert len(out) == 5 and all(isinstance(im, Image.Image) for im in out.images)
     assert [p.answer.shape for p in out] == [(H, W)] * 4 + [(20, W)]
     np.testing.assert_array_equal(out[0].raw, out[1].raw)  # PIL and array give the same pixels
+    batch = pipe(np.stack([scene.rgb, scene.rgb]), task="depth")  # a 4-D array is a batch
+    assert len(batch) == 2 and batch[0].answer.shape == (H, W)
+    np.testing.assert_array_equal(batch[1].raw, pipe.predict(scene.rgb, task="depth").raw)
+    assert not np.array_equal(batch[0].raw, out[0].raw)  # letterbox and stretch frames differ
     # per-image instructions route each image to its own task
     mixed = pipe([scene.rgb, scene.rgb], ["estimate the depth", "surface normals"])
     assert [p.task for p in mixed] == ["depth", "normals"]
@@ -203,3 +215,6 @@ def test_load_model_errors(tmp_path, monkeypatch, pipe_dir):
     with pytest.raises(OpenBananaError, match="not a valid pipeline config"):
         load_model(broken)
     assert isinstance(load_model(pipe_dir), OpenBananaPipeline)
+    (broken / "pipeline.json").write_text('{"backend": "no-such-backend", "resolution": 16}')
+    with pytest.raises(ValueError, match="unknown backend 'no-such-backend'"):
+        load_model(broken)

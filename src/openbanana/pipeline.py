@@ -169,10 +169,16 @@ def _backend_class(name: str) -> type:
 
     if name not in BACKENDS:
         # backends register on import; try the module named after the key (``flux2-klein`` -> flux2_klein)
+        module = f"openbanana.backends.{name.replace('-', '_')}"
         try:
-            importlib.import_module(f"openbanana.backends.{name.replace('-', '_')}")
-        except ImportError:
-            pass
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # the backend exists but one of its dependencies is missing
+                raise OpenBananaError(f"backend {name!r} needs a package that is not installed: {exc}; "
+                                      "install the extra it belongs to (e.g. pip install 'openbanana[frontier]')"
+                                      ) from None
+        except ImportError as exc:
+            raise OpenBananaError(f"backend {name!r} could not be imported: {exc}") from None
     return BACKENDS.get(name)
 
 
@@ -181,6 +187,9 @@ def _tasks_module() -> Any:
 
 
 def _as_list(x: Any) -> list[Any]:
+    """A list of items; a 4-D array or tensor is a batch of images ``(B, H, W, C)`` / ``[B, C, H, W]``."""
+    if isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim == 4:
+        return list(x)
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
@@ -462,7 +471,8 @@ class OpenBananaPipeline:
         Args:
             images: None (text-to-image), one image, or a list. An image is a path, bytes, a PIL
                 image of any mode, a uint8 ``(H, W[, 3|4])`` array, a float array in [0, 1], or a
-                torch tensor (``(3, H, W)`` or ``(H, W, 3)``); any size and aspect ratio.
+                torch tensor (``(3, H, W)`` or ``(H, W, 3)``); any size and aspect ratio. A 4-D
+                array ``(B, H, W, C)`` or tensor ``[B, C, H, W]`` is a batch.
             instruction: one instruction for all images, or one per image; None uses the task's
                 canonical instruction.
             task: a task name (``openbanana.tasks.TASKS``, or ``"edit"`` / ``"t2i"``); None reads
