@@ -101,11 +101,12 @@ def register(app: typer.Typer) -> None:
             save_predictions=save_predictions,
             grid=grid,
             query_rewriter=query_rewriter,
+            batch_size=batch_size,
             benchmark=BenchmarkOptions(align=align, synthetic_size=synthetic_size),
         )
         for name in benchmark:
             BENCHMARKS.get(name)  # unknown names fail before any model is loaded
-        results = run_benchmarks(model, benchmark, opts, accelerator=_accelerator())
+        results = run_benchmarks(model, benchmark, opts, accelerator=_accelerator(), device=device)
         if results:
             typer.echo(markdown_summary(results))
             for r in results:

@@ -21,7 +21,20 @@ from openbanana.evaluation.runner import EvalOptions, finalize, model_fingerprin
 ORACLES = {"oracle": 0.0, "oracle-noisy": 3.0}
 
 
-def model_loader(model: str | None, seed: int = 0) -> tuple[Callable[[Any], Any], dict[str, Any]]:
+def pick_device(device: str, accelerator: Any = None) -> str:
+    """``auto``: this process's Accelerate device, else CUDA when available, else CPU."""
+    if device != "auto":
+        return device
+    if accelerator is not None:
+        return str(accelerator.device)
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model_loader(
+    model: str | None, seed: int = 0, device: str = "cpu"
+) -> tuple[Callable[[Any], Any], dict[str, Any]]:
     """``(source -> model, model info)`` for a ``--model`` value."""
     if model in ORACLES:
         sigma = ORACLES[model]
@@ -33,8 +46,8 @@ def model_loader(model: str | None, seed: int = 0) -> tuple[Callable[[Any], Any]
         }
     from openbanana.pipeline import load_model
 
-    pipe = load_model(model)
-    info = {"name": model or "default", **model_fingerprint(_weights_path(pipe, model))}
+    pipe = load_model(model, device=device)
+    info = {"name": model or "default", "device": device, **model_fingerprint(_weights_path(pipe, model))}
     return (lambda source: pipe), info
 
 
@@ -74,6 +87,7 @@ def run_benchmarks(
     opts: EvalOptions,
     accelerator: Any = None,
     progress: bool = True,
+    device: str = "auto",
 ) -> list[dict[str, Any]]:
     """Evaluate ``model`` on each benchmark in ``names``; returns the result dicts (main process).
 
@@ -84,7 +98,7 @@ def run_benchmarks(
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     if world > 1 and opts.out_dir is None:
         raise ValueError("several processes need --out DIR to exchange partial results, got none")
-    make_model, info = model_loader(model, opts.seed)
+    make_model, info = model_loader(model, opts.seed, pick_device(device, accelerator))
     results = []
     for bench in benches:
         if opts.out_dir is not None and opts.benchmark.workdir is None:
