@@ -186,6 +186,18 @@ def test_one_step_mode_trains_and_samples_deterministically(tiny_dir):
     torch.testing.assert_close(one[0], backend.decode_latents(-v), atol=1e-5, rtol=0)
 
 
+def test_reference_at_half_scale(tiny_dir):
+    backend = load(tiny_dir, ref_scale=0.5)
+    batch = make_batch(0)
+    assert backend.encode_reference(batch.cond).shape[2:] == (SIZE // 8, SIZE // 8)  # a quarter of the tokens
+    assert backend.encode_images(batch.target).shape[2:] == (SIZE // 4, SIZE // 4)
+    assert torch.isfinite(backend.training_loss(batch, generator=torch.Generator().manual_seed(0)))
+    out = backend.sample(batch.cond, batch.prompts, height=SIZE, width=SIZE, one_step=True)
+    assert out.shape == (2, 3, SIZE, SIZE)
+    with pytest.raises(ValueError, match="ref_scale"):
+        tiny_config(ref_scale=0.0)
+
+
 # ---------------------------------------------------------------------------------- saving
 def test_lora_save_load_roundtrip_and_merged_export(tiny_dir, tmp_path):
     from diffusers import Flux2KleinPipeline

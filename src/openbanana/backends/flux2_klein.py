@@ -77,6 +77,9 @@ class Flux2KleinConfig:
         one_step_fraction: fraction of training samples drawn at sigma = 1 (pure noise), the level a
             noisy one-step sample starts from. (The deterministic one-step mode, zeros in at
             sigma = 1, is chosen per sample by the training loop through ``Batch.one_step``.)
+        ref_scale: the input image enters as reference tokens at this fraction of its size (1 = as
+            the base model edits; 0.5 = a quarter of the reference tokens, about half the compute
+            of a 1024 px one-step prediction). Training and sampling use the same value.
         default_steps: denoising steps when a caller does not say.
         is_distilled: whether the base is the step-distilled model (text CFG off by default).
     """
@@ -99,6 +102,7 @@ class Flux2KleinConfig:
     logit_std: float = 1.0
     shift_train_sigmas: bool = True
     one_step_fraction: float = 0.0
+    ref_scale: float = 1.0
     default_steps: int = 4
     is_distilled: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -117,6 +121,8 @@ class Flux2KleinConfig:
             problems.append(f"one_step_fraction must be in [0, 1], got {self.one_step_fraction}")
         if self.max_sequence_length < 1:
             problems.append(f"max_sequence_length must be >= 1, got {self.max_sequence_length}")
+        if not 0 < self.ref_scale <= 1:
+            problems.append(f"ref_scale must be in (0, 1], got {self.ref_scale}")
         if not self.text_encoder_out_layers:
             problems.append("text_encoder_out_layers must name at least one layer")
         if problems:
@@ -380,6 +386,18 @@ class Flux2KleinBackend(nn.Module):
             mean, std = self._bn_stats(latents)
             return ((latents - mean) / std).float()
 
+    def encode_reference(self, images: torch.Tensor) -> torch.Tensor:
+        """Latents of an input image as reference tokens: :meth:`encode_images` after resizing by
+        ``config.ref_scale`` (to a multiple of :attr:`multiple_of`, at least one token)."""
+        scale = self.config.ref_scale
+        if scale != 1.0:
+            m = self.multiple_of
+            h = max(m, round(images.shape[2] * scale / m) * m)
+            w = max(m, round(images.shape[3] * scale / m) * m)
+            images = torch.nn.functional.interpolate(images.float(), size=(h, w), mode="bilinear",
+                                                     antialias=True, align_corners=False)
+        return self.encode_images(images)
+
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`encode_images`: ``[B, 4C, h, w]`` -> ``[B, 3, 16h, 16w]`` in [-1, 1]."""
         vae = self.vae
@@ -472,12 +490,16 @@ class Flux2KleinBackend(nn.Module):
         dev = self.device
         has_cond = batch.has_cond.to("cpu").bool()
         n_ref = int(has_cond.sum())
-        pixels = torch.cat([batch.target, batch.cond[has_cond]]) if n_ref else batch.target
-        if n_ref and batch.cond.shape[2:] != batch.target.shape[2:]:
-            raise ValueError(f"cond {tuple(batch.cond.shape[2:])} and target {tuple(batch.target.shape[2:])} "
-                             "must have the same size in a training batch")
-        latents = self.encode_images(pixels.to(dev))  # one VAE pass: [B + n_ref, C, h, w]
-        x0, ref = latents[:b], (latents[b:] if n_ref else None)
+        if self.config.ref_scale == 1.0:
+            pixels = torch.cat([batch.target, batch.cond[has_cond]]) if n_ref else batch.target
+            if n_ref and batch.cond.shape[2:] != batch.target.shape[2:]:
+                raise ValueError(f"cond {tuple(batch.cond.shape[2:])} and target {tuple(batch.target.shape[2:])} "
+                                 "must have the same size in a training batch")
+            latents = self.encode_images(pixels.to(dev))  # one VAE pass: [B + n_ref, C, h, w]
+            x0, ref = latents[:b], (latents[b:] if n_ref else None)
+        else:
+            x0 = self.encode_images(batch.target.to(dev))
+            ref = self.encode_reference(batch.cond[has_cond].to(dev)) if n_ref else None
         embeds, txt_ids = self.prompt_embeddings(list(batch.prompts))
         noise = torch.randn(x0.shape, generator=generator, device=_gen_device(generator, dev)).to(dev)
         sigma = self._sample_sigmas(b, x0.shape[2] * x0.shape[3], generator).to(dev)
@@ -550,7 +572,7 @@ class Flux2KleinBackend(nn.Module):
         was_training = self.transformer.training
         self.transformer.eval()
         dev = self.device
-        ref = None if cond is None else self.encode_images(cond.to(dev))
+        ref = None if cond is None else self.encode_reference(cond.to(dev))
         embeds, txt_ids = self.prompt_embeddings(list(prompts))
         use_txt_cfg = guidance_text != 1.0
         use_img_cfg = guidance_image != 1.0 and ref is not None
