@@ -75,6 +75,8 @@ def register(app: typer.Typer) -> None:
         synthetic_size: Annotated[
             int, typer.Option("--synthetic-size", min=16, help="synthetic scene side")
         ] = 128,
+        device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N")] = "auto",
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="questions per model call")] = 8,
         list_: Annotated[
             bool, typer.Option("--list", help="list the registered benchmarks and exit")
         ] = False,
