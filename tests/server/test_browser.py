@@ -143,6 +143,15 @@ def test_bad_instruction_shows_a_message_not_a_traceback(page):
     assert "Traceback" not in page.content()
 
 
+def test_uploading_a_bad_file_shows_the_loader_message(page, inputs):
+    page.get_by_role("tab", name="Vision tasks").click()
+    page.locator("#input-image input[type=file]").set_input_files(str(inputs["truncated"]))
+    _choose_task(page, "depth")
+    page.locator("#run").click()
+    page.get_by_text(re.compile("truncated image file")).first.wait_for()
+    assert "Traceback" not in page.content()
+
+
 def test_text_to_image_and_edit_tabs(page):
     page.get_by_role("tab", name="Text to image").click()
     page.locator("#t2i-prompt textarea").fill("a red ball on a wooden floor")
