@@ -52,13 +52,12 @@ def model_loader(
 
 
 def _weights_path(pipe: Any, model: str | None) -> str | None:
+    """The directory whose ``.safetensors`` files are hashed: ``--model``, else the shipped default."""
     if model is not None:
         return model
-    for attr in ("weights_path", "checkpoint_path", "path", "model_path"):
-        p = getattr(pipe, attr, None)
-        if p:
-            return str(p)
-    return None
+    from openbanana.pipeline import DEFAULT_MODEL_DIR
+
+    return str(DEFAULT_MODEL_DIR)
 
 
 def split_completeness(source: Any) -> dict[str, Any]:
