@@ -7,9 +7,11 @@ Official layout (``val.tar.gz`` and ``val_normals.tar.gz`` from diode-dataset.or
     <root>/val/indoors/scene_<id>/scan_<id>/<name>_depth_mask.npy    float32 (H, W), 1 = valid
     <root>/val/indoors/scene_<id>/scan_<id>/<name>_normal.npy        float32 (H, W, 3) (normals only)
 
-``.npy`` files are read with ``allow_pickle=False``. DIODE normals are stored in the OpenCV-like
-camera frame DSINE also reads them in (x right, y down, z toward the viewer); they are converted to
-the paper's frame. Depth protocol: 0.6 .. 350 m (Marigold's DIODE range).
+``.npy`` files are read with ``allow_pickle=False``. DIODE's normal frame is not stated in its
+devkit; we ASSUME DSINE's frame (x right, y down, z toward the viewer) and convert to the paper's
+frame (y up). Unverified here (no data could be downloaded): check one scan, a floor must decode
+facing +y. The angle metric is wrong only if the assumed frame is. Depth protocol: 0.6 .. 350 m
+(Marigold's DIODE range).
 """
 
 from __future__ import annotations
