@@ -233,7 +233,7 @@ def _summary(pred: Any, kind: str | None, shape: tuple[int, ...]) -> str:
         vals = np.unique(np.asarray(a))
         lines.append(f"**{kind}**: {len([v for v in vals if v != 255])} distinct values")
     lines.append(f"image {shape[1]}x{shape[0]}")
-    return "\n".join(lines)
+    return "  \n".join(line.rstrip() for line in lines)
 
 
 def build_app(
