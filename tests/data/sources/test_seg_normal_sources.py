@@ -57,3 +57,10 @@ def test_reasonseg_bad_json(tmp_path):
     )
     with pytest.raises(DataLayoutError, match="empty target mask"):
         ReasonSegSource(tmp_path)[0]
+
+
+def test_dsine_reads_only_the_test_split_when_present(tmp_path):
+    write_dsine(tmp_path / "nyuv2" / "test", n=2)
+    write_dsine(tmp_path / "nyuv2" / "train", n=3, seed=1)
+    src = DSINESource(tmp_path / "nyuv2", name="nyuv2")
+    assert len(src) == 2 and all(src.record_id(i).startswith("test/") for i in range(2))

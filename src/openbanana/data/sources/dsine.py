@@ -2,11 +2,13 @@
 
 Layout of DSINE's evaluation archive (``dsine_eval.zip``), one folder per data set::
 
-    <root>/<dataset>/**/<id>_img.png        RGB
-    <root>/<dataset>/**/<id>_normal.png     uint8 RGB, n = png / 255 * 2 - 1 in DSINE's frame
-                                            (x right, y down, z toward the viewer)
+    <root>/<dataset>/<scene or split>/<id>_img.png      RGB (DSINE's loaders: "test/000000_img.png",
+                                                        "scene0532_00/000000_img.png")
+    <root>/<dataset>/<scene or split>/<id>_normal.png   uint8 RGB, n = png / 255 * 2 - 1 in DSINE's
+                                                        frame (x right, y down, z toward the viewer)
 
-Pixels whose decoded vector is shorter than 0.5 (the grey / black "no normal" colours) are invalid.
+As in DSINE's loaders, a pixel is valid when its normal PNG is not black (sum of channels > 0).
+When ``<root>/<dataset>/test/`` exists (NYUv2) only that split is read.
 Normals are converted to the paper's frame (y up); the angle metric does not depend on the frame
 as long as prediction and ground truth share it.
 """
@@ -37,7 +39,7 @@ def decode_dsine_normal_png(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     n = rgb.astype(np.float32) / 255.0 * 2.0 - 1.0
     norm = np.linalg.norm(n, axis=-1)
-    valid = (norm > 0.5) & (rgb.sum(-1) > 0)
+    valid = rgb.astype(np.int64).sum(-1) > 0
     n = np.where(valid[..., None], n / np.maximum(norm, 1e-6)[..., None], 0.0)
     return convert_frame(n, "dsine", "paper").astype(np.float32), valid
 
@@ -45,11 +47,14 @@ def decode_dsine_normal_png(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class DSINESource(DataSource):
     """All ``*_img.png`` / ``*_normal.png`` pairs under ``<root>`` (one DSINE evaluation set)."""
 
-    layout = "<root>/**/<id>_img.png + <id>_normal.png (DSINE evaluation archive)"
+    layout = "<root>/<scene>/<id>_img.png + <id>_normal.png (DSINE evaluation archive dsine_eval/<set>)"
 
     def __init__(self, root: Path, name: str = ""):
         self.root = require_dir(Path(root), "DSINE evaluation set")
-        self.images = sorted(self.root.glob("**/*_img.png"))
+        base = self.root / "test" if (self.root / "test").is_dir() else self.root
+        self.images = sorted(
+            p for p in base.glob("**/*_img.*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+        )
         if not self.images:
             raise DataLayoutError(f"{self.root}: expected <id>_img.png / <id>_normal.png pairs, found none")
         self.expected_len = EXPECTED.get(name)
@@ -58,12 +63,13 @@ class DSINESource(DataSource):
         return len(self.images)
 
     def record_id(self, index: int) -> str:
-        return str(self.images[index].relative_to(self.root))[: -len("_img.png")]
+        rel = str(self.images[index].relative_to(self.root))
+        return rel[: rel.rindex("_img")]
 
     def __getitem__(self, index: int) -> Record:
         img = self.images[index]
         image = read_rgb(img, "DSINE RGB")
-        npath = img.with_name(img.name[: -len("_img.png")] + "_normal.png")
+        npath = img.with_name(img.name[: img.name.rindex("_img")] + "_normal.png")
         raw = read_rgb(npath, "DSINE normal PNG")
         check_same_size(image, raw, npath, "a normal map")
         normals, valid = decode_dsine_normal_png(raw)
