@@ -335,7 +335,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                 pool.add(module.collate([next(stream) for _ in range(min(256, position - i))]))
         bar = _progress(stage, stage_step, enabled=progress and main)
         loss_avg, t_log, imgs_log = None, time.monotonic(), 0
-        loss_sum, loss_n, data_wait = 0.0, 0, 0.0
+        loss_sum, loss_n, data_wait, t_print = 0.0, 0, 0.0, time.monotonic()
         model.train()
         while stage_step < stage.steps:
             # one optimisation step
@@ -368,6 +368,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                 loss_avg = lv if loss_avg is None else 0.8 * loss_avg + 0.2 * lv
                 if bar is not None:
                     bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{lr:.2e}")
+                elif main and time.monotonic() - t_print >= 30:
+                    t_print = time.monotonic()
+                    acc.print(f"[{stage.name}] step {step} ({stage_step} in stage) loss {loss_avg:.4f} lr {lr:.2e} "
+                              f"{stage_step * cfg.batch_size * world / (t_print - stage_start):.0f} img/s, "
+                              f"data wait {data_wait:.0f}s, {elapsed() / 60:.1f} min")
             if main and (step % cfg.log_every == 0 or stage_step == 1):
                 now = time.monotonic()
                 writer.add_scalar("train/loss", lv, step)
