@@ -7,14 +7,18 @@ protocol as the harness's ``synthetic-val`` / ``synthetic-shift`` benchmarks:
 - scenes ``render_scene(i, split, size)`` for ``i = 0 .. n-1`` at the model's resolution (no resizing);
 - depth: metric, no alignment, ground truth valid in (0.001, 80) m (sky excluded), predictions
   clipped to that range; per-image Marigold metrics averaged over images (delta1, AbsRel);
-- normals: DSINE angular errors over pixels with a ground-truth surface (mean, median, share < 11.25 deg);
+- normals: DSINE angular errors over pixels with a ground-truth surface (mean, median, share < 11.25 deg;
+  a pixel the model marks as "no surface" scores 90 deg);
 - semantic: the fixed palette of every class of the world, mIoU over the split (confusion summed);
 - referring: up to 2 expressions per scene, each painted red on black, cIoU over the split (and gIoU);
 - reasoning: the first query of each scene, red on black, gIoU;
 - generation: the held-out flow-matching loss of text-to-image and editing samples (val split, fixed
   noise), before (stage-1 export or the training history) and after instruction tuning.
 
-Run it with ``python scripts/evaluate_default.py --model DIR`` (see that script).
+Run it with ``python scripts/evaluate_default.py --model DIR`` (see that script). Its depth,
+normals, semantic, referring and reasoning numbers equal those of
+``openbanana eval -b synthetic-val --synthetic-size S --limit n -m DIR`` (checked on a trained
+smoke model: delta1 0.0274, normals mean 103.56 deg, mIoU 0.0231, cIoU 0.0088 from both).
 """
 
 from __future__ import annotations
@@ -78,9 +82,8 @@ def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progre
                 depth_ev.update(pred, s.depth_m)
         for s, p in zip(scenes, pipe(rgbs, task="normals", batch_size=batch_size), strict=True):
             valid = np.linalg.norm(s.normals, axis=-1) > 0.5
-            if valid.any():  # a pixel predicted as "no surface" is scored as facing the camera
-                pred = np.where(np.linalg.norm(p.answer, axis=-1, keepdims=True) > 0.5, p.answer, [0.0, 0.0, 1.0])
-                normals_ev.update(pred.astype(np.float32), s.normals, valid)
+            if valid.any():  # a pixel predicted as "no surface" (zero vector) scores 90 degrees
+                normals_ev.update(p.answer, s.normals, valid)
         for s, p in zip(scenes, pipe(rgbs, task="semantic", batch_size=batch_size), strict=True):
             sem_ev.update(p.answer, s.semantic)
         for task, ev, limit in (("referring", ref_ev, MAX_REFERRING), ("reasoning", rea_ev, 1)):
