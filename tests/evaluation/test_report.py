@@ -90,3 +90,12 @@ def test_grid_layout():
     assert g.shape == (18 + 2 * (40 + 14), 150, 3) and g.dtype == np.uint8
     with pytest.raises(ValueError, match="at least one row"):
         make_grid([])
+
+
+def test_several_models_are_told_apart():
+    a = {**_result("nyuv2", "depth", _depth(0.9, 0.1)), "model": {"name": "runs/a"}}
+    b = {**_result("nyuv2", "depth", _depth(0.8, 0.2)), "model": {"name": "runs/b"}}
+    text = paper_tables([a, b])
+    assert "| nyuv2 [runs/a] | 0.900 |" in text and "| nyuv2 [runs/b] | 0.800 |" in text
+    single = paper_tables([_result("nyuv2", "depth", _depth(0.9, 0.1))])
+    assert "| nyuv2 | 0.900 |" in single

@@ -78,6 +78,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def markdown_summary(results: list[dict[str, Any]]) -> str:
     """One row per (benchmark, task): sample counts, failures and the main metrics."""
+    _tag_models(results)
     rows = []
     for r in results:
         for task, m in r["metrics"].items():
@@ -86,7 +87,7 @@ def markdown_summary(results: list[dict[str, Any]]) -> str:
             align = r.get("protocol", {}).get(task, {}).get("alignment")
             rows.append(
                 [
-                    r["benchmark"],
+                    _label(r),
                     task + (f" ({align})" if align and align != "none" else ""),
                     str(r.get("n_samples", {}).get(task, "")),
                     str(r.get("n_failed", 0)),
@@ -94,6 +95,21 @@ def markdown_summary(results: list[dict[str, Any]]) -> str:
                 ]
             )
     return _table(["benchmark", "task", "samples", "failed", "metrics"], rows)
+
+
+def _label(result: dict[str, Any]) -> str:
+    """The benchmark's name, with the model's name when results of several models are shown."""
+    return result["benchmark"] + (f" [{result['_model']}]" if result.get("_model") else "")
+
+
+def _tag_models(results: list[dict[str, Any]]) -> None:
+    names = {
+        str((r.get("model") or {}).get("name") or (r.get("model") or {}).get("path") or "") for r in results
+    }
+    if len(names) > 1:
+        for r in results:
+            m = r.get("model") or {}
+            r["_model"] = str(m.get("name") or m.get("path") or "?")
 
 
 def _ref_key(result: dict[str, Any]) -> str:
@@ -113,6 +129,7 @@ def _find(results, task, align=None):
 
 def paper_tables(results: list[dict[str, Any]]) -> str:
     """The paper-shaped tables as Markdown (see the module docstring)."""
+    _tag_models(results)
     parts: list[str] = []
     real = [r for r in results if not r["benchmark"].startswith("synthetic")]
 
@@ -125,7 +142,7 @@ def paper_tables(results: list[dict[str, Any]]) -> str:
             bo = best_open(key, "depth", "delta1")
             rows.append(
                 [
-                    r["benchmark"],
+                    _label(r),
                     _fmt(m["delta1"]),
                     _fmt(m["abs_rel"]),
                     _fmt(paper_value(key, "depth", "delta1")),
@@ -153,7 +170,7 @@ def paper_tables(results: list[dict[str, Any]]) -> str:
             )
             rows.append(
                 [
-                    r["benchmark"],
+                    _label(r),
                     _fmt(m["abs_rel"]),
                     _fmt(m["delta1"]),
                     f"{_fmt(bo_a.value)} ({bo_a.system})" if bo_a else "–",
@@ -173,7 +190,7 @@ def paper_tables(results: list[dict[str, Any]]) -> str:
             bo = best_open(key, "normals", "mean", higher_is_better=False)
             rows.append(
                 [
-                    r["benchmark"],
+                    _label(r),
                     _fmt(m["mean"], 2),
                     _fmt(m["median"], 2),
                     _fmt(paper_value(key, "normals", "mean"), 2),
@@ -195,7 +212,7 @@ def paper_tables(results: list[dict[str, Any]]) -> str:
             bo = best_open(key, task, metric)
             rows.append(
                 [
-                    r["benchmark"],
+                    _label(r),
                     f"{task}, {metric}",
                     _fmt(m[metric]),
                     _fmt(paper_value(key, task, metric)),
@@ -243,7 +260,7 @@ def plot_tasks(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
         metric, label = SUMMARY_METRICS.get(task, (("", ""),))[0]
         if not metric:
             continue
-        names = [r["benchmark"] for r in rs]
+        names = [_label(r) for r in rs]
         ours = [r["metrics"][task].get(metric, float("nan")) for r in rs]
         vb = [paper_value(_ref_key(r), task, metric) for r in rs]
         hib = task != "normals"
