@@ -6,8 +6,10 @@ Steps for one benchmark (``run_partial`` does 1-4 for the records of one process
 2. for each record of this process (indices ``rank, rank + world, ...``), load it; a record that
    fails to load is counted in ``failures`` with its id and the error;
 3. for each target: canonical instruction from ``TASKS.get(task).instruction(rng=None, **spec)``,
-   ``model.predict(image, instruction=..., task=..., **spec)``, then the scorer (answer resized to
-   the ground truth's size); any failure is counted with the stage and the error, never dropped;
+   then the model, in batches of questions sharing a task and decoding spec
+   (``model(images=, instruction=, task=, **spec)``, or ``model.predict`` one by one), then the
+   scorer (answer resized to the ground truth's size); any failure is counted with the stage and
+   the error, never dropped;
 4. keep the per-sample scorer states, prompts, grid pictures and timings;
 5. ``finalize`` merges the partial results of all processes in index order (identical to one
    process) and builds the result dict written as ``<out>/<benchmark>.json``.
@@ -38,7 +40,8 @@ class EvalOptions:
 
     Attributes:
         limit: evaluate only the first ``limit`` records (None = the whole split).
-        seed: recorded in the results; seeds synthetic scenes' offset and the oracle's noise.
+        seed: recorded in the results; seeds the oracle's noise (synthetic scene i is always
+            ``render_scene(i)``, whatever the seed, so splits stay fixed).
         data_root: folder holding the data sets (``<data_root>/<benchmark data_dir>``).
         out_dir: where results, predictions and grids are written (None = nothing written).
         save_predictions: also write every decoded answer (``.npy``) and generated RGB (``.png``).
