@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import openbanana.metrics as M
 from openbanana.metrics.alignment import align_depth, fit_scale, fit_scale_shift
 
 
@@ -28,3 +31,14 @@ def test_align_depth_modes():
     np.testing.assert_array_equal(align_depth(gt / 4, gt, valid, "none"), gt / 4)
     with pytest.raises(ValueError, match="align"):
         align_depth(gt, gt, valid, "median")
+
+
+@settings(max_examples=25, deadline=None)
+@given(s=st.floats(0.05, 20.0), t=st.floats(-5.0, 5.0), seed=st.integers(0, 2**16))
+def test_scale_shift_recovers_any_affine_prediction(s, t, seed):
+    gt = np.random.default_rng(seed).uniform(0.5, 30.0, (6, 7))
+    pred = (gt - t) / s  # gt = s * pred + t exactly
+    m = M.depth(pred, gt, align="scale_shift")
+    assert m["abs_rel"] < 1e-9 and m["delta1"] == 1.0
+    # silog ignores any global scale of a positive prediction
+    assert M.depth(gt * s, gt)["silog"] < 1e-4
