@@ -44,7 +44,12 @@ def build_tiny_pipeline_dir(path: Path) -> Path:
         emb_dim=32,
         text=TextEncoderConfig(dim=32, layers=1, heads=2),
     )
-    pipe = OpenBananaPipeline(TinyBackend(cfg), PipelineConfig(backend="tiny", resolution=32))
+    backend = TinyBackend(cfg)
+    with torch.no_grad():  # zero-initialised output layers would make every answer the same grey
+        for p in backend.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.2)
+    pipe = OpenBananaPipeline(backend, PipelineConfig(backend="tiny", resolution=32))
     pipe.save_pretrained(path)
     return path
 

@@ -77,11 +77,12 @@ def test_depth_and_normals_on_a_folder_match_the_api(tmp_path, inputs, model_dir
         depth = np.load(stem)
         assert depth.shape == image.shape[:2]  # at the (upright) input's size
         api = pipe.predict(image, task="depth")
+        assert np.nanstd(api.answer) > 0  # a non-constant answer, so the comparison means something
         np.testing.assert_allclose(depth, api.answer, rtol=1e-5, equal_nan=True)
         assert r["point"]["depth_m"] == pytest.approx(float(depth[4, 3]), abs=1e-4)
         assert f"depth at (3, 4) = {depth[4, 3]:.2f} m" in err
         mm = load_png16(r["files"]["png16"])
-        np.testing.assert_allclose(png16_to_depth(mm), depth, atol=6e-4)
+        np.testing.assert_allclose(png16_to_depth(mm), np.minimum(depth, 65.535), atol=6e-4)  # mm, saturating
         meta = json.loads(Path(r["files"]["json"]).read_text())
         assert meta["ply"]["normals"] is True and meta["ply"]["fov_deg"] == 70.0
         assert b"property float nx" in Path(r["files"]["ply"]).read_bytes()[:600]
