@@ -43,6 +43,7 @@ def test_history_losses_and_card_text():
     assert "images seen: 160" in card
 
 
+@pytest.mark.slow
 def test_script_writes_card_and_scores(model_dir, capsys):
     spec = importlib.util.spec_from_file_location(
         "evaluate_default", Path(__file__).resolve().parents[1] / "scripts" / "evaluate_default.py")
