@@ -205,3 +205,26 @@ def test_shard_source_reads_scenes_from_disk(tmp_path):
     assert [s["scene_seed"] for s in build_dataset(cfg, seed=0, start=4)] == [4, 5, 0, 1, 2, 3, 4, 5]
     with pytest.raises(ValueError, match="size"):
         next(iter(build_dataset(MixtureConfig(size=32, source=str(tmp_path)), seed=0)))
+
+
+def test_instructions_say_what_the_targets_show():
+    """The router reads every training instruction back to the sample's task and spec."""
+    cfg = MixtureConfig(size=16, vision_share=1.0, palette_fixed_prob=0.2, palette_full_prob=0.1,
+                        palette_subset_prob=0.2, instance_black_prob=0.3, canonical_prob=0.1)
+    seen = set()
+    for i in range(40):
+        s = make_sample(cfg, 5, i)
+        task, spec = s["task"], s["spec"]
+        seen.add(task)
+        req = detect_task(s["prompt"], has_image=True)
+        assert req.task == task, s["prompt"]
+        if task == "semantic":
+            assert req.spec["palette"] == spec["palette"], s["prompt"]
+        elif task in ("referring", "reasoning"):
+            assert [tuple(c) for c in req.spec["colors"]] == [tuple(c) for c in spec["colors"]], s["prompt"]
+            assert tuple(req.spec["background"]) == tuple(spec["background"]), s["prompt"]
+        elif task == "instance":
+            assert tuple(req.spec["background"]) == tuple(spec["background"]), s["prompt"]
+        elif task == "depth":
+            assert req.spec["colormap"] == spec["colormap"], s["prompt"]
+    assert seen == set(VISION_TASKS)
