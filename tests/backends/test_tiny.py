@@ -54,6 +54,7 @@ def test_config_json_round_trip_and_errors():
         TinyConfig(channel_mults=(1, 2), attn_levels=(5,))
 
 
+@pytest.mark.slow
 def test_overfit_one_batch_one_step_mode():
     """One-step mode on a fixed batch is plain regression: the loss must fall by > 5x."""
     m = _micro(randomize_out=False)
