@@ -181,6 +181,8 @@ def test_bad_inputs_raise_clear_errors(pipe, scene):
         pipe(img)
     with pytest.raises(ValueError, match="needs an input image"):
         pipe(None, task="depth")
+    with pytest.raises(ValueError, match="needs an instruction"):
+        pipe(img, task="edit")
     with pytest.raises(TypeError):
         pipe.predict({"not": "an image"}, "estimate the depth")
     with pytest.raises(TypeError, match="one image"):

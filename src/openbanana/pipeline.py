@@ -370,6 +370,8 @@ class OpenBananaPipeline:
                 )
         if task is None and instruction is None:
             value_errors.append("instruction/task: give an instruction, a task, or both")
+        if task in GENERATION_TASKS and instruction is None:
+            value_errors.append(f"instruction: task {task!r} needs an instruction saying what to draw or change")
         if images is None and task is not None and task != "t2i":
             value_errors.append(f"images: task {task!r} needs an input image")
         if images is not None and task == "t2i":
@@ -408,7 +410,7 @@ class OpenBananaPipeline:
             task: a task name, or None to read it from the instruction.
             has_image: whether an input image is given (free instructions then mean editing).
             spec: explicit spec (``palette=``, ``colors=``, ``background=``, ``colormap=``,
-                ``class_name=`` ...); wins over what the instruction says.
+                ``category=``, ``expressions=`` ...); wins over what the instruction says.
 
         Returns:
             ``(task_name, instruction, spec)``.
