@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from openbanana.data.synthetic.render import (
-    AA_OFFSETS, assemble, auto_exposure, edge_pixels, env_arrays, light_arrays, pixel_dirs, shade, shadow_rays, sky,
+    AA_OFFSETS, albedo, assemble, auto_exposure, edge_pixels, env_arrays, light_arrays, pixel_dirs, shade, shadow_rays, sky,
     surface, tonemap,
 )
 
@@ -90,21 +90,36 @@ def _any_hit(o, d, tfar, a, e1, e2):
 
 
 _COMPILED: dict = {}
+_EAGER_CHUNK = 1 << 22  # ray x triangle pairs per call when intermediates are materialised (CPU)
+_EAGER_CHUNK_CUDA = 1 << 25
+_FUSED_CHUNK = 1 << 28  # pairs per call of the fused (compiled) kernel
 
 
 def _kernel(name, fn, device):
-    """torch.compile'd kernel on CUDA (fused, compute-bound); eager elsewhere."""
+    """torch.compile'd kernel on CUDA (fused, compute-bound); eager elsewhere or if compiling fails."""
     import torch
 
     if torch.device(device).type != "cuda":
-        return fn
+        return fn, _EAGER_CHUNK
     key = (name, str(device))
     if key not in _COMPILED:
         try:
-            _COMPILED[key] = torch.compile(fn, dynamic=True)
+            _COMPILED[key] = (torch.compile(fn, dynamic=True), _FUSED_CHUNK)
         except Exception:  # noqa: BLE001 - no compiler: eager still works
-            _COMPILED[key] = fn
+            _COMPILED[key] = (fn, _EAGER_CHUNK_CUDA)
     return _COMPILED[key]
+
+
+def _call(name, fn, device, chunked_run):
+    """Run ``chunked_run(kernel, chunk_elems)``; if the compiled kernel fails, fall back to eager."""
+    kern, chunk = _kernel(name, fn, device)
+    try:
+        return chunked_run(kern, chunk)
+    except Exception:  # noqa: BLE001 - e.g. inductor/triton unavailable at first call
+        if kern is fn:
+            raise
+        _COMPILED[(name, str(device))] = (fn, _EAGER_CHUNK_CUDA)
+        return chunked_run(fn, _EAGER_CHUNK_CUDA)
 
 
 class TorchIntersector:
@@ -115,7 +130,7 @@ class TorchIntersector:
         device: torch device. max_elems: ray x triangle pairs per chunk (eager mode memory bound).
     """
 
-    def __init__(self, vertices, faces, n_casters=None, device="cpu", max_elems: int = 1 << 23) -> None:
+    def __init__(self, vertices, faces, n_casters=None, device="cpu", max_elems: int = 1 << 30) -> None:
         import torch
 
         self.device = torch.device(device)
@@ -127,10 +142,6 @@ class TorchIntersector:
         self.max_elems = max_elems
         self._numpy_io = isinstance(vertices, np.ndarray)
 
-    def _chunks(self, n, T):
-        step = max(1, self.max_elems // max(T, 1))
-        return [(i, min(n, i + step)) for i in range(0, n, step)]
-
     def intersect(self, origins, dirs):
         import torch
 
@@ -139,10 +150,15 @@ class TorchIntersector:
         n, T = len(d), len(self.a)
         t = torch.full((n,), float("inf"), device=self.device)
         face = torch.full((n,), -1, dtype=torch.int64, device=self.device)
-        fn = _kernel("nearest", _nearest, self.device)
-        for lo, hi in self._chunks(n, T):
-            tt, ff = fn(o[lo:hi], d[lo:hi], self.a, self.e1, self.e2)
-            t[lo:hi], face[lo:hi] = tt, torch.where(torch.isfinite(tt), ff, -1)
+
+        def run(fn, chunk):
+            step = max(1, min(chunk, self.max_elems) // max(T, 1))
+            for lo in range(0, n, step):
+                hi = min(n, lo + step)
+                tt, ff = fn(o[lo:hi], d[lo:hi], self.a, self.e1, self.e2)
+                t[lo:hi], face[lo:hi] = tt, torch.where(torch.isfinite(tt), ff, -1)
+
+        _call("nearest", _nearest, self.device, run)
         hit = face >= 0
         fi = face.clamp(min=0)
         # barycentrics of the winning triangle
@@ -167,9 +183,13 @@ class TorchIntersector:
         res = torch.zeros(n, dtype=torch.bool, device=self.device)
         C = self.n_casters
         if n and C:
-            fn = _kernel("any", _any_hit, self.device)
-            for lo, hi in self._chunks(n, C):
-                res[lo:hi] = fn(o[lo:hi], d[lo:hi], tf[lo:hi], self.a[:C], self.e1[:C], self.e2[:C])
+            def run(fn, chunk):
+                step = max(1, min(chunk, self.max_elems) // C)
+                for lo in range(0, n, step):
+                    hi = min(n, lo + step)
+                    res[lo:hi] = fn(o[lo:hi], d[lo:hi], tf[lo:hi], self.a[:C], self.e1[:C], self.e2[:C])
+
+            _call("any", _any_hit, self.device, run)
         return res.cpu().numpy() if self._numpy_io else res
 
 
@@ -182,21 +202,74 @@ def _prepare(args):
     return spec, assemble(spec)
 
 
+def _batched_intersect(o, d, a, e1, e2, chunk_elems=None):
+    """Nearest hits of rays o, d [B, R, 3] against each scene's triangles a, e1, e2 [B, T, 3]."""
+    import torch
+
+    B, R, _ = d.shape
+    T = a.shape[1]
+    t = torch.empty((B, R), device=d.device)
+    f = torch.empty((B, R), dtype=torch.int64, device=d.device)
+
+    def run(fn, chunk):
+        step = max(1, (chunk_elems or chunk) // max(B * T, 1))
+        for lo in range(0, R, step):
+            hi = min(R, lo + step)
+            tt, ff = fn(o[:, lo:hi], d[:, lo:hi], a, e1, e2)
+            t[:, lo:hi], f[:, lo:hi] = tt, torch.where(torch.isfinite(tt), ff, -1)
+
+    _call("nearest", _nearest, d.device, run)
+    return t, f
+
+
+def _batched_occluded(o, d, tfar, a, e1, e2, chunk_elems=None):
+    import torch
+
+    B, R, _ = d.shape
+    T = a.shape[1]
+    res = torch.zeros((B, R), dtype=torch.bool, device=d.device)
+
+    def run(fn, chunk):
+        step = max(1, (chunk_elems or chunk) // max(B * T, 1))
+        for lo in range(0, R, step):
+            hi = min(R, lo + step)
+            res[:, lo:hi] = fn(o[:, lo:hi], d[:, lo:hi], tfar[:, lo:hi], a, e1, e2)
+
+    _call("any", _any_hit, d.device, run)
+    return res
+
+
+def _pad_rows(chunks, width, fill, device):
+    """Stack per-scene [n_b, ...] tensors into [B, max n_b, ...] plus a validity mask."""
+    import torch
+
+    n = max([len(c) for c in chunks] + [1])
+    out = torch.full((len(chunks), n, *width), fill, dtype=chunks[0].dtype if chunks else torch.float32, device=device)
+    valid = torch.zeros((len(chunks), n), dtype=torch.bool, device=device)
+    for b, c in enumerate(chunks):
+        out[b, : len(c)] = c
+        valid[b, : len(c)] = True
+    return out, valid
+
+
 def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda", language: bool = True,
-                 antialias: bool = True, pool=None):
-    """Render scenes ``seeds`` with the torch renderer on ``device``.
+                 antialias: bool = True, pool=None, chunk_elems: int | None = None):
+    """Render scenes ``seeds`` at once with the torch renderer on ``device``.
 
     Scene sampling and mesh instancing run on the CPU (``pool``: an optional multiprocessing pool
-    to spread them over cores); ray casting, shadows and shading run on the device.
+    to spread them over cores). On the device, each ray query is one batched call over all scenes
+    (primary rays, anti-aliasing subsamples, shadow rays), and shading runs once over the shading
+    points of all scenes.
 
     Returns:
         list of Scene, in the order of ``seeds`` (same fields as render_scene).
     """
     import torch
 
-    from openbanana.data.synthetic.generate import finish_scene, parse_size
     from openbanana.data.synthetic.classes import CLASS_ID
-    from openbanana.data.synthetic.materials import image_bank
+    from openbanana.data.synthetic.generate import finish_scene, parse_size
+    from openbanana.data.synthetic.materials import image_bank, noise_lookup
+    from openbanana.data.synthetic.render import _normalize, dot3
     from openbanana.data.synthetic.scene import Scene
 
     H, W = parse_size(size)
@@ -205,74 +278,199 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     prepared = pool.map(_prepare, jobs) if pool is not None else [_prepare(j) for j in jobs]
     ops = TorchOps(device)
     dev = ops.device
-    bank = ops.t(image_bank())
-    scenes = []
+    chunk = chunk_elems
+    B, R = len(prepared), H * W
+    # ---- 1. geometry of all scenes: padded triangles, concatenated attributes
+    tris, f_off, p_off, fo, po = [], [], [], 0, 0
+    cat = {k: [] for k in ("corner_normals", "face_normals", "face_part")}
+    parts = {k: [] for k in prepared[0][1].part}
+    n_casters = []
     for spec, geo in prepared:
-        isect = TorchIntersector(geo.vertices, geo.faces, geo.n_casters, device=dev,
-                                 max_elems=(1 << 28) if dev.type == "cuda" else (1 << 23))
-        isect._numpy_io = False
-        cam = spec.camera
-        focal = cam.focal_px(W)
-        dirs_np = pixel_dirs(cam, H, W)
-        dirs = ops.t(dirs_np)
-        zeros = torch.zeros_like(dirs)
-        t, face, u, v = isect.intersect(zeros, dirs)
-        hit = face >= 0
-        face_part = ops.t(geo.face_part)
-        part_map = torch.where(hit, face_part[face.clamp(min=0)], -1)
-        all_dirs, all_t, all_face, all_u, all_v = dirs, t, face, u, v
-        owner = torch.arange(H * W, device=dev)
-        if antialias:
-            pm = part_map.view(H, W).cpu().numpy()
-            edges = np.flatnonzero(edge_pixels(pm))
-            if len(edges):
-                ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
-                ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
-                sd = ops.t(pixel_dirs(cam, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1)))
-                st, sf, su, sv = isect.intersect(torch.zeros_like(sd), sd)
-                all_dirs = torch.cat([dirs, sd])
-                all_t, all_face = torch.cat([t, st]), torch.cat([face, sf])
-                all_u, all_v = torch.cat([u, su]), torch.cat([v, sv])
-                owner = torch.cat([owner, ops.t(np.repeat(edges, len(AA_OFFSETS)))])
-        lights_np = light_arrays(spec)
-        lights = {k: (ops.t(v) if k != "is_sun" else v) for k, v in lights_np.items()}
-        env = {k: ops.t(v) for k, v in env_arrays(spec).items()}
-        part = {k: ops.t(v) for k, v in geo.part.items()}
-        gd = {"corner_normals": ops.t(geo.corner_normals), "face_normals": ops.t(geo.face_normals),
-              "face_part": face_part}
-        ahit = torch.nonzero(all_face >= 0)[:, 0]
-        p, n, ng, pidx = surface(ops, gd, all_dirs[ahit], all_t[ahit], all_face[ahit], all_u[ahit], all_v[ahit])
-        so, sdir, stf, spt, sli = shadow_rays(ops, lights, p, ng, n)
-        occ = isect.occluded(so, sdir, stf)
-        L = len(lights_np["rgb"])
-        vis = torch.zeros((len(ahit), L), device=dev)
-        keep = ~occ
-        vis[spt[keep], sli[keep]] = 1.0
-        col = torch.zeros((len(all_dirs), 3), device=dev)
-        col[ahit] = shade(ops, part, env, lights, p, n, all_t[ahit], pidx, focal, all_dirs[ahit], vis, bank)
-        miss = torch.nonzero(all_face < 0)[:, 0]
-        if len(miss):
-            suns = lights_np["is_sun"]
-            col[miss] = sky(ops, env, all_dirs[miss], lights["dir"][ops.t(np.flatnonzero(suns))],
-                            lights["rgb"][ops.t(np.flatnonzero(suns))])
-        scale = auto_exposure(ops, col, float(spec.env.exposure))
-        ldr = tonemap(ops, col, scale)
-        acc = torch.zeros((H * W, 3), device=dev).index_add_(0, owner, ldr)
-        cnt = torch.bincount(owner, minlength=H * W).float()
-        rgb = ((acc / cnt[:, None]).view(H, W, 3) * 255 + 0.5).clamp(0, 255).to(torch.uint8)
-        normals = torch.zeros((H * W, 3), device=dev)
-        centre = ahit[ahit < H * W]
-        normals[centre] = n[: len(centre)]
-        sem = torch.full((H * W,), CLASS_ID["sky"], dtype=torch.int64, device=dev)
-        inst = torch.zeros(H * W, dtype=torch.int64, device=dev)
-        pmh = part_map[hit]
-        sem[hit] = part["cls"][pmh]
-        inst[hit] = part["inst"][pmh]
-        depth = torch.where(hit, t, float("inf"))
-        scene = Scene(rgb.cpu().numpy(), depth.view(H, W).cpu().numpy().astype(np.float32),
-                      normals.view(H, W, 3).cpu().numpy(), sem.view(H, W).cpu().numpy().astype(np.uint8),
-                      inst.view(H, W).cpu().numpy().astype(np.int32), spec.objects, spec.camera, spec.kind, spec.split,
-                      spec.seed, spec.room_type, spec=spec)
+        v = torch.as_tensor(geo.vertices, device=dev)
+        tri = v[torch.as_tensor(geo.faces, device=dev)]
+        tris.append(tri)
+        n_casters.append(geo.n_casters)
+        f_off.append(fo)
+        p_off.append(po)
+        cat["corner_normals"].append(geo.corner_normals)
+        cat["face_normals"].append(geo.face_normals)
+        cat["face_part"].append(geo.face_part + po)
+        for k in parts:
+            parts[k].append(geo.part[k])
+        fo += len(geo.faces)
+        po += len(geo.part["cls"])
+    T = max(len(t) for t in tris)
+    tri_b = torch.zeros((B, T, 3, 3), device=dev)  # padding: degenerate triangles never hit
+    cast_b = torch.zeros((B, T, 3, 3), device=dev)
+    for b, tri in enumerate(tris):
+        tri_b[b, : len(tri)] = tri
+        cast_b[b, : n_casters[b]] = tri[: n_casters[b]]
+    a, e1, e2 = tri_b[:, :, 0], tri_b[:, :, 1] - tri_b[:, :, 0], tri_b[:, :, 2] - tri_b[:, :, 0]
+    ca, ce1, ce2 = cast_b[:, :, 0], cast_b[:, :, 1] - cast_b[:, :, 0], cast_b[:, :, 2] - cast_b[:, :, 0]
+    gd = {k: ops.t(np.concatenate(v)) for k, v in cat.items()}
+    part = {k: ops.t(np.concatenate(v)) for k, v in parts.items()}
+    f_off_t = torch.as_tensor(f_off, device=dev)
+    # ---- 2. primary rays of all scenes in one call
+    dirs = torch.stack([ops.t(pixel_dirs(spec.camera, H, W)) for spec, _ in prepared])  # [B, R, 3]
+    t, face = _batched_intersect(torch.zeros_like(dirs), dirs, a, e1, e2, chunk)
+    hit = face >= 0
+    gface = torch.where(hit, face + f_off_t[:, None], -1)
+    part_map = torch.where(hit, gd["face_part"][gface.clamp(min=0)], -1)  # global part ids [B, R]
+    # samples: (scene, pixel, dir, t, global face)
+    s_scene = torch.arange(B, device=dev).repeat_interleave(R)
+    s_pix = torch.arange(R, device=dev).repeat(B)
+    s_dir, s_t, s_face = dirs.reshape(-1, 3), t.reshape(-1), gface.reshape(-1)
+    # ---- 3. anti-aliasing subsamples of edge pixels, one call
+    if antialias:
+        pm = part_map.cpu().numpy()
+        sub = []
+        for b, (spec, _) in enumerate(prepared):
+            edges = np.flatnonzero(edge_pixels(pm[b].reshape(H, W)))
+            ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
+            ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
+            sub.append((ops.t(pixel_dirs(spec.camera, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1))),
+                        ops.t(np.repeat(edges, len(AA_OFFSETS)))))
+        sd, sval = _pad_rows([x[0] for x in sub], (3,), 0.0, dev)
+        sd[~sval] = ops.f32([0.0, 0.0, -1.0])
+        st, sf = _batched_intersect(torch.zeros_like(sd), sd, a, e1, e2, chunk)
+        sp, _ = _pad_rows([x[1] for x in sub], (), 0, dev)
+        sg = torch.where(sf >= 0, sf + f_off_t[:, None], -1)
+        keep = sval.reshape(-1)
+        s_scene = torch.cat([s_scene, torch.arange(B, device=dev).repeat_interleave(sd.shape[1])[keep]])
+        s_pix = torch.cat([s_pix, sp.reshape(-1)[keep]])
+        s_dir = torch.cat([s_dir, sd.reshape(-1, 3)[keep]])
+        s_t, s_face = torch.cat([s_t, st.reshape(-1)[keep]]), torch.cat([s_face, sg.reshape(-1)[keep]])
+    # ---- 4. surfaces of all hit samples
+    ahit = torch.nonzero(s_face >= 0)[:, 0]
+    sc = s_scene[ahit]
+    fdir = s_dir[ahit]
+    # barycentrics of the winning triangles
+    tri_all = torch.cat([tr for tr in tris])
+    ft = tri_all[s_face[ahit]]
+    p = fdir * s_t[ahit][:, None]
+    w_ = p - ft[:, 0]
+    E1, E2 = ft[:, 1] - ft[:, 0], ft[:, 2] - ft[:, 0]
+    d00, d01, d11 = dot3(E1, E1), dot3(E1, E2), dot3(E2, E2)
+    d20, d21 = dot3(w_, E1), dot3(w_, E2)
+    den = (d00 * d11 - d01 * d01).clamp(min=1e-30)
+    u = (d11 * d20 - d01 * d21) / den
+    v = (d00 * d21 - d01 * d20) / den
+    p, n, ng, pidx = surface(ops, gd, fdir, s_t[ahit], s_face[ahit], u, v)
+    # ---- 5. per-point lights (padded to the most lights of any scene) and environment
+    Lm = max(1, max(len(spec.lights) for spec, _ in prepared))
+    la = [light_arrays(spec) for spec, _ in prepared]
+    ea = [env_arrays(spec) for spec, _ in prepared]
+
+    def stack_l(key, width):
+        out = np.zeros((B, Lm, *width), np.float32)
+        for b, x in enumerate(la):
+            out[b, : len(x[key])] = x[key]
+        return ops.t(out)
+
+    Lpos, Ldir, Lrgb = stack_l("pos", (3,)), stack_l("dir", (3,)), stack_l("rgb", (3,))
+    Lsun = stack_l("is_sun", ()) > 0.5
+    env_b = {k: ops.t(np.stack([np.asarray(e[k], np.float32) for e in ea])) for k in
+             ("up", "c2w", "zenith", "horizon", "amb_up", "amb_down", "fog_m", "exposure", "clouds")}
+    # shadow rays for every (point, light slot), grouped by scene for one batched call
+    eps = 1e-3 + 2e-4 * dot3(p, p) ** 0.5
+    o = p + ng * eps[:, None]
+    ldirs, tfars, sel = [], [], []
+    for j in range(Lm):
+        is_sun = Lsun[sc, j]
+        dj = torch.where(is_sun[:, None], -Ldir[sc, j], Lpos[sc, j] - o)
+        ldirs.append(dj)
+        tfars.append(torch.where(is_sun, 1e4, 0.999))
+        sel.append((dot3(n, dj) > 0) & (dot3(ng, dj) > 0) & (Lrgb[sc, j].abs().sum(-1) > 0))
+    all_sel = torch.stack(sel, 1)  # [N, Lm]
+    pi, lj = torch.nonzero(all_sel, as_tuple=True)
+    rs = sc[pi]
+    order = torch.argsort(rs, stable=True)
+    pi, lj, rs = pi[order], lj[order], rs[order]
+    counts = torch.bincount(rs, minlength=B)
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(len(rs), device=dev) - starts[rs]
+    M = int(counts.max().item()) if len(rs) else 1
+    so = torch.zeros((B, M, 3), device=dev)
+    sdr = torch.zeros((B, M, 3), device=dev)
+    sdr[..., 2] = -1.0
+    stf = torch.zeros((B, M), device=dev)
+    dstack, tstack = torch.stack(ldirs, 1), torch.stack(tfars, 1)
+    so[rs, slot], sdr[rs, slot], stf[rs, slot] = o[pi], dstack[pi, lj], tstack[pi, lj]
+    occ = _batched_occluded(so, sdr, stf, ca, ce1, ce2, chunk)[rs, slot]
+    vis = torch.zeros((len(ahit), Lm), device=dev)
+    vis[pi[~occ], lj[~occ]] = 1.0
+    # ---- 6. shading of all points at once
+    bank = ops.t(image_bank())
+    focal = ops.f32([spec.camera.focal_px(W) for spec, _ in prepared])
+    t_hit = s_t[ahit]
+    alb, emis = albedo(ops, part, pidx, p, n, t_hit, focal[sc], bank)
+    up = env_b["up"][sc]
+    hemi = (dot3(n, up) * 0.5 + 0.5)[:, None]
+    light = env_b["amb_down"][sc] * (1 - hemi) + env_b["amb_up"][sc] * hemi
+    spec_acc = torch.zeros_like(alb)
+    view = -_normalize(fdir)
+    ks, shin = part["spec"][pidx][:, None], part["shin"][pidx]
+    for j in range(Lm):
+        is_sun = Lsun[sc, j][:, None]
+        lv = Lpos[sc, j] - p
+        d2 = dot3(lv, lv)[:, None]
+        ldir = torch.where(is_sun, -Ldir[sc, j], lv / d2.clamp(min=1e-12) ** 0.5)
+        e = torch.where(is_sun, Lrgb[sc, j], Lrgb[sc, j] / (d2 + 0.3))
+        ndl = dot3(n, ldir).clamp(min=0)[:, None] * vis[:, j : j + 1]
+        light = light + e * ndl
+        h = _normalize(ldir + view)
+        spec_acc = spec_acc + e * ndl * (dot3(n, h).clamp(min=0) ** shin)[:, None]
+    col_hit = alb * light + ks * spec_acc + alb * emis[:, None] * 1.5
+    fog = env_b["fog_m"][sc]
+    f = torch.where(fog > 0, torch.exp(-t_hit / fog.clamp(min=1e-6)), torch.ones_like(fog))[:, None]
+    col_hit = col_hit * f + env_b["horizon"][sc] * (1 - f)
+    col = torch.zeros((len(s_dir), 3), device=dev)
+    col[ahit] = col_hit
+    miss = torch.nonzero(s_face < 0)[:, 0]
+    if len(miss):
+        ms = s_scene[miss]
+        dm = _normalize(s_dir[miss])
+        el = dot3(dm, env_b["up"][ms])
+        ez = el.clamp(0, 1) ** 0.5
+        sk = env_b["horizon"][ms] * (1 - ez[:, None]) + env_b["zenith"][ms] * ez[:, None]
+        sk = torch.where((el < 0)[:, None], env_b["horizon"][ms] * 0.85, sk)
+        dw = torch.einsum("nj,nij->ni", dm, env_b["c2w"][ms])
+        k = 1.0 / (dw[:, 1].clamp(min=0.05) + 0.05)
+        cl = noise_lookup(torch, dw[:, 0] * k * 0.75, dw[:, 2] * k * 0.75, 3.0)
+        cl = ((cl - (1 - env_b["clouds"][ms] * 0.6)) * 3).clamp(0, 1) * (el > 0) * (env_b["clouds"][ms] > 0)
+        sk = sk * (1 - cl[:, None] * 0.8) + cl[:, None] * 0.8 * (env_b["horizon"][ms] * 0.4 + 0.6)
+        for j in range(Lm):
+            g = (-dot3(dm, Ldir[ms, j])).clamp(min=0) * Lsun[ms, j]
+            sk = sk + Lrgb[ms, j] * (g ** 400 * 12 + g ** 12 * 0.15)[:, None]
+        col[miss] = sk
+    # ---- 7. per-scene automatic exposure, tone curve, sample averaging
+    lum = col[:, 0] * 0.2126 + col[:, 1] * 0.7152 + col[:, 2] * 0.0722
+    logsum = torch.zeros(B, device=dev).index_add_(0, s_scene, torch.log(lum + 1e-3))
+    nsamp = torch.bincount(s_scene, minlength=B).float()
+    scale = ((0.3 / torch.exp(logsum / nsamp)) * env_b["exposure"]).clamp(0.05, 50.0)
+    ldr = tonemap(ops, col, scale[s_scene][:, None])
+    flat = s_scene * R + s_pix
+    acc = torch.zeros((B * R, 3), device=dev).index_add_(0, flat, ldr)
+    cnt = torch.bincount(flat, minlength=B * R).float()
+    rgb = ((acc / cnt[:, None]).view(B, H, W, 3) * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+    centre = ahit[ahit < B * R]
+    normals = torch.zeros((B * R, 3), device=dev)
+    normals[centre] = n[: len(centre)]
+    sem = torch.full((B * R,), CLASS_ID["sky"], dtype=torch.int64, device=dev)
+    inst = torch.zeros(B * R, dtype=torch.int64, device=dev)
+    hit_f = hit.reshape(-1)
+    pmh = part_map.reshape(-1)[hit_f]
+    sem[hit_f] = part["cls"][pmh]
+    inst[hit_f] = part["inst"][pmh]
+    depth = torch.where(hit, t, float("inf"))
+    rgb_np, depth_np = rgb.cpu().numpy(), depth.view(B, H, W).cpu().numpy().astype(np.float32)
+    nrm_np = normals.view(B, H, W, 3).cpu().numpy()
+    sem_np = sem.view(B, H, W).cpu().numpy().astype(np.uint8)
+    inst_np = inst.view(B, H, W).cpu().numpy().astype(np.int32)
+    scenes = []
+    for b, (spec, _) in enumerate(prepared):
+        scene = Scene(rgb_np[b], depth_np[b], nrm_np[b], sem_np[b], inst_np[b], spec.objects, spec.camera, spec.kind,
+                      spec.split, spec.seed, spec.room_type, spec=spec)
         finish_scene(scene, language)
         scenes.append(scene)
     return scenes

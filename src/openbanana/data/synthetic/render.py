@@ -228,7 +228,7 @@ def albedo(ops, part: dict, pidx, p, n, t, focal, bank):
     qu = xp.where(ax == 0, q[:, 2], q[:, 0])
     qv = xp.where(ax == 1, q[:, 2], q[:, 1])
     ttex = tex[textured]
-    footprint = t[textured] / focal
+    footprint = t[textured] / (focal[textured] if getattr(focal, "ndim", 0) else focal)  # focal: scalar or per point
     col2 = part["color2"][tp]
     tbase = base[textured]
     tout = tbase * 1.0
