@@ -155,20 +155,24 @@ def run_predict(
     """
     import numpy as np
     import torch
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from openbanana.io.export import write_prediction
     from openbanana.io.images import list_inputs, load_image
 
-    report = report or (lambda msg: print(msg, file=sys.stderr))
+    console = Console(stderr=True, highlight=False)
+    # through the progress bar's console, so report lines and the live bar do not garble each other
+    report = report or (lambda msg: console.print(msg, markup=False, soft_wrap=True))
     results: list[ItemResult] = []
     paths: list[Path] = []
+    seen: set[Path] = set()
     for spec in specs:
         try:
-            paths += [
-                p
-                for p in list_inputs(spec, recursive=recursive)
-                if p.resolve() not in {q.resolve() for q in paths}
-            ]
+            for p in list_inputs(spec, recursive=recursive):
+                if p.resolve() not in seen:
+                    seen.add(p.resolve())
+                    paths.append(p)
         except OpenBananaError as exc:
             report(f"error: {exc}")
             results.append(ItemResult(input=spec, task=None, ok=False, error=str(exc)))
@@ -184,16 +188,13 @@ def run_predict(
     kwargs: dict[str, Any] = {"num_inference_steps": steps, "ensemble_size": ensemble, "generator": generator}
     kwargs = {k: v for k, v in kwargs.items() if v is not None}  # unset: the model's own defaults
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     bar = Progress(
         TextColumn("[bold]predict[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[name]}"),
-        console=Console(stderr=True),
+        console=console,
         disable=not progress,
         transient=False,
     )
@@ -256,28 +257,21 @@ def run_predict(
 
 
 def _predict_batch(pipe, images, instruction, task, kwargs, ids, paths, report) -> list[Any]:
-    """Predictions for a batch; when the batch fails, each image alone, so one bad image fails alone."""
+    """Predictions for a batch (an error message string in place of a failed one). When a batch
+    fails, each of its images is tried alone, so one bad image fails alone."""
     try:
         return list(pipe(images=images, instruction=instruction, task=task, **kwargs))
     except InstructionError:
         raise  # the same for every input: a usage error
-    except Exception:  # noqa: BLE001 -- isolate the failing image below
-        if len(images) == 1:
-            pass
-        else:
-            out = []
+    except Exception as exc:  # noqa: BLE001 -- never a traceback at the CLI; say what broke
+        if len(images) > 1:
+            out: list[Any] = []
             for img, i in zip(images, ids, strict=True):
                 out += _predict_batch(pipe, [img], instruction, task, kwargs, [i], paths, report)
             return out
-    try:
-        return [pipe.predict(images[0], instruction, task=task, **kwargs)]
-    except InstructionError:
-        raise
-    except OpenBananaError as exc:
-        report(f"error: {paths[ids[0]]}: {exc}")
-        return [str(exc)]
-    except Exception as exc:  # noqa: BLE001 -- never a traceback at the CLI; say what broke
-        msg = f"internal error ({type(exc).__name__}: {exc})"
+        msg = (
+            str(exc) if isinstance(exc, OpenBananaError) else f"internal error ({type(exc).__name__}: {exc})"
+        )
         report(f"error: {paths[ids[0]]}: {msg}")
         return [msg]
 
