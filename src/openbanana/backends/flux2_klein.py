@@ -176,13 +176,14 @@ class Flux2KleinBackend(nn.Module):
             setattr(cfg, key, value)
         cfg.__post_init__()
         dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-        pipe = diffusers.Flux2KleinPipeline.from_pretrained(
-            cfg.pretrained, revision=cfg.revision, dtype=dtype, use_safetensors=True
-        )
-        if tuned and (local / "transformer").is_dir():  # full fine-tune: replace the transformer
-            pipe.transformer = diffusers.Flux2Transformer2DModel.from_pretrained(
+        parts = {}
+        if tuned and (local / "transformer").is_dir():  # full fine-tune: its transformer, not the base's
+            parts["transformer"] = diffusers.Flux2Transformer2DModel.from_pretrained(
                 local / "transformer", dtype=torch.float32, use_safetensors=True
             )
+        pipe = diffusers.Flux2KleinPipeline.from_pretrained(
+            cfg.pretrained, revision=cfg.revision, dtype=dtype, use_safetensors=True, **parts
+        )
         backend = cls(pipe, cfg)
         if tuned and (local / LORA_WEIGHTS_NAME).is_file():
             backend.load_lora(local / LORA_WEIGHTS_NAME)
