@@ -68,8 +68,9 @@ def url(pipe):
 
 @pytest.fixture(scope="module")
 def page(url, tmp_path_factory):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright  # the dev extra; a missing package is a failure
+
+    with sync_playwright() as p:
         # launch() gives every run a fresh, empty profile (a new --user-data-dir)
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
