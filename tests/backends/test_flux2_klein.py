@@ -380,3 +380,23 @@ def load_file_keys(ckpt_root: Path) -> list[str]:
     files = sorted(ckpt_root.glob("*/ema.safetensors"))
     with safe_open(str(files[-1]), framework="pt") as f:
         return list(f.keys())
+
+
+# ---------------------------------------------------------------------------------- full-size geometry
+def test_full_size_klein_4b_geometry_on_the_meta_device():
+    """The published 4B geometry (what the benchmark builds) fits together at 1024 px: shapes only."""
+    from openbanana.backends.flux2_random import build_components
+
+    comp = build_components("klein-4b", device="meta", dtype=torch.bfloat16)
+    assert sum(p.numel() for p in comp["transformer"].parameters()) == 3_875_544_576
+    backend = Flux2KleinBackend.from_components(comp, Flux2KleinConfig(
+        pretrained="random", finetune="lora", lora_rank=64, lora_alpha=64.0, text_encoder_out_layers=OUT_LAYERS["klein-4b"]))
+    assert sum(p.numel() for p in backend.trainable_parameters()) == 96_337_920
+    meta = torch.device("meta")
+    x0 = backend.encode_images(torch.zeros(1, 3, 1024, 1024, device=meta))
+    assert x0.shape == (1, 128, 64, 64) and backend.multiple_of == 16
+    embeds = torch.zeros(1, 512, 3 * 2560, device=meta, dtype=torch.bfloat16)  # Qwen3-4B layers 9, 18, 27
+    txt_ids = torch.zeros(512, 4, dtype=torch.long, device=meta)
+    v = backend.predict_velocity(torch.zeros_like(x0), torch.ones(1, device=meta), x0, embeds, txt_ids)
+    assert v.shape == x0.shape
+    assert backend.decode_latents(v).shape == (1, 3, 1024, 1024)

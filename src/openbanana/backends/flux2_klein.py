@@ -339,7 +339,8 @@ class Flux2KleinBackend(nn.Module):
             ids = torch.cat([ids, self._image_ids(ref.shape[2], ref.shape[3], REF_TIME_COORD, dev)], dim=0)
         dtype = self.compute_dtype
         use_autocast = self.config.bf16 and dev.type in ("cuda", "cpu") and dtype == torch.float32
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_autocast):
+        amp = torch.autocast(dev.type, dtype=torch.bfloat16) if use_autocast else contextlib.nullcontext()
+        with amp:
             out = self.transformer(
                 hidden_states=tokens.to(dev, dtype), encoder_hidden_states=embeds.to(dtype),
                 timestep=sigma.to(dev, dtype), img_ids=ids, txt_ids=txt_ids, guidance=None, return_dict=False,
