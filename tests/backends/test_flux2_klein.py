@@ -119,6 +119,23 @@ def test_sample_matches_diffusers_editing_pipeline(tiny_dir):
     assert (other - ours).abs().max() > 10 * (ours * 0.5 + 0.5 - theirs).abs().max()
 
 
+def test_guidance_paths(tiny_dir):
+    backend = load(tiny_dir)
+    cond = make_batch(1).cond
+    kw = {"height": SIZE, "width": SIZE, "num_inference_steps": 2}
+    plain = backend.sample(cond, ["a", "b"], generator=torch.Generator().manual_seed(0), **kw)
+    text = backend.sample(cond, ["a", "b"], guidance_text=3.0, generator=torch.Generator().manual_seed(0), **kw)
+    image = backend.sample(cond, ["a", "b"], guidance_image=3.0, generator=torch.Generator().manual_seed(0), **kw)
+    t2i = backend.sample(None, ["a", "b"], guidance_text=3.0, generator=torch.Generator().manual_seed(0), **kw)
+    for out in (text, image, t2i):
+        assert out.shape == plain.shape and torch.isfinite(out).all()
+    assert not torch.equal(text, plain) and not torch.equal(image, plain) and not torch.equal(text, image)
+    # scale 1 on both is exactly the unguided path
+    same = backend.sample(cond, ["a", "b"], guidance_text=1.0, guidance_image=1.0,
+                          generator=torch.Generator().manual_seed(0), **kw)
+    assert torch.equal(same, plain)
+
+
 def test_bad_inputs_raise(tiny_dir):
     backend = load(tiny_dir)
     with pytest.raises(ValueError, match="multiples of 4"):
