@@ -195,7 +195,8 @@ def colorize_depth(depth_m: np.ndarray, valid: np.ndarray | None = None, cmap: s
     inv = 1.0 / d[ok]
     lo, hi = np.percentile(inv, [2, 98])
     t = np.clip((inv - lo) / max(hi - lo, 1e-12), 0, 1)
-    out[ok] = np.round(colormaps[cmap](t)[:, :3] * 255).astype(np.uint8)
+    lut = np.round(colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)  # [256, 3]
+    out[ok] = lut[np.round(t * 255).astype(np.intp)]
     return out
 
 
