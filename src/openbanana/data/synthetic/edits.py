@@ -219,6 +219,10 @@ def _light(rng, spec, src, out, size):
             L.direction = tuple(float(v) for v in d / np.linalg.norm(d))
         L.color = tuple(float(v) for v in c)
     env = tgt_spec.env
+    tint = {"warmer": (1.0, 0.8, 0.55), "cooler": (0.7, 0.85, 1.0)}.get(choice)
+    if tint is not None:  # the ambient (sky and bounce) light shifts with the lamps and the sun
+        env.ambient_up = tuple(a * t for a, t in zip(env.ambient_up, tint))
+        env.ambient_down = tuple(a * t for a, t in zip(env.ambient_down, tint))
     if choice == "dimmer":
         env.ambient_up = tuple(a * 0.35 for a in env.ambient_up)
         env.ambient_down = tuple(a * 0.35 for a in env.ambient_down)

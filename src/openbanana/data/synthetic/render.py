@@ -413,13 +413,12 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
         col[miss] = sky(ops, env, all_dirs[miss], lights["dir"][suns], lights["rgb"][suns])
     scale = auto_exposure(ops, col, env["exposure"]) if exposure_scale is None else exposure_scale
     ldr = tonemap(ops, col, scale)
-    acc = np.zeros((H * W, 3), np.float32)
-    np.add.at(acc, owner, ldr) if len(owner) > H * W else None
     if len(owner) == H * W:
         acc = ldr
-    else:
+    else:  # average the subsamples of edge pixels (bincount is much faster than np.add.at)
         cnt = np.bincount(owner, minlength=H * W).astype(np.float32)
-        acc = acc / cnt[:, None]
+        acc = np.stack([np.bincount(owner, weights=ldr[:, c], minlength=H * W) for c in range(3)], -1)
+        acc = (acc / cnt[:, None]).astype(np.float32)
     rgb = (acc.reshape(H, W, 3) * 255 + 0.5).clip(0, 255).astype(np.uint8)
     # ground truth at pixel centres
     normals = np.zeros((H * W, 3), np.float32)
@@ -444,9 +443,12 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
         s_lit = np.zeros((len(all_dirs), max(1, vis.shape[1])), np.float32)
         s_lit[ahit, : vis.shape[1]] = vis
         cnt = np.bincount(owner, minlength=H * W).astype(np.float32)
-        lit_frac = np.zeros((H * W, s_lit.shape[1]), np.float32)
-        np.add.at(lit_frac, owner, s_lit)
-        out["lit_frac"] = (lit_frac / cnt[:, None]).reshape(H, W, -1)
+        # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel)
+        slot = np.zeros(len(owner), np.float64)
+        slot[H * W :] = np.tile(np.arange(1, len(AA_OFFSETS) + 1), (len(owner) - H * W) // len(AA_OFFSETS))
+        code = np.stack([np.bincount(owner, weights=s_lit[:, j] * 2.0 ** slot, minlength=H * W)
+                         for j in range(s_lit.shape[1])], -1)
+        out["lit_frac"] = code.reshape(H, W, -1)
         out["n_samples"] = cnt.reshape(H, W)
         out["sample_inst"] = s_inst
         out["owner"] = owner

@@ -148,9 +148,9 @@ def sofa(b: Builder, x, z, yaw, w, color):
            inst, yaw)
     o = R @ np.array([0, 0, -d / 2 + 0.12])
     b.part("box", (w, 0.5, 0.24), (x + o[0], 0.55, z + o[2]), m, "sofa", inst, yaw)
-    for sx in (-1, 1):
-        o = R @ np.array([sx * (w / 2 - 0.1), 0, 0])
-        b.part("box", (0.2, 0.3, d), (x + o[0], 0.45, z + o[2]), m, "sofa", inst, yaw)
+    for sx in (-1, 1):  # arms stand 1 cm proud of the base on every side (no coincident faces)
+        o = R @ np.array([sx * (w / 2 - 0.09), 0, 0])
+        b.part("box", (0.2, 0.3, d + 0.02), (x + o[0], 0.45, z + o[2]), m, "sofa", inst, yaw)
     for sx in (-1, 1):
         o = R @ np.array([sx * 0.09, 0, -d / 2 + 0.05])
         b.part("box", (0.06, 0.08, 0.06), (x + o[0] * 5, 0.04, z + o[2]), b.mat("black"), "sofa", inst, yaw)
@@ -404,7 +404,7 @@ def room(b: Builder, rtype: str):
     b.part("sphere_lo", (0.06, 0.06, 0.06), hpos, b.mat("gray", specular=0.8, shininess=80), "door", dinst)
     wall_used = {dk: [(du - 0.6, du + 0.6)]}
     # windows (glass panes do not cast shadows: sunlight enters through them)
-    n_win = int(rng.choice([0, 1, 1, 2, 2]))
+    n_win = int(rng.choice([0, 1, 1, 2, 2, 3]))
     sun_wall = None
     for _ in range(n_win):
         k = int(rng.integers(4))
@@ -433,7 +433,7 @@ def room(b: Builder, rtype: str):
     cz = D / 2 - rng.uniform(0.3, min(1.6, D * 0.35))
     cx = rng.uniform(-W / 2 + 0.4, W / 2 - 0.4)
     b.footprints.append((cx, cz, 0.45))
-    yaw_c = rng.uniform(-35, 35) + np.degrees(np.arctan2(-cx, D)) * 0.5
+    yaw_c = rng.uniform(-25, 25) + np.degrees(np.arctan2(cx, D * 0.6))  # look into the room
     cam = Camera((cx, rng.uniform(0.4, min(2.1, H - 0.3)), cz), float(yaw_c), float(rng.uniform(-30, 6)),
                  float(rng.uniform(-10, 10) * (rng.uniform() < 0.7)), float(rng.uniform(30, 100)))
 
@@ -470,10 +470,11 @@ def room(b: Builder, rtype: str):
                b.mat(rc, pat() if rng.uniform() < 0.7 else "noise", color2=b.choice(("white", "beige", "black")),
                      scale=float(rng.uniform(0.1, 0.3))), "rug", rinst, float(rng.choice([0, 90])))
     plan = {
-        "living": ["sofa", "table_low", "shelf", "floor_lamp", "chair", "plant", "cabinet_tv", "painting"],
-        "bedroom": ["bed", "cabinet", "shelf", "chair", "plant", "painting", "floor_lamp"],
-        "kitchen": ["dining", "cabinet", "cabinet", "shelf", "plant", "painting"],
-        "office": ["desk", "shelf", "shelf", "cabinet", "plant", "floor_lamp", "painting"],
+        "living": ["sofa", "table_low", "shelf", "floor_lamp", "chair", "chair", "plant", "cabinet_tv", "painting",
+                   "plant", "cabinet"],
+        "bedroom": ["bed", "cabinet", "shelf", "chair", "plant", "painting", "floor_lamp", "cabinet", "table_low"],
+        "kitchen": ["dining", "cabinet", "cabinet", "cabinet", "shelf", "plant", "painting", "chair"],
+        "office": ["desk", "shelf", "shelf", "cabinet", "plant", "floor_lamp", "painting", "desk", "chair"],
         "playroom": ["table_low", "shelf_low", "shelf_low", "chair", "painting", "floor_lamp"],
     }[rtype]
     for item in plan:
@@ -535,16 +536,16 @@ def room(b: Builder, rtype: str):
                 b.part("quad", (pw - 0.06, ph - 0.06, 1), fp, Material((1, 1, 1), "image", image=int(rng.integers(24))),
                        "painting", inst, pyaw)
     # the room's toys and floor clutter
-    n_floor = int(rng.integers(1, 4)) + (6 if rtype == "playroom" else 0)
+    n_floor = int(rng.integers(2, 6)) + (6 if rtype == "playroom" else 0)
     for _ in range(n_floor):
         if (p := in_room(0.15, tries=8)) is not None:
             small_object(b, p[0], p[1], 0.0, None, max_size=0.35)
-    clutter_surfaces(b, 1.0 if rtype != "playroom" else 1.5)
+    clutter_surfaces(b, 1.6 if rtype != "playroom" else 2.0)
     # light: ceiling lamp(s), optional sun through a window
     for _ in range(int(rng.integers(1, 3)) if sum(L.kind == "point" for L in b.lights) < 2 else 1):
         ceiling_lamp(b, rng.uniform(-W / 4, W / 4), rng.uniform(-D / 4, D / 4), H)
     env = Environment(ambient_up=(0.13, 0.125, 0.12), ambient_down=(0.07, 0.06, 0.05), exposure=float(rng.uniform(0.8, 1.2)))
-    if sun_wall is not None and rng.uniform() < 0.7:
+    if sun_wall is not None and rng.uniform() < 0.85:
         k, yaw = sun_wall
         inward = rot_y(yaw) @ np.array([0, 0, 1.0])
         el = np.deg2rad(rng.uniform(*b.cfg.sun_elevation_deg))
@@ -595,7 +596,7 @@ def car(b: Builder, x, z, yaw, color):
     tire = b.mat("black", specular=0.05)
     for sx in (-1, 1):
         for sz in (-1, 1):
-            o = R @ np.array([sx * (Wd / 2 - 0.12), 0, sz * (L / 2 - 0.75)])
+            o = R @ np.array([sx * (Wd / 2 - 0.1), 0, sz * (L / 2 - 0.75)])  # cap 2 cm proud of the body
             b.part("cylinder_lo", (0.66, 0.24, 0.66), (x + o[0], 0.33, z + o[2]), tire, "car", inst, yaw, tilt=rot_z(90))
     for sx in (-1, 1):
         o = R @ np.array([sx * (Wd / 2 - 0.25), 0, -L / 2])
@@ -723,7 +724,7 @@ def street(b: Builder, plaza: bool):
         walk = b.mat(b.choice(("gray", "beige")), "tiles", scale=float(rng.uniform(0.3, 0.6)), color2="gray")
         for s in (-1, 1):
             b.part("box", (walk_w, 0.15, L + 30), (s * (road_w + walk_w) / 2, 0.075, -L / 2 + 10), walk, "sidewalk")
-            b.part("box", (0.2, 0.16, L + 30), (s * (road_w / 2 + 0.1), 0.08, -L / 2 + 10), b.mat("gray"), "sidewalk")
+            b.part("box", (0.2, 0.16, L + 30.2), (s * (road_w / 2 + 0.09), 0.08, -L / 2 + 10), b.mat("gray"), "sidewalk")
         edge = road_w / 2 + walk_w
     for s in (-1, 1):
         building_row(b, s, s * edge, 15.0, -L, plaza)
@@ -747,7 +748,7 @@ def street(b: Builder, plaza: bool):
                  float(rng.uniform(30, 100)))
     # cars
     if not plaza:
-        for _ in range(int(rng.integers(2, 9))):
+        for _ in range(int(rng.integers(4, 13))):
             lane = rng.choice([-1, 1])
             parked = rng.uniform() < 0.5
             x = lane * (road_w / 2 - 1.2) if parked else lane * road_w / 4
@@ -772,9 +773,9 @@ def street(b: Builder, plaza: bool):
                 elif r < 0.9 or plaza:
                     bench(b, x + s * (0.8 if not plaza else 0), zz, -90.0 * s + rng.uniform(-10, 10) if not plaza else rng.uniform(0, 360))
                     b.footprints.append((x, zz, 0.9))
-            zz -= rng.uniform(5, 14)
+            zz -= rng.uniform(4, 11)
     # people
-    for _ in range(int(rng.integers(1, 9))):
+    for _ in range(int(rng.integers(3, 13))):
         s = rng.choice([-1, 1])
         x = s * (road_w / 2 + rng.uniform(0.6, walk_w - 0.4)) if not plaza else rng.uniform(-15, 15)
         z = rng.uniform(-35, 2)
