@@ -128,3 +128,19 @@ def test_two_processes_equal_one(nyu, tmp_path):
         single.pop(k)
         merged.pop(k)
     assert json.dumps(single, sort_keys=True) == json.dumps(merged, sort_keys=True)
+
+
+def test_model_kwargs_reach_the_model_and_the_result(nyu):
+    root, _ = nyu
+    b = BENCHMARKS.get("nyuv2")
+    src = b.source(root)
+    seen = []
+
+    class Recording(OracleModel):
+        def predict(self, image, instruction=None, task="depth", **spec):
+            seen.append(spec.get("ensemble_size"))
+            return super().predict(image, instruction, task, **spec)
+
+    res, _ = evaluate(Recording(src), b, _opts(root, limit=1, model_kwargs={"ensemble_size": 3}), source=src)
+    assert seen == [3] and res["protocol"]["model_kwargs"] == {"ensemble_size": 3}
+    assert res["metrics"]["depth"]["delta1"] == 1.0  # the oracle ignores sampling keywords

@@ -77,6 +77,15 @@ def register(app: typer.Typer) -> None:
         ] = 128,
         device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N")] = "auto",
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="questions per model call")] = 8,
+        steps: Annotated[
+            int | None, typer.Option("--steps", min=1, help="sampling steps (N-step mode)")
+        ] = None,
+        ensemble_size: Annotated[
+            int, typer.Option("--ensemble-size", min=1, help="samples combined per image")
+        ] = 1,
+        one_step: Annotated[
+            bool | None, typer.Option("--one-step/--no-one-step", help="force / forbid the one-step mode")
+        ] = None,
         list_: Annotated[
             bool, typer.Option("--list", help="list the registered benchmarks and exit")
         ] = False,
@@ -104,6 +113,10 @@ def register(app: typer.Typer) -> None:
             grid=grid,
             query_rewriter=query_rewriter,
             batch_size=batch_size,
+            model_kwargs={
+                k: v for k, v in {"num_inference_steps": steps, "one_step": one_step}.items() if v is not None
+            }
+            | ({"ensemble_size": ensemble_size} if ensemble_size != 1 else {}),
             benchmark=BenchmarkOptions(align=align, synthetic_size=synthetic_size),
         )
         for name in benchmark:

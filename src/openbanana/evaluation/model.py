@@ -22,6 +22,21 @@ import numpy as np
 from openbanana.data.sources.base import DataSource, Record, Target
 from openbanana.evaluation.resize import resize_masks, resize_nearest
 
+#: pipeline keywords about sampling, not about the task (the oracle ignores them)
+SAMPLING_KEYS = frozenset(
+    {
+        "num_inference_steps",
+        "ensemble_size",
+        "one_step",
+        "generator",
+        "guidance_text",
+        "guidance_image",
+        "resize_mode",
+        "batch_size",
+        "output_type",
+    }
+)
+
 
 @dataclass
 class EvalPrediction:
@@ -122,9 +137,11 @@ class OracleModel:
         raise ValueError(f"oracle: record {rec.id} has no {task} target with spec {sorted(spec)}")
 
     def predict(self, image: np.ndarray, instruction: str | None = None, task: str = "depth", **spec: Any):
-        """Encode the matching ground truth, optionally resize and add noise, decode it back."""
+        """Encode the matching ground truth, optionally resize and add noise, decode it back.
+        Sampling keywords of the pipeline (steps, ensembles) mean nothing here and are ignored."""
         import openbanana
 
+        spec = {k: v for k, v in spec.items() if k not in SAMPLING_KEYS}
         target = self._find(image, task, spec)
         gt = _oracle_target_for_encoding(target)
         if self.transform is not None:

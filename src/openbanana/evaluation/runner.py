@@ -48,6 +48,8 @@ class EvalOptions:
         grid: number of records shown in the picture grid (0 = no grid).
         query_rewriter: name in ``QUERY_REWRITERS`` applied to reasoning queries.
         batch_size: questions per model call (same task and decoding spec).
+        model_kwargs: extra keywords for every model call (``num_inference_steps``,
+            ``ensemble_size``, ``one_step``, ...), written into the result's protocol.
         benchmark: protocol options (depth alignment, synthetic size).
     """
 
@@ -59,6 +61,7 @@ class EvalOptions:
     grid: int = 4
     query_rewriter: str = "identity"
     batch_size: int = 8
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
 
 
@@ -131,7 +134,7 @@ def _batch_key(job: _Job) -> str:
     return job.task + json.dumps(shared, sort_keys=True, default=str)
 
 
-def _predict_jobs(model: Any, jobs: list[_Job]) -> list[Any]:
+def _predict_jobs(model: Any, jobs: list[_Job], model_kwargs: dict[str, Any] | None = None) -> list[Any]:
     """Predictions (or the exception raised) for each job, in order.
 
     A model with a batch ``__call__(images=, instruction=, task=, **spec)`` (the pipeline) gets one
@@ -145,6 +148,7 @@ def _predict_jobs(model: Any, jobs: list[_Job]) -> list[Any]:
                 instruction=[j.instruction for j in jobs],
                 task=jobs[0].task,
                 **shared,
+                **(model_kwargs or {}),
             )
             preds = list(getattr(out, "predictions", out))
         except Exception:  # noqa: BLE001 -- isolate the failing input below
@@ -154,7 +158,8 @@ def _predict_jobs(model: Any, jobs: list[_Job]) -> list[Any]:
     results: list[Any] = []
     for j in jobs:
         try:
-            results.append(model.predict(j.record.image, instruction=j.instruction, task=j.task, **j.spec))
+            kw = {**j.spec, **(model_kwargs or {})}
+            results.append(model.predict(j.record.image, instruction=j.instruction, task=j.task, **kw))
         except Exception as exc:  # noqa: BLE001 -- counted by the caller
             results.append(exc)
     return results
@@ -189,7 +194,7 @@ def run_partial(
     def flush(key: str) -> None:
         jobs = pending.pop(key)
         t1 = time.perf_counter()
-        preds = _predict_jobs(model, jobs)
+        preds = _predict_jobs(model, jobs, opts.model_kwargs)
         part.timing_s["predict"] += time.perf_counter() - t1
         for job, pred in zip(jobs, preds):
             score(job, pred)
@@ -341,6 +346,7 @@ def finalize(
             "resize": "answers decoded at generation resolution, resized to ground truth (nearest for labels)",
             "prompt": "canonical instruction of the task registry (TASKS[task].instruction(rng=None, **spec))",
             "query_rewriter": opts.query_rewriter,
+            "model_kwargs": dict(opts.model_kwargs),
         },
         "prompts": prompts,
         "metrics": metrics,
