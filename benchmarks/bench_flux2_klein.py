@@ -41,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import openbanana
 from openbanana.backends.base import Batch
 from openbanana.backends.flux2_klein import Flux2KleinBackend, Flux2KleinConfig
 from openbanana.backends.flux2_random import OUT_LAYERS, build_components
@@ -99,6 +100,8 @@ def bench_inference(backend: Flux2KleinBackend, res: int, args, device) -> list[
         t_dit = timed(lambda: backend.predict_velocity(zeros, one, x0, embeds, txt_ids), device, args.warmup,
                       args.repeats)
         t_dec = timed(lambda: backend.decode_latents(x0), device, args.warmup, args.repeats)
+        rgb = ((backend.decode_latents(x0)[0].permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8)  # [H, W, 3]
+        t_metres = timed(lambda: openbanana.decode("depth", rgb), device, args.warmup, args.repeats)
         for name, c, prompt, kw in cases:
             reset_peak(device)
             def run(c=c, prompt=prompt, kw=kw):
@@ -109,7 +112,8 @@ def bench_inference(backend: Flux2KleinBackend, res: int, args, device) -> list[
     ref = rows[0]["ms"]
     for r in rows:
         r["ratio_to_1step"] = r["ms"] / ref
-    rows[0]["breakdown_ms"] = {"vae_encode": 1000 * t_enc, "transformer": 1000 * t_dit, "vae_decode": 1000 * t_dec}
+    rows[0]["breakdown_ms"] = {"vae_encode": 1000 * t_enc, "transformer": 1000 * t_dit, "vae_decode": 1000 * t_dec,
+                               "colour_to_metres": 1000 * t_metres}
     return rows
 
 
@@ -163,9 +167,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny", action="store_true", help="tiny random model (CPU smoke test)")
     ap.add_argument("--resolution", type=int, default=None, help="inference side in px (default 1024; tiny 64)")
-    ap.add_argument("--train-resolution", type=int, default=None, help="training side in px (default 1024; tiny 32)")
-    ap.add_argument("--lora-batch-sizes", type=int, nargs="+", default=[1, 2, 4])
-    ap.add_argument("--full-batch-sizes", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--train", nargs="+", default=None, metavar="MODE:RES:BS[,BS...]",
+                    help="training cases (default: lora:1024:1,2,4 lora:512:4,8 full:1024:1,2; tiny: "
+                         "lora:32:1,2 full:32:1)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--train-repeats", type=int, default=3)
@@ -180,10 +184,16 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cpu" and not args.tiny:
         ap.error("the full-size benchmark needs a CUDA GPU; use --tiny for a CPU smoke test")
     res = args.resolution or (64 if args.tiny else 1024)
-    train_res = args.train_resolution or (32 if args.tiny else 1024)
+    specs = args.train or (["lora:32:1,2", "full:32:1"] if args.tiny
+                           else ["lora:1024:1,2,4", "lora:512:4,8", "full:1024:1,2"])
+    try:
+        cases = [(m, int(r), [int(b) for b in bs.split(",")]) for m, r, bs in (x.split(":") for x in specs)]
+    except ValueError:
+        ap.error(f"--train cases look like lora:1024:1,2,4, got {specs}")
+    if any(m not in ("lora", "full") for m, _, _ in cases):
+        ap.error(f"--train modes are lora or full, got {specs}")
     dtype = torch.float32 if args.tiny else torch.bfloat16
     if args.tiny:
-        args.lora_batch_sizes, args.full_batch_sizes = args.lora_batch_sizes[:2], args.full_batch_sizes[:1]
         args.repeats, args.warmup, args.train_repeats = min(args.repeats, 3), 1, 2
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
     import diffusers
@@ -221,9 +231,9 @@ def main(argv: list[str] | None = None) -> dict:
     # 3. training ----------------------------------------------------------------------------------------
     train_rows: list[dict] = []
     if not args.skip_train:
-        for mode, sizes in (("lora", args.lora_batch_sizes), ("full", args.full_batch_sizes)):
+        for mode, train_res, sizes in cases:
             train_rows += bench_training(components, cfg_kw, mode, sizes, train_res, args, device, cache)
-            print(f"trained {mode}", flush=True)
+            print(f"trained {mode} at {train_res}px", flush=True)
 
     # 4. report ------------------------------------------------------------------------------------------
     mem = "peak GiB" if device.type == "cuda" else "peak GiB (CUDA only)"
@@ -238,7 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
                      f"{r['ratio_to_1step']:.2f} | {fmt(r['peak_gib'], '.1f')} |")
     b = inf_rows[0]["breakdown_ms"]
     lines.append(f"\nOne-step depth breakdown: VAE encode {b['vae_encode']:.1f} ms, transformer "
-                 f"{b['transformer']:.1f} ms, VAE decode {b['vae_decode']:.1f} ms.\n")
+                 f"{b['transformer']:.1f} ms, VAE decode {b['vae_decode']:.1f} ms; then colour -> metres "
+                 f"(openbanana.decode on the device) {b['colour_to_metres']:.1f} ms.\n")
     if train_rows:
         ck = "off" if args.no_checkpointing else "on"
         lines += [(f"| training (AdamW, checkpointing {ck}) | batch | resolution | s / step | images / s | "
