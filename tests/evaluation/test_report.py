@@ -99,3 +99,19 @@ def test_several_models_are_told_apart():
     assert "| nyuv2 [runs/a] | 0.900 |" in text and "| nyuv2 [runs/b] | 0.800 |" in text
     single = paper_tables([_result("nyuv2", "depth", _depth(0.9, 0.1))])
     assert "| nyuv2 | 0.900 |" in single
+
+
+def test_normals_aggregate_row_when_the_papers_three_sets_are_present():
+    rs = [
+        _result("dsine-nyuv2", "normals", {"mean": 18.0, "median": 9.0, "a11_25": 50.0}),
+        _result(
+            "diode-indoor-normals",
+            "normals",
+            {"mean": 14.0, "median": 11.0, "a11_25": 50.0},
+            reference="diode-indoor",
+        ),
+        _result("dsine-scannet", "normals", {"mean": 16.0, "median": 8.0, "a11_25": 50.0}),
+    ]
+    text = paper_tables(rs)
+    assert "| **mean angle, NYUv2 + DIODE-indoor + ScanNet** | 16.00 |  | 15.55 |" in text
+    assert "| diode-indoor-normals | 14.00 | 11.00 | 13.82 | 11.56 |" in text

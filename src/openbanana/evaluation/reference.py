@@ -103,6 +103,13 @@ PAPER_AGGREGATES: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
     ),
 )
 
+#: the paper's normals aggregate: (name, benchmarks averaged, Vision Banana's mean angle in degrees)
+PAPER_NORMAL_AGGREGATE: tuple[str, tuple[str, ...], float] = (
+    "mean angle, NYUv2 + DIODE-indoor + ScanNet",
+    ("dsine-nyuv2", "diode-indoor", "dsine-scannet"),
+    15.55,
+)
+
 
 def paper_value(benchmark: str, task: str, metric: str) -> float | None:
     """Vision Banana's number, or None."""

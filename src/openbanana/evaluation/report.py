@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from openbanana.errors import OpenBananaError
-from openbanana.evaluation.reference import PAPER_AGGREGATES, best_open, paper_value
+from openbanana.evaluation.reference import PAPER_AGGREGATES, PAPER_NORMAL_AGGREGATE, best_open, paper_value
 
 #: (task group, metric, label, higher is better) columns shown in summaries
 SUMMARY_METRICS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -197,6 +197,12 @@ def paper_tables(results: list[dict[str, Any]]) -> str:
                     _fmt(paper_value(key, "normals", "median"), 2),
                     f"{_fmt(bo.value, 2)} ({bo.system})" if bo else "–",
                 ]
+            )
+        name, keys, vb = PAPER_NORMAL_AGGREGATE
+        per = {_ref_key(r): r["metrics"]["normals"]["mean"] for r in normals}
+        if all(k in per for k in keys):
+            rows.append(
+                [f"**{name}**", _fmt(sum(per[k] for k in keys) / len(keys), 2), "", _fmt(vb, 2), "", ""]
             )
         parts.append(
             "### Surface normals (DSINE protocol, degrees, lower is better)\n\n"
