@@ -64,3 +64,17 @@ def test_bad_layout_names_file(tmp_path):
     (tmp_path / "refcocog" / "refs_umd.json").write_text(json.dumps(refs))
     with pytest.raises(DataLayoutError, match="split 'val'"):
         RefCOCOgSource(tmp_path)
+
+
+def test_empty_mask_is_a_layout_error_naming_the_annotation(tmp_path):
+    write_refcocog(tmp_path, pickle_refs=False)
+    inst = tmp_path / "refcocog" / "instances.json"
+    doc = json.loads(inst.read_text())
+    for a in doc["annotations"]:
+        if a["id"] == 22:
+            a["segmentation"] = [[100.0, 100.0, 101.0, 100.0, 101.0, 100.0]]  # outside the 20 x 24 image
+    inst.write_text(json.dumps(doc))
+    src = RefCOCOgSource(tmp_path)
+    src[0]  # image 101 is fine
+    with pytest.raises(DataLayoutError, match="annotation 22 .*empty mask"):
+        src[1]
