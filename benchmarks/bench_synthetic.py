@@ -121,18 +121,20 @@ def gpu_rate(n: int, size: int, split: str, batch: int, device: str, workers: in
 
     from openbanana.data.synthetic.gpu import render_batch
 
+    cuda = torch.device(device).type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     with mp.get_context("fork").Pool(workers) as pool:
         render_batch(list(range(min(batch, 8))), split=split, size=size, device=device, pool=pool)  # compile, warm
-        torch.cuda.synchronize()
+        sync()
         t = time.perf_counter()
         done = 0
         while done < n:
             render_batch(list(range(30_000 + done, 30_000 + done + batch)), split=split, size=size, device=device,
                          pool=pool)
             done += batch
-        torch.cuda.synchronize()
+        sync()
         return {"scenes_s": done / (time.perf_counter() - t), "batch": batch, "prep_workers": workers,
-                "device": torch.cuda.get_device_name()}
+                "device": torch.cuda.get_device_name() if cuda else device}
 
 
 def main() -> None:

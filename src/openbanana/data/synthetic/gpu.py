@@ -274,6 +274,10 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
 
     H, W = parse_size(size)
     seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("render_batch needs at least one seed")
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but torch.cuda.is_available() is False; use device='cpu'")
     jobs = [(s, split) for s in seeds]
     prepared = pool.map(_prepare, jobs) if pool is not None else [_prepare(j) for j in jobs]
     ops = TorchOps(device)
@@ -369,6 +373,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
 
     Lpos, Ldir, Lrgb = stack_l("pos", (3,)), stack_l("dir", (3,)), stack_l("rgb", (3,))
     Lsun = stack_l("is_sun", ()) > 0.5
+    Lshadow = stack_l("shadows", ()) > 0.5
     env_b = {k: ops.t(np.stack([np.asarray(e[k], np.float32) for e in ea])) for k in
              ("up", "c2w", "zenith", "horizon", "amb_up", "amb_down", "fog_m", "exposure", "clouds")}
     # shadow rays for every (point, light slot), grouped by scene for one batched call
@@ -380,7 +385,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
         dj = torch.where(is_sun[:, None], -Ldir[sc, j], Lpos[sc, j] - o)
         ldirs.append(dj)
         tfars.append(torch.where(is_sun, 1e4, 0.999))
-        sel.append((dot3(n, dj) > 0) & (dot3(ng, dj) > 0) & (Lrgb[sc, j].abs().sum(-1) > 0))
+        sel.append((dot3(n, dj) > 0) & (dot3(ng, dj) > 0) & (Lrgb[sc, j].abs().sum(-1) > 0) & Lshadow[sc, j])
     all_sel = torch.stack(sel, 1)  # [N, Lm]
     pi, lj = torch.nonzero(all_sel, as_tuple=True)
     rs = sc[pi]
@@ -399,6 +404,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     occ = _batched_occluded(so, sdr, stf, ca, ce1, ce2, chunk)[rs, slot]
     vis = torch.zeros((len(ahit), Lm), device=dev)
     vis[pi[~occ], lj[~occ]] = 1.0
+    vis = torch.where(Lshadow[sc], vis, torch.ones_like(vis))  # fill lights: unshadowed
     # ---- 6. shading of all points at once
     bank = ops.t(image_bank())
     focal = ops.f32([spec.camera.focal_px(W) for spec, _ in prepared])

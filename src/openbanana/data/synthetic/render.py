@@ -169,6 +169,7 @@ def light_arrays(spec: WorldSpec) -> dict[str, np.ndarray]:
         "pos": np.array([w2c @ (np.asarray(lt.position_m) - c) for lt in L], np.float32).reshape(-1, 3),
         "dir": np.array([w2c @ np.asarray(lt.direction) for lt in L], np.float32).reshape(-1, 3),
         "rgb": np.array([np.asarray(lt.color) * lt.intensity for lt in L], np.float32).reshape(-1, 3),
+        "shadows": np.array([lt.shadows for lt in L], bool),
     }
 
 
@@ -327,6 +328,8 @@ def shadow_rays(ops, lights: dict, p, ng, n):
     o = p + ng * eps[:, None]
     os_, ds_, ts_, pi_, li_ = [], [], [], [], []
     for j in range(len(lights["rgb"])):
+        if not bool(lights["shadows"][j]):
+            continue  # fill light: lit wherever it faces (see render_spec)
         if bool(lights["is_sun"][j]):
             d = -lights["dir"][j] + p * 0
             tf = ops.f32(np.full(1, 1e4))
@@ -404,6 +407,7 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     occ = isect.occluded(so, sdir, stf)
     vis = np.zeros((len(ahit), len(lights["rgb"])), np.float32)
     vis[spt[~occ], sli[~occ]] = 1.0
+    vis[:, ~lights["shadows"]] = 1.0
     bank = image_bank()
     col = np.empty((len(all_dirs), 3), np.float32)
     col[ahit] = shade(ops, geo.part, env, lights, p, n, all_t[ahit], pidx, focal, all_dirs[ahit], vis, bank)

@@ -76,6 +76,7 @@ class Light:
     position_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
     direction: tuple[float, float, float] = (0.0, -1.0, 0.0)
     instance_id: int = 0  # the lamp object that emits it (0 = none, e.g. the sun)
+    shadows: bool = True  # False: an unshadowed fill light (only the strongest lights cast shadows)
 
 
 @dataclass(slots=True)

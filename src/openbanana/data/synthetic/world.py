@@ -18,6 +18,7 @@ from openbanana.data.synthetic.splits import SplitConfig, scene_rng, split_confi
 
 # the shift split never shows a train pattern: each is replaced by a held-out one
 SHIFT_TEXTURE = {"checker": "dots", "stripes": "hexagons", "wood": "marble", "tiles": "hexagons", "brick": "dots"}
+MAX_SHADOWED = 3
 OBJECT_COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "teal")
 WOOD_COLORS = ("brown", "beige", "black", "white")
 
@@ -833,4 +834,8 @@ def sample_world(seed: int, split: str = "train") -> WorldSpec:
     else:
         kind, rtype = "outdoor", b.choice(cfg.outdoor_types)
         cam, env = street(b, plaza=rtype == "plaza")
+    # shadows of the MAX_SHADOWED strongest lights (the sun first); weaker lamps are fill lights
+    order = sorted(range(len(b.lights)), key=lambda i: (b.lights[i].kind != "sun", -b.lights[i].intensity))
+    for rank, i in enumerate(order):
+        b.lights[i].shadows = rank < MAX_SHADOWED
     return WorldSpec(int(seed), split, kind, rtype, b.parts, b.objects, b.lights, cam, env)
