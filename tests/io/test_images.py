@@ -186,6 +186,13 @@ def test_truncated_file(fmt):
         load_image(data[: len(data) // 2])
 
 
+def test_truncated_lazily_opened_pil_image():
+    data = _png_bytes(Image.fromarray(_rgb(64, 64)))
+    lazy = Image.open(io.BytesIO(data[: len(data) // 2]))  # Pillow reads only the header here
+    with pytest.raises(ImageLoadError, match="truncated|corrupt"):
+        load_image(lazy)
+
+
 def test_decompression_bomb_refused_before_decoding():
     # a 20000 x 20000 grayscale PNG header over a tiny stream: the header alone must refuse it (if the
     # loader decoded first, it would report a truncated file instead of the pixel count)

@@ -241,6 +241,11 @@ def load_image(
         name = f"<PIL {source.mode} image>"
         _check_pixels(name, source.width, source.height, max_pixels)
         img = source
+        try:  # a lazily opened file is decoded here, so its errors read like ours
+            img.load()
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            what = "truncated" if "truncated" in str(exc) else "corrupt"
+            raise ImageLoadError(f"{name}: {what} image file ({exc})") from None
     else:
         name = _describe(source)
         data = _read_bytes(source, max_bytes)
