@@ -266,6 +266,31 @@ def test_instruction_with_no_parsable_palette(tmp_path, inputs, model_dir):
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
 
 
+def test_edit_writes_the_edited_image_and_needs_an_instruction(tmp_path, inputs, model_dir):
+    code, stdout, err = run(
+        [
+            "predict",
+            str(inputs["rgb"]),
+            "make the sky purple",
+            "--task",
+            "edit",
+            "--model",
+            str(model_dir),
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    r = json.loads(stdout)["results"][0]
+    assert r["task"] == "edit" and set(r["files"]) == {"generated", "json"}
+    assert np.asarray(Image.open(r["files"]["generated"])).shape == (24, 36, 3)
+    code, _, err = run(
+        ["predict", str(inputs["rgb"]), "--task", "edit", "--model", str(model_dir), "--out", str(tmp_path)]
+    )
+    assert code == 2 and "needs an instruction" in err
+
+
 def test_usage_errors(tmp_path, inputs, model_dir):
     code, _, err = run(["predict", str(inputs["rgb"]), "--model", str(model_dir), "--out", str(tmp_path)])
     assert code == 2 and "instruction" in err

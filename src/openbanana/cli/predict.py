@@ -93,6 +93,10 @@ def check_tasks(tasks: list[str], instruction: str | None) -> None:
         raise InstructionError(f"a task is named twice in --task {' --task '.join(tasks)}")
     if instruction is not None and len(tasks) > 1:
         raise InstructionError("an instruction goes with one task; with several --task leave it out")
+    if "edit" in tasks and instruction is None:
+        raise InstructionError(
+            '--task edit needs an instruction saying what to change, e.g. "make the sofa blue"'
+        )
 
 
 def _depth_at(answer: Any, x: int, y: int) -> float:
