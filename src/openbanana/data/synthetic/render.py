@@ -92,8 +92,9 @@ def assemble(spec: WorldSpec) -> Geometry:
     size = np.array([p.size_m for p in parts], np.float64)
     pos = np.array([p.offset for p in parts], np.float64)
     trans = (pos - np.asarray(cam.position_m)) @ w2c.T
-    linear = rot * size[:, None, :]
-    inv_t = rot / size[:, None, :]  # inverse transpose of rot @ diag(size)
+    linear = (rot * size[:, None, :]).astype(np.float32)
+    inv_t = (rot / size[:, None, :]).astype(np.float32)  # inverse transpose of rot @ diag(size)
+    trans32 = trans.astype(np.float32)
     caster = np.array([p.caster for p in parts])
     shapes = [p.shape for p in parts]
     order: dict[tuple[bool, str], list[int]] = {}
@@ -105,8 +106,9 @@ def assemble(spec: WorldSpec) -> Geometry:
     for (non_caster, shape), idx in sorted(order.items()):
         tpl = template(shape)
         idx_a = np.asarray(idx)
-        v = np.einsum("pij,vj->pvi", linear[idx_a], tpl.vertices) + trans[idx_a][:, None, :]
-        n = np.einsum("pij,fcj->pfci", inv_t[idx_a], tpl.corner_normals)
+        # [k, nv, 3] = V @ L^T + t and [k, F*3, 3] = N @ (R S^-1)^T (batched matmuls beat einsum here)
+        v = np.matmul(tpl.vertices[None], linear[idx_a].transpose(0, 2, 1)) + trans32[idx_a][:, None, :]
+        n = np.matmul(tpl.corner_normals.reshape(1, -1, 3), inv_t[idx_a].transpose(0, 2, 1))
         k, nvt = len(idx), len(tpl.vertices)
         f = tpl.faces[None] + (nv + nvt * np.arange(k))[:, None, None]
         vs.append(v.reshape(-1, 3))
