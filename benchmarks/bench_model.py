@@ -132,7 +132,7 @@ def main() -> None:
         dev = torch.device(d)
         name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
         for label, ips, ratio in bench_device(args, dev):
-            print(f"| {name} | {label} | {ips:.1f} | {ratio} |")
+            print(f"| {name} | {label} | {ips:.3g} | {ratio} |")
     if args.data_workers >= 0:
         print(f"| cpu | mixture samples rendered, {args.data_workers} workers, vision_share 0.5 | "
               f"{bench_data(args):.1f} | - |")
