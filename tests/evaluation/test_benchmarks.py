@@ -72,3 +72,15 @@ def test_synthetic_val_every_task_with_the_oracle():
     noisy, _ = evaluate(OracleModel(src, noise_sigma=12.0), bench, opts, source=src)
     assert noisy["metrics"]["depth"]["abs_rel"] > m["depth"]["abs_rel"]
     assert np.isfinite(noisy["metrics"]["normals"]["mean"])
+
+
+def test_data_root_may_be_the_data_set_folder_itself(tmp_path):
+    from openbanana.data.sources.fixtures import write_nyuv2
+    from openbanana.errors import DataLayoutError
+
+    write_nyuv2(tmp_path / "nyuv2", n=1)
+    b = BENCHMARKS.get("nyuv2")
+    assert len(b.source(tmp_path)) == 1
+    assert len(b.source(tmp_path / "nyuv2")) == 1
+    with pytest.raises(DataLayoutError, match="folder named 'nyuv2'"):
+        b.source(tmp_path / "nyuv2" / "test")

@@ -136,6 +136,11 @@ def test_usage_errors_are_one_line(data, tmp_path, capsys):
     code, _, err = _run(["eval", "-b", "nyuv2", "--model", "oracle", "--out", str(tmp_path)], capsys)
     assert code == 2 and "--data-root" in err
     code, _, err = _run(["eval", "-b", "nyuv2", "--model", "oracle", "--data-root", str(tmp_path)], capsys)
+    assert code == 2 and "expected benchmark 'nyuv2''s data here" in err
+    (tmp_path / "empty" / "nyuv2").mkdir(parents=True)
+    code, _, err = _run(
+        ["eval", "-b", "nyuv2", "--model", "oracle", "--data-root", str(tmp_path / "empty")], capsys
+    )
     assert code == 2 and "filename_list_test.txt" in err
     code, _, err = _run(["report", str(tmp_path / "missing.json")], capsys)
     assert code == 2 and "does not exist" in err

@@ -68,7 +68,8 @@ class Benchmark:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def resolve_root(self, data_root: Path | str | None) -> Path | None:
-        """``<data_root>/<data_dir>``, or ``data_root`` itself if it already is the data set."""
+        """``<data_root>/<data_dir>``, or ``data_root`` itself when its name is the data set's folder
+        name (so a mistyped root never makes an adapter search an unrelated tree)."""
         if self.data_dir is None:
             return None
         if data_root is None:
@@ -78,7 +79,14 @@ class Benchmark:
             )
         root = Path(data_root)
         sub = root / self.data_dir
-        return sub if sub.is_dir() else root
+        if sub.is_dir():
+            return sub
+        if root.is_dir() and root.name == Path(self.data_dir).name:  # --data-root is the data set itself
+            return root
+        raise DataLayoutError(
+            f"{sub}: expected benchmark {self.name!r}'s data here (or --data-root pointing at a folder named "
+            f"{Path(self.data_dir).name!r}), but it does not exist; get it from {self.get_data}"
+        )
 
     def source(self, data_root: Path | str | None, options: BenchmarkOptions | None = None) -> DataSource:
         return self.make_source(self.resolve_root(data_root), options or BenchmarkOptions())
