@@ -128,7 +128,7 @@ def test_instruction_positional_segmentation_and_referring(tmp_path, inputs, mod
 
 @pytest.fixture(scope="module")
 def odd_run(tmp_path_factory, inputs, model_dir):
-    """One CLI run over a folder holding every odd-but-valid input class."""
+    """One CLI run over a glob matching every odd-but-valid input class."""
     folder = tmp_path_factory.mktemp("odd")
     for name in ODD_GOOD:
         shutil.copy(inputs[name], folder)
@@ -136,7 +136,7 @@ def odd_run(tmp_path_factory, inputs, model_dir):
     code, stdout, err = run(
         [
             "predict",
-            str(folder),
+            str(folder / "*"),  # a glob pattern
             "--task",
             "depth",
             "--model",

@@ -257,6 +257,11 @@ def run_predict(
                     except (OpenBananaError, OSError) as exc:
                         res.error = str(exc)
                         report(f"error: {paths[i]}: {exc}")
+    if point is not None and not any(r.point for r in results) and any(r.ok for r in results):
+        asked = sorted({str(r.task) for r in results if r.ok})
+        report(
+            f"note: --point was not used: no depth was predicted (the instruction asked for {', '.join(asked)})"
+        )
     return results
 
 
