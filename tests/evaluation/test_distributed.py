@@ -41,7 +41,7 @@ def test_two_gloo_processes_equal_one(tmp_path):
     )
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run(
-        [str(torchrun), "--nproc_per_node", "2", *common, "--out", str(tmp_path / "two")],
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", *common, "--out", str(tmp_path / "two")],
         env=env,
         check=False,
         capture_output=True,

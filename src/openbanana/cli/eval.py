@@ -6,7 +6,8 @@ Usage::
     openbanana eval --model runs/m1 -b nyuv2 -b kitti --data-root ~/data --out runs/eval
     openbanana eval -b nyuv2 --align scale_shift --data-root ~/data --out runs/eval-affine
     openbanana eval -b synthetic-val --model oracle          # the harness's own self-check
-    accelerate launch --num_processes 2 -m openbanana eval -b synthetic-val --out runs/eval
+    accelerate launch --multi_gpu --num_processes 4 -m openbanana eval -b synthetic-val --out runs/eval
+    torchrun --standalone --nproc_per_node 2 -m openbanana eval -b synthetic-val --out runs/eval   # CPU
     openbanana report runs/eval/*.json --out runs/report
     openbanana eval --list                                    # the registered benchmarks
 

@@ -3,9 +3,11 @@
 Each process evaluates the records ``rank, rank + world, ...`` and writes its partial result to
 ``<out>/.partials/<benchmark>/rank<r>.npz`` (plain arrays plus one JSON document; no pickle).
 After a barrier the main process reads them all and merges them in index order, so the numbers
-equal those of a single process exactly. Processes are started by Accelerate::
+equal those of a single process exactly. Processes are started by Accelerate (GPUs) or torchrun
+(CPU, gloo); ``openbanana eval`` joins them through ``accelerate.Accelerator``::
 
-    accelerate launch --num_processes 2 -m openbanana eval --model M --benchmark synthetic-val --out runs/eval
+    accelerate launch --multi_gpu --num_processes 4 -m openbanana eval --model M -b synthetic-val --out runs/eval
+    torchrun --standalone --nproc_per_node 2 -m openbanana eval --model M -b synthetic-val --out runs/eval
 """
 
 from __future__ import annotations
