@@ -136,7 +136,8 @@ def tiny_s() -> TinyConfig:
 def tiny_m() -> TinyConfig:
     """~20 M parameters: the shipped GPU model at 128x128 (bf16 storage ~39 MB)."""
     return TinyConfig(channels=64, channel_mults=(1, 2, 2, 3), num_res_blocks=2, attn_levels=(2, 3), emb_dim=256,
-                      heads=8, text=TextEncoderConfig(dim=192, layers=4, heads=6), storage_dtype="bfloat16")
+                      heads=8, text=TextEncoderConfig(dim=192, layers=4, heads=6, max_len=512),
+                      storage_dtype="bfloat16")
 
 
 # ============================================================================ blocks
