@@ -50,7 +50,7 @@ def data(tmp_path_factory):
 
 def test_eval_oracle_writes_result_grid_predictions_and_table(data, tmp_path, capsys):
     out = tmp_path / "out"
-    code, stdout, _ = _run(
+    code, stdout, stderr = _run(
         [
             "eval",
             "-b",
@@ -70,6 +70,7 @@ def test_eval_oracle_writes_result_grid_predictions_and_table(data, tmp_path, ca
     res = json.loads((out / "nyuv2.json").read_text())
     assert RESULT_KEYS <= set(res)
     assert res["complete"] is False and res["expected_len"] == 654  # a 2-image fixture, said so
+    assert "2 images found, the official split has 654" in stderr
     assert res["metrics"]["depth"]["delta1"] == 1.0
     assert (out / "nyuv2-grid.png").is_file()
     preds = sorted((out / "nyuv2" / "predictions").glob("*.npy"))

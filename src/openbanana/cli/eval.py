@@ -126,6 +126,12 @@ def register(app: typer.Typer) -> None:
         if results:
             typer.echo(markdown_summary(results))
             for r in results:
+                if r.get("complete") is False and r.get("limit") is None:
+                    typer.secho(
+                        f"warning: {r['benchmark']}: {r['n_requested']} images found, the official split has "
+                        f"{r['expected_len']}; the numbers are not comparable to published ones",
+                        err=True,
+                    )
                 for f in r["failures"][:5]:
                     typer.secho(
                         f"failed: {r['benchmark']} {f.get('id')} [{f['stage']}] {f['error']}", err=True
