@@ -370,7 +370,8 @@ def room(b: Builder, rtype: str):
     b.part("box", (W + 0.4, 0.1, D + 0.4), (0, -0.05, 0), fl, "floor")
     b.part("box", (W + 0.4, 0.1, D + 0.4), (0, H + 0.05, 0), b.mat("white", jitter=0.03), "ceiling")
     wall_tex = "flat" if rng.uniform() < 0.6 else (pat() if b.cfg.name == "shift" else b.choice(("stripes", "noise", "brick")))
-    wcol = b.choice(("white", "beige", "gray", "teal", "pink", "yellow", "blue"))
+    # most walls are white, beige or grey; a quarter are painted
+    wcol = b.choice(("white", "white", "white", "beige", "beige", "gray", "teal", "pink", "yellow", "blue", "green"))
     wm = b.mat(wcol, wall_tex, color2=tuple(float(c) * 0.85 for c in named(wcol)), scale=float(rng.uniform(0.1, 0.4)),
                jitter=0.04)
     # walls: 0 = back (z=-D/2), 1 = front (z=+D/2), 2 = left (x=-W/2), 3 = right (x=+W/2)
@@ -435,8 +436,18 @@ def room(b: Builder, rtype: str):
     cx = rng.uniform(-W / 2 + 0.4, W / 2 - 0.4)
     b.footprints.append((cx, cz, 0.45))
     yaw_c = rng.uniform(-25, 25) + np.degrees(np.arctan2(cx, D * 0.6))  # look into the room
-    cam = Camera((cx, rng.uniform(0.4, min(2.1, H - 0.3)), cz), float(yaw_c), float(rng.uniform(-30, 6)),
-                 float(rng.uniform(-10, 10) * (rng.uniform() < 0.7)), float(rng.uniform(30, 100)))
+    # never stare at a wall from up close: re-aim at the room centre if the view ray meets a wall < 1.5 m
+    fwd = -rot_y(yaw_c)[:, 2]
+    tx = ((W / 2 if fwd[0] > 0 else -W / 2) - cx) / fwd[0] if abs(fwd[0]) > 1e-6 else np.inf
+    tz = ((D / 2 if fwd[2] > 0 else -D / 2) - cz) / fwd[2] if abs(fwd[2]) > 1e-6 else np.inf
+    if min(tx, tz) < 1.5:
+        yaw_c = np.degrees(np.arctan2(cx, cz)) + rng.uniform(-10, 10)
+    fov = float(rng.uniform(30, 100))
+    ch = rng.uniform(0.4, min(2.1, H - 0.3))
+    # narrow lenses and high cameras look down more, so the view holds the room, not a bare wall
+    pitch = rng.uniform(-30, 6) - max(0.0, 60 - fov) * 0.3 - max(0.0, ch - 1.2) * 6
+    cam = Camera((cx, ch, cz), float(yaw_c), float(max(pitch, -44.0)),
+                 float(rng.uniform(-10, 10) * (rng.uniform() < 0.7)), fov)
 
     def against_wall(r_depth, width, tries=25):
         for _ in range(tries):
