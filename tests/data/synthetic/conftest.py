@@ -1,8 +1,7 @@
-import numpy as np
 import pytest
 
 from openbanana.data.synthetic.materials import Material
-from openbanana.data.synthetic.scene import Camera, Environment, Light, Part, SceneObject, WorldSpec, rot_x
+from openbanana.data.synthetic.scene import Camera, Environment, Light, Part, SceneObject, WorldSpec
 
 
 def make_spec(parts, objects=(), lights=None, camera=None, kind="indoor"):

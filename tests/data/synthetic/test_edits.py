@@ -1,6 +1,5 @@
 """Edit targets differ from sources only where the instruction says."""
 
-import numpy as np
 import pytest
 
 from openbanana.data.synthetic import EDIT_KINDS, make_edit
@@ -51,8 +50,7 @@ def test_recolor_names_a_resolvable_object():
         new = e.target_scene.object(e.instance_id).color_name
         text = e.instruction
         for prefix in ("make ", "paint ", "change the colour of "):
-            if text.startswith(prefix):
-                text = text[len(prefix):]
+            text = text.removeprefix(prefix)
         expr = text.rsplit(" to ", 1)[0] if " to " in text else text.rsplit(" ", 1)[0]
         assert resolve(expr, e.source_scene) == [e.instance_id], e.instruction
         assert new in e.instruction

@@ -5,10 +5,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from openbanana.data.synthetic import render_scene  # noqa: E402
-from openbanana.data.synthetic.gpu import TorchIntersector, render_batch  # noqa: E402
-from openbanana.data.synthetic.raycast import make_intersector  # noqa: E402
-from openbanana.data.synthetic.render import render_spec  # noqa: E402
+from openbanana.data.synthetic import render_scene
+from openbanana.data.synthetic.gpu import TorchIntersector, render_batch
+from openbanana.data.synthetic.raycast import make_intersector
+from openbanana.data.synthetic.render import render_spec
 
 
 def _agree(a, b):

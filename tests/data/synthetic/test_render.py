@@ -6,7 +6,7 @@ import pytest
 from openbanana.data.synthetic import CLASSES, render_scene
 from openbanana.data.synthetic.raycast import EmbreeIntersector, EmbreexIntersector, embree_available
 from openbanana.data.synthetic.render import render_spec
-from openbanana.data.synthetic.scene import Camera, rot_x
+from openbanana.data.synthetic.scene import Camera
 
 
 def _rays(H, W, fov):
@@ -21,7 +21,7 @@ def test_tilted_plane_depth_and_normal_are_analytic(spec_factory, part_factory, 
     # a huge quad through (0, 0, -dist) turned by `angle` about the vertical axis
     spec = spec_factory([part_factory("quad", (1000, 1000, 1), (0, 0, -dist), "wall", 0, yaw=angle)])
     out = render_spec(spec, 48, 64)
-    x, y = _rays(48, 64, 60.0)
+    x, _ = _rays(48, 64, 60.0)
     a = np.deg2rad(angle)
     n = np.array([np.sin(a), 0.0, np.cos(a)])
     z = dist * np.cos(a) / (np.cos(a) - x * np.sin(a))
@@ -136,8 +136,8 @@ def test_ctypes_embree_matches_embreex_wrapper():
     a, b = EmbreeIntersector(m.vertices, m.faces, nc), EmbreexIntersector(m.vertices, m.faces, nc)
     d = np.concatenate([rng.uniform(-0.7, 0.7, (3000, 2)), -np.ones((3000, 1))], 1)
     o = np.zeros_like(d)
-    ta, fa, ua, va = a.intersect(o, d)
-    tb, fb, ub, vb = b.intersect(o, d)
+    ta, fa, ua, _ = a.intersect(o, d)
+    tb, fb, ub, _ = b.intersect(o, d)
     assert (fa == fb).all() and 0.2 < (fa >= 0).mean() < 0.95
     h = fa >= 0
     np.testing.assert_allclose(ta[h], tb[h], rtol=1e-5)

@@ -56,7 +56,7 @@ def test_shift_holds_out_shapes_textures_rooms_and_lighting():
     assert sh_tex <= HELD_OUT_TEXTURES | {"flat", "noise", "facade", "grass", "image"}
     assert not sh_tex & {"checker", "stripes", "wood", "tiles", "brick"}
     # lighting: train suns are high daylight, shift suns low at dusk
-    el = lambda L: np.degrees(np.arcsin(-L.direction[1]))  # noqa: E731
+    el = lambda L: np.degrees(np.arcsin(-L.direction[1]))
     tr_sun = [el(L) for L in tr_lights if L.kind == "sun" and L.color[2] > 0.6]
     sh_sun = [el(L) for L in sh_lights if L.kind == "sun"]
     assert tr_sun and sh_sun and min(tr_sun) > 13 and max(sh_sun) < 13

@@ -24,6 +24,20 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
 
 
 __all__ = [
-    "CLASSES", "CLASS_COLORS", "IGNORE", "THING_CLASSES", "SPLITS", "EDIT_KINDS", "Camera", "Edit", "Scene",
-    "SceneObject", "WorldSpec", "make_edit", "render_batch", "render_scene", "resolve", "sample_world",
+    "CLASSES",
+    "CLASS_COLORS",
+    "EDIT_KINDS",
+    "IGNORE",
+    "SPLITS",
+    "THING_CLASSES",
+    "Camera",
+    "Edit",
+    "Scene",
+    "SceneObject",
+    "WorldSpec",
+    "make_edit",
+    "render_batch",
+    "render_scene",
+    "resolve",
+    "sample_world",
 ]

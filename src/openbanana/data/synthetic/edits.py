@@ -13,10 +13,10 @@ import copy
 
 import numpy as np
 
+from openbanana.data.synthetic.generate import parse_size, scene_from_spec
 from openbanana.data.synthetic.language import COLOURED, candidates, min_pixels, noun_phrase, resolve
 from openbanana.data.synthetic.materials import COLOR_NAMES, named
 from openbanana.data.synthetic.scene import Edit, Scene, WorldSpec
-from openbanana.data.synthetic.generate import parse_size, scene_from_spec
 from openbanana.data.synthetic.splits import split_config
 from openbanana.data.synthetic.world import OBJECT_COLORS, Builder, FastRng, person, small_object
 
@@ -262,6 +262,6 @@ def make_edit(seed: int, *, split: str = "train", size=128, kind: str | None = N
     for k in kinds + ["light"]:
         res = _MAKERS[k](rng, spec, src, out, (H, W))
         if res is not None:
-            text, tgt, tout, mask, inst = res
+            text, tgt, _tout, mask, inst = res
             return Edit(text, src.rgb, tgt.rgb, k, mask, inst, int(seed), split, src, tgt)
     raise AssertionError("unreachable: light edits always succeed")

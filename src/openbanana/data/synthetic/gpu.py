@@ -18,8 +18,15 @@ from __future__ import annotations
 import numpy as np
 
 from openbanana.data.synthetic.render import (
-    AA_OFFSETS, albedo, assemble, auto_exposure, edge_pixels, env_arrays, light_arrays, pixel_dirs, shade, shadow_rays, sky,
-    surface, tonemap,
+    AA_OFFSETS,
+    albedo,
+    assemble,
+    edge_pixels,
+    env_arrays,
+    light_arrays,
+    pixel_dirs,
+    surface,
+    tonemap,
 )
 
 
@@ -115,7 +122,7 @@ def _call(name, fn, device, chunked_run):
     kern, chunk = _kernel(name, fn, device)
     try:
         return chunked_run(kern, chunk)
-    except Exception:  # noqa: BLE001 - e.g. inductor/triton unavailable at first call
+    except Exception:
         if kern is fn:
             raise
         _COMPILED[(name, str(device))] = (fn, _EAGER_CHUNK_CUDA)
@@ -299,8 +306,8 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
         cat["corner_normals"].append(geo.corner_normals)
         cat["face_normals"].append(geo.face_normals)
         cat["face_part"].append(geo.face_part + po)
-        for k in parts:
-            parts[k].append(geo.part[k])
+        for k, lst in parts.items():
+            lst.append(geo.part[k])
         fo += len(geo.faces)
         po += len(geo.part["cls"])
     T = max(len(t) for t in tris)

@@ -57,7 +57,7 @@ def contact_sheet(scenes, tile: int | None = None) -> np.ndarray:
     rows = []
     for sc in scenes:
         tiles, expr = scene_row(sc)
-        H, W = tiles[0].shape[:2]
+        W = tiles[0].shape[1]
         strip = np.concatenate([t for t in tiles], 1)
         bar = Image.new("RGB", (strip.shape[1], 14), (20, 20, 20))
         d = ImageDraw.Draw(bar)

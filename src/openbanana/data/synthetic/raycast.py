@@ -16,6 +16,7 @@ as a fallback and as a test oracle.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
@@ -124,10 +125,8 @@ class EmbreeIntersector:
             self._geom_offset[gid] = lo
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have unloaded the library
             self._api["release_scene"](self._scene)
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
     @staticmethod
     def _pack(buf, origins, dirs, tfar, n, p, mask):

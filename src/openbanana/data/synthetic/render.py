@@ -119,7 +119,7 @@ def assemble(spec: WorldSpec) -> Geometry:
         if not non_caster:
             n_casters += k * tpl.n_faces
     mats = [p.material for p in parts]
-    lin = lambda c: np.clip(np.asarray(c, np.float32), 0, 1) ** 2.2  # noqa: E731
+    lin = lambda c: np.clip(np.asarray(c, np.float32), 0, 1) ** 2.2
     part = {
         "cls": np.array([CLASS_ID[p.class_name] for p in parts], np.int64),
         "inst": np.array([p.instance_id for p in parts], np.int64),
@@ -325,7 +325,6 @@ def shadow_rays(ops, lights: dict, p, ng, n):
     Returns (origins, dirs, tfar, pair_point, pair_light) over selected pairs.
     """
     xp = ops.xp
-    N = p.shape[0]
     eps = 1e-3 + 2e-4 * dot3(p, p) ** 0.5
     o = p + ng * eps[:, None]
     os_, ds_, ts_, pi_, li_ = [], [], [], [], []
@@ -461,4 +460,4 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     return out
 
 
-__all__ = ["render_spec", "assemble", "pixel_dirs", "IGNORE", "rot_y"]
+__all__ = ["IGNORE", "assemble", "pixel_dirs", "render_spec", "rot_y"]

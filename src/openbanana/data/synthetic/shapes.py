@@ -9,7 +9,7 @@ barycentrics gives smooth spheres, cylinders and tori.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def lathe(name: str, profile, segments: int = 20, cap_bottom: bool = True, cap_t
             a, b = i * segments + j, i * segments + (j + 1) % segments
             c, d = a + segments, b + segments
             faces += [[a, c, b], [b, c, d]]
-    v, vn, faces = list(v), list(vn), faces
+    v, vn = list(v), list(vn)
     for cap, level, sign in ((cap_bottom, 0, -1.0), (cap_top, m - 1, 1.0)):
         if not cap or r[level] < 1e-6:
             continue
@@ -277,7 +277,7 @@ _BUILDERS = {
 HELD_OUT_SHAPES = frozenset({"knot", "gem", "star"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> Template:
     """The cached template ``name``; raises ValueError listing the known names."""
     if name in _BUILDERS:
