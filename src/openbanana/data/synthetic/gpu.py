@@ -201,6 +201,14 @@ class TorchIntersector:
 
 
 # ----------------------------------------------------------------------------- batched renderer
+def _finish(args):
+    from openbanana.data.synthetic.generate import finish_scene
+
+    scene, language = args
+    finish_scene(scene, language)
+    return scene
+
+
 def _prepare(args):
     seed, split = args
     from openbanana.data.synthetic.world import sample_world
@@ -482,8 +490,10 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     inst_np = inst.view(B, H, W).cpu().numpy().astype(np.int32)
     scenes = []
     for b, (spec, _) in enumerate(prepared):
-        scene = Scene(rgb_np[b], depth_np[b], nrm_np[b], sem_np[b], inst_np[b], spec.objects, spec.camera, spec.kind,
-                      spec.split, spec.seed, spec.room_type, spec=spec)
-        finish_scene(scene, language)
-        scenes.append(scene)
+        scenes.append(Scene(rgb_np[b], depth_np[b], nrm_np[b], sem_np[b], inst_np[b], spec.objects, spec.camera,
+                            spec.kind, spec.split, spec.seed, spec.room_type, spec=spec))
+    if pool is not None:  # object statistics and language on the CPU workers too
+        return pool.map(_finish, [(sc, language) for sc in scenes])
+    for sc in scenes:
+        finish_scene(sc, language)
     return scenes
