@@ -189,9 +189,26 @@ def env_arrays(spec: WorldSpec) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- shading (numpy or torch)
+_ONE3 = np.ones(3, np.float32)
+
+
 def dot3(a, b):
-    """Row-wise dot product of (N, 3) arrays (faster than (a * b).sum(-1) for 3-vectors)."""
-    return a[:, 0] * b[..., 0] + a[:, 1] * b[..., 1] + a[:, 2] * b[..., 2]
+    """Row-wise dot product of (N, 3) arrays with (N, 3) or (3,) (numpy: a mat-vec product, 2-3x
+    faster than strided columns or (a * b).sum(-1))."""
+    if isinstance(a, np.ndarray):
+        if b.ndim == 1:
+            return a @ np.asarray(b, np.float32)
+        return (a * b) @ _ONE3
+    return (a * b).sum(-1)
+
+
+def _rotate_rows(ops, x, rot):
+    """x_i @ R_i for rows x (N, 3) and matrices rot (N, 3, 3)."""
+    if ops.name == "numpy":
+        r = rot.reshape(-1, 9)
+        x0, x1, x2 = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+        return x0 * r[:, 0:3] + x1 * r[:, 3:6] + x2 * r[:, 6:9]
+    return x[:, 0:1] * rot[:, 0] + x[:, 1:2] * rot[:, 1] + x[:, 2:3] * rot[:, 2]
 
 
 def _normalize(v):
@@ -224,17 +241,16 @@ def albedo(ops, part: dict, pidx, p, n, t, focal, bank):
     tp = pidx[textured]
     rot = part["rot"][tp]  # [M, 3, 3]
     rel = p[textured] - part["trans"][tp]
-    q = rel[:, 0:1] * rot[:, 0] + rel[:, 1:2] * rot[:, 1] + rel[:, 2:3] * rot[:, 2]
-    nt = n[textured]
-    nl = xp.abs(nt[:, 0:1] * rot[:, 0] + nt[:, 1:2] * rot[:, 1] + nt[:, 2:3] * rot[:, 2])
+    q = _rotate_rows(ops, rel, rot)
+    nl = xp.abs(_rotate_rows(ops, n[textured], rot))
     ax = xp.argmax(nl, -1)
     qu = xp.where(ax == 0, q[:, 2], q[:, 0])
     qv = xp.where(ax == 1, q[:, 2], q[:, 1])
     ttex = tex[textured]
     footprint = t[textured] / (focal[textured] if getattr(focal, "ndim", 0) else focal)  # focal: scalar or per point
-    col2 = part["color2"][tp]
     tbase = base[textured]
-    tout = tbase * 1.0
+    wmix = ops.zeros((len(tp),))  # colour2 weight per textured point (one blend after the loop)
+    images = []
     for tid in range(1, len(TEXTURES)):
         m = ttex == tid
         if not bool(m.any()):
@@ -246,9 +262,12 @@ def albedo(ops, part: dict, pidx, p, n, t, focal, bank):
             size = part["size"][tp[m]]
             iu = (q[m][:, 0] / size[:, 0] + 0.5).clip(0, 0.999) * bank.shape[2]
             iv = (0.5 - q[m][:, 1] / size[:, 1]).clip(0, 0.999) * bank.shape[1]
-            tout[m] = bank[ops.long(part["image"][tp[m]]), ops.long(iv), ops.long(iu)]
+            images.append((m, bank[ops.long(part["image"][tp[m]]), ops.long(iv), ops.long(iu)]))
         else:
-            tout[m] = tbase[m] * (1 - w[:, None]) + col2[m] * w[:, None]
+            wmix[m] = w
+    tout = tbase + (part["color2"][tp] - tbase) * wmix[:, None]
+    for m, img in images:
+        tout[m] = img
     out[textured] = tout
     return out, part["emis"][pidx]
 
