@@ -185,3 +185,21 @@ def test_bad_sizes_and_seeds_raise():
         render_scene(-1)
     with pytest.raises(ValueError):
         render_scene(0, split="test")
+
+
+def test_same_bytes_in_a_fresh_process():
+    import hashlib
+    import subprocess
+    import sys
+
+    code = ("import hashlib; from openbanana.data.synthetic import render_scene; s = render_scene(7, split='shift', "
+            "size=40); h = hashlib.sha256(); [h.update(a.tobytes()) for a in (s.rgb, s.depth_m, s.normals, s.semantic, "
+            "s.instance)]; h.update(repr((s.caption, s.referring, s.reasoning)).encode()); print(h.hexdigest())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
+    s = render_scene(7, split="shift", size=40)
+    h = hashlib.sha256()
+    for a in (s.rgb, s.depth_m, s.normals, s.semantic, s.instance):
+        h.update(a.tobytes())
+    h.update(repr((s.caption, s.referring, s.reasoning)).encode())
+    assert out == h.hexdigest()
