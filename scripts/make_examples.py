@@ -3,7 +3,8 @@
     python scripts/make_examples.py            # writes src/openbanana/assets/examples/*.png
 
 Each example is ``render_scene(seed, split="val", size=256).rgb`` saved losslessly; the seeds are
-fixed, so rerunning the script reproduces the same bytes. The files ship with the package (they
+fixed, so for a given version of the world rerunning the script gives the same bytes (rerun it when
+the world changes and pick the seeds again by eye). The files ship with the package (they
 are package data) and the demo offers them under "Examples".
 """
 
