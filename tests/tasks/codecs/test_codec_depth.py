@@ -206,3 +206,45 @@ def test_bad_inputs_raise_clear_errors():
         encode_depth([[1.0, 2.0]])
     with pytest.raises(ValueError, match="max_depth_m"):
         decode_depth(np.zeros((2, 2, 3), np.uint8), max_depth_m=-1)
+
+
+@pytest.mark.parametrize("threads", [1, 3, None])
+def test_fast_lookup_equals_reference_on_random_images_any_layout(threads):
+    """The chunked (and threaded) table lookup is bit-identical to the table-free projection."""
+    rng = np.random.default_rng(11)
+    span = D._CHUNK
+    shapes = [(1, 1, 3), (3, 1, 3), (1, 7, 3), (5, 9, 3), (2, 3, 5, 3), (1, span + 1, 3), (3, span // 2 + 3, 7, 3)]
+    for shape in shapes:
+        x = rng.integers(0, 256, shape).astype(np.uint8)
+        got = decode_depth(x, threads=threads)
+        assert got.dtype == np.float32 and got.shape == shape[:-1]
+        np.testing.assert_array_equal(got, D.decode_depth_reference(x))
+    base = rng.integers(0, 256, (4, 40, 50, 3)).astype(np.uint8)
+    views = [base[:, ::2], base[::-1, :, 3:], base[..., ::-1], np.asfortranarray(base[0]), base.transpose(0, 2, 1, 3)]
+    for v in views:
+        np.testing.assert_array_equal(decode_depth(v, threads=threads), D.decode_depth_reference(v))
+    t = torch.from_numpy(base)[:, ::3]
+    np.testing.assert_array_equal(decode_depth(t, threads=threads).numpy(), D.decode_depth_reference(t.numpy()))
+
+
+def test_threaded_lookup_covers_every_pixel_of_a_large_image():
+    """Spans split at arbitrary points: every pixel (the last included) matches the one-thread result."""
+    rng = np.random.default_rng(12)
+    x = rng.integers(0, 256, (1, 5 * D._CHUNK + 17, 3)).astype(np.uint8)
+    one = decode_depth(x, threads=1)
+    np.testing.assert_array_equal(one, D.decode_depth_reference(x))
+    for threads in (2, 5, 64):
+        np.testing.assert_array_equal(decode_depth(x, threads=threads), one)
+    assert D.decode_threads() >= 1
+
+
+def test_threads_argument_is_validated(monkeypatch):
+    x = np.zeros((2, 2, 3), np.uint8)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads"):
+            decode_depth(x, threads=bad)
+    monkeypatch.setenv("OPENBANANA_CODEC_THREADS", "zero")
+    with pytest.raises(ValueError, match="OPENBANANA_CODEC_THREADS"):
+        D.decode_threads()
+    monkeypatch.setenv("OPENBANANA_CODEC_THREADS", "3")
+    assert D.decode_threads() == 3

@@ -105,3 +105,25 @@ def test_device_nearest_colour_kernel_equals_the_numpy_one():
     np.testing.assert_array_equal(i_t.numpy(), i_np)
     np.testing.assert_array_equal(d_t.numpy(), d_np)
     assert not (i_np == 7).any()
+
+
+@pytest.mark.parametrize("shape", [(63, 65, 3), (2, 128, 128, 3), (600, 450, 3)])
+def test_per_distinct_colour_decoding_equals_per_pixel_nearest_colour(shape):
+    """Both distinct-colour paths (sort below SORT_UNIQUE_MAX_PIXELS, presence table above) equal
+    the direct per-pixel nearest colour, on noisy palette images and on non-contiguous views."""
+    from openbanana.tasks.codecs._array import SORT_UNIQUE_MAX_PIXELS, color_inverse, nearest_color_np
+
+    rng = np.random.default_rng(8)
+    pal = _separated_palette(12, seed=2)
+    lab = rng.integers(0, 12, shape[:-1])
+    rgb = np.clip(encode_labels(lab, pal) + rng.normal(0, 30, shape), 0, 255).round().astype(np.uint8)
+    assert (rgb.size // 3 > SORT_UNIQUE_MAX_PIXELS) == (shape == (600, 450, 3))
+    for x in (rgb, rgb[..., ::-1, :]):
+        colours, inverse = color_inverse(x)
+        np.testing.assert_array_equal(colours[inverse], x.reshape(-1, 3))
+        assert len(np.unique(colours, axis=0)) == len(colours)
+        i, d = nearest_color_np(x.reshape(-1, 3), np.concatenate([pal, np.zeros((1, 3), np.uint8)]).astype(np.int32))
+        want = np.where(i >= 12, VOID, i).reshape(shape[:-1])
+        np.testing.assert_array_equal(decode_labels(x, pal), want)
+        want_far = np.where((want != VOID) & (d.reshape(shape[:-1]) > 20**2), VOID, want)
+        np.testing.assert_array_equal(decode_labels(x, pal, max_distance=20), want_far)

@@ -190,6 +190,34 @@ def per_pixel(keys: np.ndarray, values: np.ndarray, idx: np.ndarray) -> np.ndarr
     return table[idx]
 
 
+#: up to this many pixels the distinct colours are found by sorting (np.unique); above it by a
+#: 2**24-entry presence table, whose fixed cost (clearing and scanning 16 MiB) only pays off there
+SORT_UNIQUE_MAX_PIXELS = 1 << 18
+
+
+def color_inverse(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct colours of a uint8 RGB image and, per pixel, the index of its colour among them.
+
+    Returns:
+        (colours uint8 (U, 3) in packed-key order, inverse intp (N,) with values 0..U-1), so that
+        ``colours[inverse]`` equals the flattened image. Per-colour results ``v`` (shape (U,))
+        spread to the pixels as ``v[inverse]``.
+    """
+    idx = pack_rgb(rgb)
+    if idx.size <= SORT_UNIQUE_MAX_PIXELS:
+        keys, inverse = np.unique(idx, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    else:
+        seen = np.zeros(1 << 24, bool)
+        seen[idx] = True
+        keys = np.flatnonzero(seen)
+        table = np.empty(1 << 24, np.int32)
+        table[keys] = np.arange(keys.size, dtype=np.int32)
+        inverse = table[idx]
+    colours = np.stack([keys & 255, (keys >> 8) & 255, keys >> 16], axis=1).astype(np.uint8)
+    return colours, inverse
+
+
 _SQ = (np.arange(256, dtype=np.int32)[None, :] - np.arange(256, dtype=np.int32)[:, None]) ** 2
 
 
@@ -248,9 +276,9 @@ def nearest_color(rgb: Array, colors: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if x.size // 3 < 4096:
         i, d = nearest_color_np(x.reshape(-1, 3), colors)
         return i.reshape(shape), d.reshape(shape)
-    uniq, keys, idx = unique_colors(x)
+    uniq, inverse = color_inverse(x)
     i, d = nearest_color_np(uniq, colors)
-    return per_pixel(keys, i, idx).reshape(shape), per_pixel(keys, d, idx).reshape(shape)
+    return i[inverse].reshape(shape), d[inverse].reshape(shape)
 
 
 def first_location(mask: np.ndarray) -> tuple[int, ...]:

@@ -30,6 +30,7 @@ projection with integer tensor ops on that device. All paths return bit-identica
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -283,13 +284,68 @@ def depth_lut() -> np.ndarray:
 
 
 _CHUNK = 1 << 16  # pixels per step: the index buffer stays in cache
+#: images with at least this many pixels are decoded by several threads (when threads allow)
+PARALLEL_MIN_PIXELS = 1 << 18
+_MAX_THREADS = 8
+_POOL = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
 
 
-def _lookup(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
+def decode_threads() -> int:
+    """Default number of threads for large decodes: ``OPENBANANA_CODEC_THREADS`` if set, else the
+    CPUs this process may use (at most 8)."""
+    env = os.environ.get("OPENBANANA_CODEC_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"OPENBANANA_CODEC_THREADS: expected a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"OPENBANANA_CODEC_THREADS: expected a positive integer, got {env!r}")
+        return n
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(_MAX_THREADS, cpus))
+
+
+def _pool(workers: int):
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE < workers:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openbanana-codec")
+            _POOL_SIZE = workers
+        return _POOL
+
+
+def _lookup_span(u: np.ndarray, lut: np.ndarray, flat: np.ndarray, start: int, stop: int) -> None:
+    """``flat[i] = lut[u[i] & 0xFFFFFF]`` for i in [start, stop), in cache-sized chunks.
+
+    Per chunk: one unaligned strided copy of the 32-bit reads into an intp buffer, an in-place
+    mask and a gather (``mode="wrap"``: indices are < 2**24 by construction, so it never wraps and
+    skips the clip). All three release the GIL, so spans run in parallel threads.
+    """
+    buf = np.empty(min(_CHUNK, stop - start), np.intp)
+    for s in range(start, stop, _CHUNK):
+        e = min(s + _CHUNK, stop)
+        b = buf[: e - s]
+        np.copyto(b, u[s:e], casting="unsafe")
+        np.bitwise_and(b, 0xFFFFFF, out=b)
+        np.take(lut, b, out=flat[s:e], mode="wrap")
+
+
+def _lookup(rgb: np.ndarray, lut: np.ndarray, threads: int = 1) -> np.ndarray:
     """``lut[r | g << 8 | b << 16]`` for every pixel of a C-contiguous uint8 (..., 3) image.
 
-    Each pixel's index comes from one unaligned 32-bit read at stride 3 masked to 24 bits; the
-    work is done in cache-sized chunks so the index buffer never goes to main memory.
+    Each pixel's index comes from one unaligned 32-bit read at stride 3 masked to 24 bits (the
+    top byte is the next pixel's red); the last pixel, which has no next byte, is read on its own.
+    With ``threads > 1`` the pixels are split into that many contiguous spans decoded at once.
     """
     a = rgb.reshape(-1)
     n = a.size // 3
@@ -297,17 +353,26 @@ def _lookup(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
     flat = out.reshape(-1)
     if n == 0:
         return out
-    u = np.ndarray((n - 1,), dtype="<u4", buffer=a, offset=0, strides=(3,))
-    idx = np.empty(min(_CHUNK, max(n - 1, 1)), np.intp)
-    for s in range(0, n - 1, _CHUNK):
-        e = min(s + _CHUNK, n - 1)
-        np.bitwise_and(u[s:e], 0xFFFFFF, out=idx[: e - s], casting="unsafe")
-        np.take(lut, idx[: e - s], out=flat[s:e], mode="clip")
+    m = n - 1
+    if m:
+        u = np.ndarray((m,), dtype="<u4", buffer=a, offset=0, strides=(3,))
+        workers = max(1, min(int(threads), m // _CHUNK))
+        if workers == 1:
+            _lookup_span(u, lut, flat, 0, m)
+        else:
+            bounds = [m * i // workers for i in range(workers + 1)]
+            futures = [
+                _pool(workers - 1).submit(_lookup_span, u, lut, flat, bounds[i], bounds[i + 1])
+                for i in range(1, workers)
+            ]
+            _lookup_span(u, lut, flat, bounds[0], bounds[1])
+            for f in futures:
+                f.result()
     flat[-1] = lut[int(a[-3]) | int(a[-2]) << 8 | int(a[-1]) << 16]
     return out
 
 
-def decode_depth(rgb: Array, *, max_depth_m: float | None = None) -> Array:
+def decode_depth(rgb: Array, *, max_depth_m: float | None = None, threads: int | None = None) -> Array:
     """Decode RGB drawn with the 7-edge path back to metric depth.
 
     Any colour decodes: it is projected onto the nearest segment of the path (clamped), so
@@ -317,10 +382,16 @@ def decode_depth(rgb: Array, *, max_depth_m: float | None = None) -> Array:
         rgb: uint8 RGB, shape (H, W, 3) or (B, H, W, 3), numpy or torch (any device).
         max_depth_m: optional upper clip of the result (m, > 0). Without it white decodes to
             :data:`WHITE_DEPTH_M` (~835 m).
+        threads: CPU threads for the table lookup of numpy / CPU-tensor inputs. ``None`` (default):
+            :func:`decode_threads` (all usable CPUs up to 8, or ``OPENBANANA_CODEC_THREADS``) for
+            images of at least :data:`PARALLEL_MIN_PIXELS` pixels, 1 below that. The result does not
+            depend on it.
     Returns:
         float32 depth in metres, shape rgb.shape[:-1], finite and >= 0, same kind/device.
     """
     check_rgb(rgb)
+    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        raise ValueError(f"threads: expected a positive integer or None, got {threads!r}")
     if max_depth_m is not None and not (isinstance(max_depth_m, (int, float)) and max_depth_m > 0):
         raise ValueError(f"max_depth_m: expected a positive number of metres or None, got {max_depth_m!r}")
     if is_torch(rgb):
@@ -329,8 +400,11 @@ def decode_depth(rgb: Array, *, max_depth_m: float | None = None) -> Array:
         import torch
 
         # CPU tensors share memory with numpy: the lookup table is much faster than tensor ops
-        return torch.from_numpy(decode_depth(rgb.numpy(), max_depth_m=max_depth_m))
-    out = _lookup(np.ascontiguousarray(rgb), depth_lut())
+        return torch.from_numpy(decode_depth(rgb.numpy(), max_depth_m=max_depth_m, threads=threads))
+    x = np.ascontiguousarray(rgb)
+    if threads is None:
+        threads = decode_threads() if x.size // 3 >= PARALLEL_MIN_PIXELS else 1
+    out = _lookup(x, depth_lut(), threads)
     if max_depth_m is not None:
         np.minimum(out, np.float32(max_depth_m), out=out)
     return out
@@ -366,7 +440,9 @@ __all__ = [
     "STEPS",
     "WHITE_DEPTH_M",
     "WHITE_MIN_DEPTH_M",
+    "PARALLEL_MIN_PIXELS",
     "decode_depth",
+    "decode_threads",
     "depth_to_unit",
     "encode_depth",
     "path_position",
