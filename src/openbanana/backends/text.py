@@ -38,12 +38,26 @@ def tokenize(prompts: list[str], max_len: int = 160) -> tuple[torch.Tensor, torc
         raise TypeError(f"prompts must be a list of str, got {type(prompts).__name__}")
     if max_len < 2:
         raise ValueError(f"max_len must be >= 2, got {max_len}")
-    seqs = [[CLS, *p.encode("utf-8")][:max_len] for p in prompts]
-    length = max((len(s) for s in seqs), default=1)
-    ids = torch.full((len(seqs), length), PAD, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    raw = [p.encode("utf-8")[: max_len - 1] for p in prompts]
+    length = 1 + max((len(b) for b in raw), default=0)
+    # one buffer for the whole batch (a uint8 view of the joined bytes), no per-prompt tensors
+    ids = torch.full((len(raw), length), PAD, dtype=torch.long)
+    ids[:, 0] = CLS
+    lens = torch.tensor([len(b) for b in raw], dtype=torch.long)
+    if int(lens.sum()):
+        flat = torch.frombuffer(bytearray(b"".join(raw)), dtype=torch.uint8).long()
+        rows = torch.repeat_interleave(torch.arange(len(raw)), lens)
+        cols = torch.arange(len(flat)) - torch.repeat_interleave(lens.cumsum(0) - lens, lens) + 1
+        ids[rows, cols] = flat
     return ids, ids != PAD
+
+
+def to_device_nonblocking(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host -> device copy that does not wait for the device's queue (pinned + non_blocking on CUDA)."""
+    device = torch.device(device)
+    if device.type == "cuda" and x.device.type == "cpu":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
 
 
 @dataclass
@@ -98,7 +112,8 @@ class TextEncoder(nn.Module):
         """
         device = device or self.tok.weight.device
         ids, mask = tokenize(prompts, self.cfg.max_len)
-        ids, mask = ids.to(device), mask.to(device)
+        ids = to_device_nonblocking(ids, device)
+        mask = ids != PAD  # built on the device: no second copy
         x = self.tok(ids) + self.pos[: ids.shape[1]]  # [B, L, dim]
         for blk in self.blocks:
             x = blk(x, mask)

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from openbanana.backends.base import BACKENDS, Batch
+from openbanana.backends.text import to_device_nonblocking
 from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
 from openbanana.training.checkpoint import (
     checkpoint_dir,
@@ -236,7 +237,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     backend.to(acc.device)
     ema = EMA(backend, cfg.ema_decay)
     params = backend.trainable_parameters()
-    opt = torch.optim.AdamW(params, lr=cfg.stages[0].lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    # fused AdamW on CUDA: one kernel for all parameters instead of a few per parameter tensor
+    fused = {"fused": True} if acc.device.type == "cuda" and all(p.is_cuda for p in params) else {}
+    opt = torch.optim.AdamW(params, lr=cfg.stages[0].lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                            **fused)
     gen_noise = torch.Generator(device=acc.device).manual_seed(cfg.seed * 1000 + 17 + rank)
     gen_obj = torch.Generator().manual_seed(cfg.seed * 1000 + 29 + rank)
     gen_replay = torch.Generator().manual_seed(cfg.seed * 1000 + 43 + rank)
@@ -257,6 +261,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         _load_trainable_state(backend, ck["model"])
         ema.load_state_dict(ck["ema"], st["ema_updates"])
         opt.load_state_dict(ck["optimizer"])
+        for g in opt.param_groups:  # the kernel choice follows this run's device, not the checkpoint's
+            g["fused"] = fused.get("fused")
         rng_from_files(ck["rng_tensors"], ck["rng_meta"], generators)
         step, stage_idx, stage_step = st["step"], st["stage"], st["stage_step"]
         position, elapsed_before, history = st["data_position"], st["elapsed_s"], st["history"]
@@ -340,7 +346,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         while stage_step < stage.steps:
             # one optimisation step
             t_wait = time.monotonic()
-            raw = module.collate([next(stream) for _ in range(fresh_n)]).to(acc.device)
+            raw = _batch_to(module.collate([next(stream) for _ in range(fresh_n)]), acc.device)
             data_wait += time.monotonic() - t_wait
             position += fresh_n
             unique += fresh_n * world
@@ -395,11 +401,13 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
             over = (stage.max_minutes is not None
                     and stage_elapsed_before + time.monotonic() - stage_start >= 60 * stage.max_minutes)
             run_over = cfg.max_minutes is not None and elapsed() >= 60 * cfg.max_minutes
-            flags = torch.tensor([float(over), float(run_over)], device=acc.device)
-            flags = acc.reduce(flags, reduction="sum") if world > 1 else flags
-            if flags[1] > 0:
+            if world > 1:  # all processes must agree: one small all-reduce (a device sync) per step
+                flags = acc.reduce(torch.tensor([float(over), float(run_over)], device=acc.device), reduction="sum")
+                over, run_over = bool(flags[0] > 0), bool(flags[1] > 0)
+            # one process: decided on the host, so the CPU keeps queueing work ahead of the GPU
+            if run_over:
                 stopped_by_time = True
-            if flags.sum() > 0:
+            if over or run_over:
                 break
         if bar is not None:
             bar.close()
@@ -439,6 +447,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
 
 
 # ============================================================================ helpers
+def _batch_to(batch: Batch, device: torch.device) -> Batch:
+    """A collated CPU batch on ``device``; on CUDA through pinned memory without waiting for the GPU
+    (a plain ``.to`` from pageable memory would drain the device's queue at every step)."""
+    if torch.device(device).type != "cuda":
+        return batch.to(device)
+
+    def move(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else to_device_nonblocking(t, device)
+
+    return Batch(target=move(batch.target), cond=move(batch.cond), has_cond=move(batch.has_cond),
+                 prompts=batch.prompts, tasks=batch.tasks, one_step=move(batch.one_step))
+
+
 def _progress(stage: StageConfig, done: int, enabled: bool) -> Any:
     if not enabled:
         return None

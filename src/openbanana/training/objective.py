@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from openbanana.backends.base import Batch
+from openbanana.backends.text import to_device_nonblocking
 from openbanana.training.config import ObjectiveConfig
 
 
@@ -34,9 +35,11 @@ def prepare_batch(batch: Batch, cfg: ObjectiveConfig, generator: torch.Generator
     one_step = eligible & (u[:, 0] < p_one)
     drop_text = (u[:, 1] < cfg.p_drop_text) & ~one_step
     drop_image = (u[:, 2] < cfg.p_drop_image) & ~one_step
-    prompts = ["" if drop_text[i] else p for i, p in enumerate(batch.prompts)]
+    prompts = ["" if d else p for d, p in zip(drop_text.tolist(), batch.prompts)]
     dev = batch.cond.device
-    has_cond = batch.has_cond.to(dev) & ~drop_image.to(dev)
+    # the two CPU flag vectors travel in one non-blocking copy (no wait for the device's queue)
+    flags = to_device_nonblocking(torch.stack([drop_image, one_step]), dev)  # [2, B] bool
+    has_cond = batch.has_cond.to(dev) & ~flags[0]
     cond = batch.cond * has_cond.to(batch.cond.dtype)[:, None, None, None]
     return Batch(target=batch.target, cond=cond, has_cond=has_cond, prompts=prompts, tasks=batch.tasks,
-                 one_step=one_step.to(dev))
+                 one_step=flags[1])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from openbanana.backends.base import Batch
+from openbanana.backends.text import to_device_nonblocking
 
 
 def _to_u8(x: torch.Tensor) -> torch.Tensor:
@@ -55,12 +56,13 @@ class ReplayPool:
             shape = (self.capacity, *batch.target.shape[1:])
             self.target = torch.zeros(shape, dtype=torch.uint8, device=self.device)
             self.cond = torch.zeros(shape, dtype=torch.uint8, device=self.device)
-        slots = torch.tensor([(self.count + i) % self.capacity for i in range(B)], device=self.device)
+        slots = (torch.arange(B, device=self.device) + self.count) % self.capacity  # built on the device
         self.target[slots] = _to_u8(batch.target.to(self.device))
         self.cond[slots] = _to_u8(batch.cond.to(self.device))
         self.has_cond[slots] = batch.has_cond.to(self.device)
         tasks = batch.tasks or [""] * B
-        for i, s in enumerate(slots.tolist()):
+        for i in range(B):  # host-side slots: no device read-back
+            s = (self.count + i) % self.capacity
             self.prompts[s], self.tasks[s] = batch.prompts[i], tasks[i]
         self.count += B
 
@@ -69,10 +71,11 @@ class ReplayPool:
         if len(self) == 0:
             raise ValueError("replay pool is empty")
         idx = torch.randint(len(self), (n,), generator=generator)
-        dev_idx = idx.to(self.device)
+        dev_idx = to_device_nonblocking(idx, self.device)
+        host = idx.tolist()
         return Batch(target=_to_float(self.target[dev_idx]), cond=_to_float(self.cond[dev_idx]),
-                     has_cond=self.has_cond[dev_idx], prompts=[self.prompts[i] for i in idx.tolist()],
-                     tasks=[self.tasks[i] for i in idx.tolist()])
+                     has_cond=self.has_cond[dev_idx], prompts=[self.prompts[i] for i in host],
+                     tasks=[self.tasks[i] for i in host])
 
 
 def refill_start(position: int, capacity: int) -> int:
