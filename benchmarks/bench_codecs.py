@@ -4,7 +4,9 @@
 
 Prints one Markdown table: for a size x size depth image, our numpy decoder against
 ``hilbertmap.rgb_to_depth`` (the PyPI reference implementation of the same code, including the
-uint8 -> float conversion it needs) and against a plain ``np.copy`` of the same RGB bytes; then
+uint8 -> float conversion it needs) and against a plain ``np.copy`` of the same RGB bytes (one
+thread), both single-threaded and with the decoder's default threads (images of 2**18 pixels or
+more are split over the usable CPUs, at most 8; ``OPENBANANA_CODEC_THREADS`` overrides); then
 encode times, the normals / labels / masks / instance decoders, and the torch path on CPU and,
 when available, CUDA (``torch.cuda.synchronize`` around every timing). Times are medians.
 """
@@ -54,7 +56,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1); the numpy depth "
+                    "decoder's own threads follow OPENBANANA_CODEC_THREADS (default: usable CPUs, at most 8)")
     args = ap.parse_args()
 
     import hilbertmap
@@ -88,6 +91,8 @@ def main() -> None:
     noisy = np.clip(rgb + np.random.default_rng(1).normal(0, 3, rgb.shape), 0, 255).round().astype(np.uint8)
 
     t_copy = timed(lambda: np.copy(rgb), r)
+    nt = D.decode_threads()
+    t_one = timed(lambda: decode_depth(rgb, threads=1), r)
     t_ours = timed(lambda: decode_depth(rgb), r)
     t_noisy = timed(lambda: decode_depth(noisy), r)
     t_rand = timed(lambda: decode_depth(rand), r)
@@ -95,10 +100,13 @@ def main() -> None:
     assert np.allclose(decode_depth(rgb), hilbertmap.rgb_to_depth(rgb / 255.0), rtol=1e-5)
     rows += [
         (f"np.copy of the {n}x{n}x3 uint8 RGB (reference)", t_copy, "1.0x memcpy"),
-        (f"decode_depth numpy (lookup table), {n}x{n} scene", t_ours,
+        (f"decode_depth numpy (lookup table), {n}x{n} scene, 1 thread", t_one,
+         f"{t_one[1] / t_copy[1]:.1f}x memcpy, {t_hm[1] / t_one[1]:.0f}x faster than hilbertmap"),
+        (f"decode_depth numpy (lookup table), {n}x{n} scene, default {nt} thread(s)", t_ours,
          f"{t_ours[1] / t_copy[1]:.1f}x memcpy, {t_hm[1] / t_ours[1]:.0f}x faster than hilbertmap"),
-        (f"decode_depth numpy, {n}x{n} scene + sigma-3 noise", t_noisy, f"{t_noisy[1] / t_copy[1]:.1f}x memcpy"),
-        (f"decode_depth numpy, {n}x{n} uniform random colours (worst case)", t_rand,
+        (f"decode_depth numpy, {n}x{n} scene + sigma-3 noise, {nt} thread(s)", t_noisy,
+         f"{t_noisy[1] / t_copy[1]:.1f}x memcpy"),
+        (f"decode_depth numpy, {n}x{n} uniform random colours (worst case), {nt} thread(s)", t_rand,
          f"{t_rand[1] / t_copy[1]:.1f}x memcpy"),
         (f"hilbertmap.rgb_to_depth(rgb / 255), {n}x{n} (reference)", t_hm, "1.0x hilbertmap"),
     ]
@@ -117,6 +125,11 @@ def main() -> None:
     labels = np.random.default_rng(4).integers(0, 19, (n, n))
     lrgb = encode_labels(labels, pal)
     rows.append((f"decode_labels numpy, {n}x{n}, 19 classes", timed(lambda: decode_labels(lrgb, pal), r), ""))
+    small = np.random.default_rng(6).integers(0, 19, (128, 128))
+    snoisy = np.clip(encode_labels(small, pal) + np.random.default_rng(7).normal(0, 8, (128, 128, 3)), 0, 255)
+    snoisy = snoisy.round().astype(np.uint8)
+    rows.append(("decode_labels numpy, 128x128, 19 classes + sigma-8 noise",
+                 timed(lambda: decode_labels(snoisy, pal), r), ""))
     masks = np.zeros((2, n, n), bool)
     masks[0, : n // 2] = True
     masks[1, n // 3 :, n // 3 :] = True

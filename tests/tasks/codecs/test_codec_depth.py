@@ -248,3 +248,15 @@ def test_threads_argument_is_validated(monkeypatch):
         D.decode_threads()
     monkeypatch.setenv("OPENBANANA_CODEC_THREADS", "3")
     assert D.decode_threads() == 3
+
+
+def test_threaded_lookup_works_in_a_forked_child():
+    """A fork inherits the pool object but not its threads: the child must rebuild it, not hang."""
+    import multiprocessing as mp
+
+    x = np.random.default_rng(13).integers(0, 256, (1, 3 * D._CHUNK + 5, 3)).astype(np.uint8)
+    want = decode_depth(x, threads=3)  # the parent's pool now exists
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(decode_depth, (x,), {"threads": 3}).get(timeout=60)
+    np.testing.assert_array_equal(got, want)

@@ -288,7 +288,7 @@ _CHUNK = 1 << 16  # pixels per step: the index buffer stays in cache
 PARALLEL_MIN_PIXELS = 1 << 18
 _MAX_THREADS = 8
 _POOL = None
-_POOL_SIZE = 0
+_POOL_KEY = (0, 0)  # (process id, workers) of _POOL
 _POOL_LOCK = threading.Lock()
 
 
@@ -312,15 +312,21 @@ def decode_threads() -> int:
 
 
 def _pool(workers: int):
-    global _POOL, _POOL_SIZE
+    """A process-wide thread pool with at least ``workers`` threads.
+
+    A larger request replaces the pool without shutting the old one down (a concurrent caller
+    may still be submitting to it; its idle threads exit once it is dropped). A forked child
+    (e.g. a DataLoader worker) inherits the pool object but not its threads, so the pool is
+    rebuilt when the process id changes.
+    """
+    global _POOL, _POOL_KEY
     with _POOL_LOCK:
-        if _POOL is None or _POOL_SIZE < workers:
+        pid = os.getpid()
+        if _POOL is None or _POOL_KEY[0] != pid or _POOL_KEY[1] < workers:
             from concurrent.futures import ThreadPoolExecutor
 
-            if _POOL is not None:
-                _POOL.shutdown(wait=False)
             _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openbanana-codec")
-            _POOL_SIZE = workers
+            _POOL_KEY = (pid, workers)
         return _POOL
 
 
@@ -361,10 +367,8 @@ def _lookup(rgb: np.ndarray, lut: np.ndarray, threads: int = 1) -> np.ndarray:
             _lookup_span(u, lut, flat, 0, m)
         else:
             bounds = [m * i // workers for i in range(workers + 1)]
-            futures = [
-                _pool(workers - 1).submit(_lookup_span, u, lut, flat, bounds[i], bounds[i + 1])
-                for i in range(1, workers)
-            ]
+            pool = _pool(workers - 1)
+            futures = [pool.submit(_lookup_span, u, lut, flat, bounds[i], bounds[i + 1]) for i in range(1, workers)]
             _lookup_span(u, lut, flat, bounds[0], bounds[1])
             for f in futures:
                 f.result()
