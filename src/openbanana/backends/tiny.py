@@ -168,7 +168,7 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))  # [B, cout, H, W]
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)  # [B, cout, 1, 1] each
-        h = self.norm2(h) * (1 + scale) + shift
+        h = torch.addcmul(shift, self.norm2(h), 1 + scale)  # norm2(h) * (1 + scale) + shift, one pass
         return self.skip(x) + self.conv2(F.silu(h))
 
 
