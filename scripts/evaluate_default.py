@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gen-samples", type=int, default=64, help="held-out generation samples (0: skip)")
     ap.add_argument("--run", type=Path, default=None, help="training output folder with snapshots/ to score")
     ap.add_argument("--snapshot-n", type=int, default=16, help="val scenes per snapshot")
+    ap.add_argument(
+        "--curve-json",
+        type=Path,
+        default=None,
+        help="a JSON this script printed earlier (e.g. on the training machine with --run): reuse its curve",
+    )
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-card", action="store_true", help="print scores only; write nothing")
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.run is not None
             else None
         )
+        if curve is None and args.curve_json is not None:
+            curve = json.loads(args.curve_json.read_text())["curve"]
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
