@@ -27,3 +27,20 @@ def test_encoder_padding_invariance_and_digit_sensitivity():
     torch.testing.assert_close(p1[0], p2[0], atol=1e-5, rtol=0)
     assert (tok2[0, 21:] == 0).all()
     assert (p1 - p3).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("max_len", [2, 5, 160])
+def test_tokenize_matches_bytes_row_by_row(max_len):
+    prompts = ["", "héllo wörld ✓", "rgb(128, 64, 0)", "x" * 40, ""]
+    ids, mask = tokenize(prompts, max_len)
+    rows = [[CLS, *p.encode("utf-8")][:max_len] for p in prompts]
+    assert ids.shape == (5, max(len(r) for r in rows)) and ids.dtype == torch.long
+    for i, r in enumerate(rows):
+        assert ids[i, : len(r)].tolist() == r
+        assert (ids[i, len(r):] == PAD).all()
+        assert mask[i].sum().item() == len(r)
+
+
+def test_tokenize_empty_batch():
+    ids, mask = tokenize([], 160)
+    assert ids.shape == mask.shape == (0, 1)
