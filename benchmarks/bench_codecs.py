@@ -8,7 +8,12 @@ uint8 -> float conversion it needs) and against a plain ``np.copy`` of the same 
 thread), both single-threaded and with the decoder's default threads (images of 2**18 pixels or
 more are split over the usable CPUs, at most 8; ``OPENBANANA_CODEC_THREADS`` overrides); then
 encode times, the normals / labels / masks / instance decoders, and the torch path on CPU and,
-when available, CUDA (``torch.cuda.synchronize`` around every timing). Times are medians.
+when available, CUDA (``torch.cuda.synchronize`` around every timing). Times are medians and
+minima. To compare with an older commit's code on the same machine, run this script with that
+commit's sources first on the path::
+
+    git archive <commit> src | tar -x -C /tmp/old
+    PYTHONPATH=/tmp/old/src .venv/bin/python benchmarks/bench_codecs.py --repeats 25
 """
 
 from __future__ import annotations
@@ -91,8 +96,10 @@ def main() -> None:
     noisy = np.clip(rgb + np.random.default_rng(1).normal(0, 3, rgb.shape), 0, 255).round().astype(np.uint8)
 
     t_copy = timed(lambda: np.copy(rgb), r)
-    nt = D.decode_threads()
-    t_one = timed(lambda: decode_depth(rgb, threads=1), r)
+    # older sources (before the threaded decoder) have no threads argument: time them as 1 thread
+    threaded = hasattr(D, "decode_threads")
+    nt = D.decode_threads() if threaded else 1
+    t_one = timed(lambda: decode_depth(rgb, threads=1) if threaded else decode_depth(rgb), r)
     t_ours = timed(lambda: decode_depth(rgb), r)
     t_noisy = timed(lambda: decode_depth(noisy), r)
     t_rand = timed(lambda: decode_depth(rand), r)

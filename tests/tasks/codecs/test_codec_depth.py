@@ -213,18 +213,34 @@ def test_fast_lookup_equals_reference_on_random_images_any_layout(threads):
     """The chunked (and threaded) table lookup is bit-identical to the table-free projection."""
     rng = np.random.default_rng(11)
     span = D._CHUNK
-    shapes = [(1, 1, 3), (3, 1, 3), (1, 7, 3), (5, 9, 3), (2, 3, 5, 3), (1, span + 1, 3), (3, span // 2 + 3, 7, 3)]
+    shapes = [
+        (1, 1, 3),
+        (3, 1, 3),
+        (1, 7, 3),
+        (5, 9, 3),
+        (2, 3, 5, 3),
+        (1, span + 1, 3),
+        (3, span // 2 + 3, 7, 3),
+    ]
     for shape in shapes:
         x = rng.integers(0, 256, shape).astype(np.uint8)
         got = decode_depth(x, threads=threads)
         assert got.dtype == np.float32 and got.shape == shape[:-1]
         np.testing.assert_array_equal(got, D.decode_depth_reference(x))
     base = rng.integers(0, 256, (4, 40, 50, 3)).astype(np.uint8)
-    views = [base[:, ::2], base[::-1, :, 3:], base[..., ::-1], np.asfortranarray(base[0]), base.transpose(0, 2, 1, 3)]
+    views = [
+        base[:, ::2],
+        base[::-1, :, 3:],
+        base[..., ::-1],
+        np.asfortranarray(base[0]),
+        base.transpose(0, 2, 1, 3),
+    ]
     for v in views:
         np.testing.assert_array_equal(decode_depth(v, threads=threads), D.decode_depth_reference(v))
     t = torch.from_numpy(base)[:, ::3]
-    np.testing.assert_array_equal(decode_depth(t, threads=threads).numpy(), D.decode_depth_reference(t.numpy()))
+    np.testing.assert_array_equal(
+        decode_depth(t, threads=threads).numpy(), D.decode_depth_reference(t.numpy())
+    )
 
 
 def test_threaded_lookup_covers_every_pixel_of_a_large_image():

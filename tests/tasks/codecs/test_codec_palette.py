@@ -122,7 +122,9 @@ def test_per_distinct_colour_decoding_equals_per_pixel_nearest_colour(shape):
         colours, inverse = color_inverse(x)
         np.testing.assert_array_equal(colours[inverse], x.reshape(-1, 3))
         assert len(np.unique(colours, axis=0)) == len(colours)
-        i, d = nearest_color_np(x.reshape(-1, 3), np.concatenate([pal, np.zeros((1, 3), np.uint8)]).astype(np.int32))
+        i, d = nearest_color_np(
+            x.reshape(-1, 3), np.concatenate([pal, np.zeros((1, 3), np.uint8)]).astype(np.int32)
+        )
         want = np.where(i >= 12, VOID, i).reshape(shape[:-1])
         np.testing.assert_array_equal(decode_labels(x, pal), want)
         want_far = np.where((want != VOID) & (d.reshape(shape[:-1]) > 20**2), VOID, want)

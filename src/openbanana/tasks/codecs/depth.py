@@ -23,7 +23,9 @@ Invalid input depths (NaN, -inf, negative) are never silently encoded: ``invalid
 ``invalid="black"`` paints them black and returns only the image (lossy: black also means 0 m).
 
 The numpy decoder (and torch CPU tensors, which share memory with numpy) uses a lookup table
-over all 2**24 colours (64 MiB float32, built once per process in about a second on first use);
+over all 2**24 colours (64 MiB float32, built once per process in about a second on first use),
+read in cache-sized chunks and, on images of at least :data:`PARALLEL_MIN_PIXELS` pixels, split
+over a thread pool (numpy releases the GIL; ``threads=`` or ``OPENBANANA_CODEC_THREADS`` choose);
 tensors on other devices (CUDA) are decoded by :func:`decode_depth_torch`, which computes the
 projection with integer tensor ops on that device. All paths return bit-identical results.
 """
@@ -128,7 +130,9 @@ def _unit_to_depth_f64(f: np.ndarray) -> np.ndarray:
 
 
 #: decoded depth of every path position n (float32 (1786,)), white clipped to WHITE_UNIT
-DEPTH_OF_POSITION = _unit_to_depth_f64(np.minimum(np.arange(STEPS + 1) / STEPS, WHITE_UNIT)).astype(np.float32)
+DEPTH_OF_POSITION = _unit_to_depth_f64(np.minimum(np.arange(STEPS + 1) / STEPS, WHITE_UNIT)).astype(
+    np.float32
+)
 DEPTH_OF_POSITION.setflags(write=False)
 #: depth that white decodes to (m)
 WHITE_DEPTH_M = float(DEPTH_OF_POSITION[-1])
@@ -368,7 +372,9 @@ def _lookup(rgb: np.ndarray, lut: np.ndarray, threads: int = 1) -> np.ndarray:
         else:
             bounds = [m * i // workers for i in range(workers + 1)]
             pool = _pool(workers - 1)
-            futures = [pool.submit(_lookup_span, u, lut, flat, bounds[i], bounds[i + 1]) for i in range(1, workers)]
+            futures = [
+                pool.submit(_lookup_span, u, lut, flat, bounds[i], bounds[i + 1]) for i in range(1, workers)
+            ]
             _lookup_span(u, lut, flat, bounds[0], bounds[1])
             for f in futures:
                 f.result()
@@ -394,7 +400,9 @@ def decode_depth(rgb: Array, *, max_depth_m: float | None = None, threads: int |
         float32 depth in metres, shape rgb.shape[:-1], finite and >= 0, same kind/device.
     """
     check_rgb(rgb)
-    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+    if threads is not None and not (
+        isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+    ):
         raise ValueError(f"threads: expected a positive integer or None, got {threads!r}")
     if max_depth_m is not None and not (isinstance(max_depth_m, (int, float)) and max_depth_m > 0):
         raise ValueError(f"max_depth_m: expected a positive number of metres or None, got {max_depth_m!r}")
@@ -439,12 +447,12 @@ def decode_depth_reference(rgb: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "CORNER_DEPTHS_M",
+    "PARALLEL_MIN_PIXELS",
     "PATH_CORNERS",
     "PATH_RGB",
     "STEPS",
     "WHITE_DEPTH_M",
     "WHITE_MIN_DEPTH_M",
-    "PARALLEL_MIN_PIXELS",
     "decode_depth",
     "decode_threads",
     "depth_to_unit",
