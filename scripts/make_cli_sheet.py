@@ -5,7 +5,8 @@
 
 The commands run are printed; the sheet shows, left to right: the input, the generated depth
 image, the depth visualisation, the generated normals image, the semantic segmentation overlay
-and the referring-segmentation overlay, all read back from the files the CLI wrote.
+(the task's own palette) and the instance segmentation overlay, all read back from the files
+the CLI wrote.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-PALETTE = "Semantic segmentation: the sky is #4682B4, the road is (128, 64, 128), buildings are light gray"
-REFERRING = "segment the tree in (0, 255, 0)"
 
 
 def _cli(argv: list[str]) -> dict:
@@ -52,9 +51,21 @@ def main(argv: list[str] | None = None) -> None:
         out = Path(tmp)
         base = [str(image), "--model", str(args.model), "--point", "128,200"]
         geo = _cli(["predict", *base, "--task", "depth", "--task", "normals", "--out", str(out / "geo")])
-        seg = _cli(["predict", str(image), PALETTE, "--model", str(args.model), "--out", str(out / "seg")])
-        ref = _cli(["predict", str(image), REFERRING, "--model", str(args.model), "--out", str(out / "ref")])
-        files = {r["task"]: r["files"] for r in geo["results"] + seg["results"] + ref["results"]}
+        seg = _cli(
+            [
+                "predict",
+                str(image),
+                "--task",
+                "semantic",
+                "--task",
+                "instance",
+                "--model",
+                str(args.model),
+                "--out",
+                str(out / "seg"),
+            ]
+        )
+        files = {r["task"]: r["files"] for r in geo["results"] + seg["results"]}
         read = lambda p: np.asarray(Image.open(p).convert("RGB"))
         depth_point = next(r["point"] for r in geo["results"] if r.get("point"))
         panels = [
@@ -62,8 +73,8 @@ def main(argv: list[str] | None = None) -> None:
             ("generated (depth)", read(files["depth"]["generated"])),
             (f"depth.vis  ({depth_point['depth_m']:.2f} m at 128,200)", read(files["depth"]["vis"])),
             ("generated (normals)", read(files["normals"]["generated"])),
-            ("semantic overlay", read(files[seg["results"][0]["task"]]["overlay"])),
-            ("referring overlay", read(files[ref["results"][0]["task"]]["overlay"])),
+            ("semantic overlay", read(files["semantic"]["overlay"])),
+            ("instance overlay", read(files["instance"]["overlay"])),
         ]
         sheet = make_sheet(panels, height=args.height)
     args.out.parent.mkdir(parents=True, exist_ok=True)
