@@ -21,8 +21,20 @@ def test_scene_is_consistent():
 def test_codes_command_writes_one_picture_per_code_and_a_sheet(tmp_path, capsys):
     main(["codes", "--out", str(tmp_path), "--size", "64"])
     names = {p.name for p in tmp_path.glob("*.png")}
-    expected = {"depth_path", "depth_paper", "depth_plasma", "depth_inferno", "depth_viridis", "depth_grayscale",
-                "normals_scene", "normals_sphere", "semantic", "instances", "referring", "codes"}
+    expected = {
+        "depth_path",
+        "depth_paper",
+        "depth_plasma",
+        "depth_inferno",
+        "depth_viridis",
+        "depth_grayscale",
+        "normals_scene",
+        "normals_sphere",
+        "semantic",
+        "instances",
+        "referring",
+        "codes",
+    }
     assert names == {f"{n}.png" for n in expected}
     with Image.open(tmp_path / "codes.png") as im:
         assert im.size[0] > 600 and im.mode in ("RGB", "RGBA")
