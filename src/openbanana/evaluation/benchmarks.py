@@ -213,26 +213,41 @@ register_benchmark(
 )
 
 
-def _refcocog() -> Benchmark:
-    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        from openbanana.data.sources.refcocog import RefCOCOgSource
+def _mask_benchmark(name: str, source_path: str, task: str, metric: str, description: str, get_data: str,
+                    data_dir: str, split: str = "val") -> Benchmark:
+    """A referring / reasoning benchmark: masks from a source, scored with cIoU or gIoU."""
+    module, cls = source_path.rsplit(".", 1)
 
-        return RefCOCOgSource(root, split="val")
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(root, split="val")
 
     return Benchmark(
-        name="refcocog",
-        split="val (UMD)",
-        description="RefCOCOg UMD val, one sample per sentence, cIoU",
-        tasks=("referring",),
+        name=name,
+        split=split,
+        description=description,
+        tasks=(task,),
         make_source=make_source,
-        make_scorers=lambda o: {"referring": ReferringScorer("ciou")},
-        data_dir="refcoco",
-        get_data="refer toolkit data (refcocog: refs(umd).p, instances.json) + COCO train2014 images (cocodataset.org)",
-        reference="refcocog",
+        make_scorers=lambda o: {task: ReferringScorer(metric)},
+        data_dir=data_dir,
+        get_data=get_data,
+        reference=name,
     )
 
 
-register_benchmark(_refcocog())
+register_benchmark(
+    _mask_benchmark(
+        "refcocog",
+        "openbanana.data.sources.refcocog.RefCOCOgSource",
+        "referring",
+        "ciou",
+        "RefCOCOg UMD val, one sample per sentence, cIoU",
+        "refer toolkit data (refcocog: refs(umd).p, instances.json) + COCO train2014 images (cocodataset.org)",
+        "refcoco",
+        split="val (UMD)",
+    )
+)
 
 register_benchmark(
     _depth_benchmark(
@@ -336,23 +351,14 @@ register_benchmark(
 )
 
 
-def _reasonseg() -> Benchmark:
-    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        from openbanana.data.sources.reasonseg import ReasonSegSource
-
-        return ReasonSegSource(root, split="val")
-
-    return Benchmark(
-        name="reasonseg",
-        split="val",
-        description="ReasonSeg val (200 images), first query per image, gIoU; optional query rewriter",
-        tasks=("reasoning",),
-        make_source=make_source,
-        make_scorers=lambda o: {"reasoning": ReferringScorer("giou")},
-        data_dir="reasonseg",
-        get_data="ReasonSeg release of the LISA project (github.com/dvlab-research/LISA)",
-        reference="reasonseg",
+register_benchmark(
+    _mask_benchmark(
+        "reasonseg",
+        "openbanana.data.sources.reasonseg.ReasonSegSource",
+        "reasoning",
+        "giou",
+        "ReasonSeg val (200 images), first query per image, gIoU; optional query rewriter",
+        "ReasonSeg release of the LISA project (github.com/dvlab-research/LISA)",
+        "reasonseg",
     )
-
-
-register_benchmark(_reasonseg())
+)
