@@ -4,7 +4,8 @@ Layout of ``RUN/checkpoints/step_0000500/``::
 
     model.safetensors        the backend's state_dict (float32)
     ema.safetensors          the EMA shadow weights
-    optimizer.safetensors    optimiser state tensors, keys ``"<param index>.<name>"``
+    optimizer.safetensors    optimiser state tensors, keys ``"<param>.<name>"`` (param: its index, or
+                             its dotted name in a full FSDP optimiser state dict)
     rng_rank<R>.safetensors  torch CPU/CUDA RNG states and the loop's generators, per process
     rng_rank<R>.json         Python and NumPy RNG states, per process
     state.json               step, stage, data position, EMA count, optimiser hyper-parameters,
@@ -57,8 +58,8 @@ def optimizer_to_files(opt_state: dict[str, Any]) -> tuple[dict[str, torch.Tenso
 def optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
     state: dict[int, dict[str, Any]] = {}
     for key, v in [*tensors.items(), *meta["scalars"].items()]:
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = v
+        param, name = key.rsplit(".", 1)  # state names (exp_avg, step) hold no dot; FSDP param names do
+        state.setdefault(int(param) if param.isdigit() else param, {})[name] = v
     groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["param_groups"]]
     return {"state": state, "param_groups": groups}
 
@@ -136,6 +137,8 @@ def load_checkpoint(directory: str | Path, *, rank: int = 0, device: torch.devic
     if not rng_file.is_file():
         raise ValueError(f"{d} has no RNG state for rank {rank}: resume with the same number of processes")
     opt_meta = json.loads((d / "optimizer.json").read_text())
+    device = torch.device(device)
+    device = "cpu" if device.type == "cpu" else str(device)  # safetensors refuses "cpu:0" (multi-process CPU)
     return {
         "model": load_file(str(d / "model.safetensors"), device=str(device)),
         "ema": load_file(str(d / "ema.safetensors"), device=str(device)),

@@ -97,6 +97,11 @@ class TrainConfig:
         init_from: a pipeline directory (or checkpoint) whose weights start the run (stage 2 alone).
         inference: overrides of :class:`openbanana.pipeline_config.InferenceDefaults` to export.
         compile: ``torch.compile`` the backend (GPU).
+        fsdp: shard parameters, gradients, optimiser state and EMA across the processes with FSDP2
+            (``torch.distributed.fsdp.fully_shard``, one unit per top-level child of the backend plus
+            the root), applied by the loop itself, so it works under ``torchrun`` and on CPU (gloo)
+            too. ``accelerate launch --config_file configs/accelerate/fsdp.yaml`` (FSDP2) shards
+            instead when this is False; checkpoints and exports hold full tensors either way.
     """
 
     backend: str = "tiny"
@@ -125,6 +130,7 @@ class TrainConfig:
     init_from: str | None = None
     inference: dict[str, Any] = field(default_factory=dict)
     compile: bool = False
+    fsdp: bool = False
 
     def __post_init__(self) -> None:
         self.stages = [StageConfig(**s) if isinstance(s, dict) else s for s in self.stages]

@@ -15,6 +15,11 @@ class EMA:
     ``shadow = d * shadow + (1 - d) * param`` after each optimiser step, with the warm-up
     ``d = min(decay, (1 + n) / (10 + n))`` (n = updates so far) so early weights fade fast.
 
+    Under FSDP2 the parameters are sharded ``DTensor``s and so is the shadow: each process keeps the
+    EMA of its own shard (same sharding, no communication per update). :meth:`state_dict` gathers
+    full tensors and :meth:`load_state_dict` takes full tensors; both are then collective (every
+    process must call them).
+
     Args:
         model: the (unwrapped) module whose ``named_parameters`` are tracked.
         decay: the long-run decay in [0, 1).
@@ -61,13 +66,31 @@ class EMA:
                         p.copy_(backup[k])
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v.clone() for k, v in self.shadow.items()}
+        """Full (unsharded) float32 copies of the shadow weights."""
+        return {k: _full(v) for k, v in self.shadow.items()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor], num_updates: int) -> None:
         missing = set(self.shadow) - set(state)
         extra = set(state) - set(self.shadow)
         if missing or extra:
             raise ValueError(f"EMA state mismatch: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}")
-        for k in self.shadow:
-            self.shadow[k].copy_(state[k])
+        for k, v in self.shadow.items():
+            if _is_dtensor(v):  # keep this process's shard of the full tensor (no communication)
+                from torch.distributed.tensor import distribute_tensor
+
+                full = state[k].to(v.device, v.dtype)
+                v.to_local().copy_(distribute_tensor(full, v.device_mesh, v.placements, src_data_rank=None).to_local())
+            else:
+                v.copy_(state[k])
         self.num_updates = int(num_updates)
+
+
+def _is_dtensor(t: torch.Tensor) -> bool:
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(t, DTensor)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """A full local copy (gathers a sharded ``DTensor``: collective)."""
+    return t.full_tensor().detach().clone() if _is_dtensor(t) else t.detach().clone()

@@ -11,7 +11,12 @@ Launch (the same code on one CPU process, one GPU, N GPUs and several nodes)::
     accelerate launch --multi_gpu --num_machines 2 --num_processes 16 --machine_rank $NODE_RANK \\
         --main_process_ip $MASTER_ADDR --main_process_port 29500 -m openbanana.training \\
         --config configs/default-gpu.json --out runs/gpu16
-    # FSDP instead of DDP: add --use_fsdp (and --fsdp_sharding_strategy FULL_SHARD) to accelerate launch
+    # FSDP2 instead of DDP (parameters, gradients, optimiser state and EMA sharded; FSDP1 is refused):
+    accelerate launch --config_file configs/accelerate/fsdp.yaml -m openbanana.training \\
+        --config configs/flux2-klein-full.json --out runs/flux2-full-fsdp
+    # or the loop's own FSDP2 ("fsdp": true in the config, or -O fsdp=true), any launcher, CPU too:
+    python -m torch.distributed.run --nproc_per_node 2 -m openbanana.training --config X.json \\
+        --out runs/cpu2-fsdp -O fsdp=true
     # two CPU processes (gloo), as in the tests (``--cpu`` alone would start a single process;
     # without a GPU, --multi_gpu falls back to CPU DDP over gloo; torchrun does the same):
     accelerate launch --multi_gpu --num_processes 2 -m openbanana.training --config X.json --out runs/cpu2
@@ -22,6 +27,16 @@ Launch (the same code on one CPU process, one GPU, N GPUs and several nodes)::
 The global batch is ``batch_size x processes``. Each process reads its own shard of the data stream
 (``rank``/``world_size`` are passed to the data source) and its own noise; gradients are averaged
 by DDP. Only the main process writes logs, checkpoints and the exported pipeline.
+
+Under FSDP (``fsdp: true``, or Accelerate's FSDP2) the trainable parameters are sharded ``DTensor``s:
+the EMA keeps the same shards (no communication per step); checkpoints gather full tensors onto the
+main process (model and EMA in safetensors, the optimiser state keyed by parameter name); resume
+loads full tensors and each process keeps its shard (so a run checkpointed under DDP or one process
+holds the same files, but exact resume still needs the same number of processes for the RNG and
+data shards); held-out losses and exports run on the main process on an unsharded copy of the
+backend (built once) holding the gathered EMA weights. Backends may define ``fsdp_units()`` (the
+modules to shard one by one, e.g. transformer blocks, each entered through its own ``forward``);
+without it the loop's own FSDP makes one unit of the whole model.
 
 Steps of :func:`train`:
   1. Accelerator, seeds, backend, EMA, AdamW.
@@ -35,6 +50,7 @@ Steps of :func:`train`:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import math
@@ -213,7 +229,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         progress: show a progress bar on the main process.
     """
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedType, set_seed
 
     # 1. accelerator, seeds, backend, EMA, optimiser ---------------------------------------------
     t_start = time.monotonic()
@@ -235,12 +251,29 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     if cfg.init_from and resume is None:
         _load_init_weights(backend, cfg.init_from)
     backend.to(acc.device)
-    ema = EMA(backend, cfg.ema_decay)
+    objective = _Objective(backend)
+    if cfg.fsdp:  # the loop's own FSDP2 (any device); accelerate's FSDP shards inside prepare instead
+        if acc.distributed_type == DistributedType.FSDP:
+            raise ValueError("fsdp: true in the training config and an Accelerate FSDP config at once: "
+                             "choose one")
+        _fully_shard(objective, backend, mp)
+    model = torch.compile(objective) if cfg.compile else objective
     params = backend.trainable_parameters()
     # fused AdamW on CUDA: one kernel for all parameters instead of a few per parameter tensor
     fused = {"fused": True} if acc.device.type == "cuda" and all(p.is_cuda for p in params) else {}
     opt = torch.optim.AdamW(params, lr=cfg.stages[0].lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
                             **fused)
+    if cfg.fsdp:
+        opt = acc.prepare(opt)
+    else:
+        if acc.distributed_type == DistributedType.FSDP and not acc.is_fsdp2:
+            raise ValueError("FSDP1 is not supported: set fsdp_version: 2 in the Accelerate config "
+                             "(configs/accelerate/fsdp.yaml), or fsdp: true in the training config")
+        model, opt = acc.prepare(model, opt)
+    # FSDP replaces the parameters by sharded DTensors: track those (clipping, EMA, checkpoints)
+    params = backend.trainable_parameters()
+    sharded = any(_is_dtensor(p) for p in backend.parameters())
+    ema = EMA(backend, cfg.ema_decay)
     gen_noise = torch.Generator(device=acc.device).manual_seed(cfg.seed * 1000 + 17 + rank)
     gen_obj = torch.Generator().manual_seed(cfg.seed * 1000 + 29 + rank)
     gen_replay = torch.Generator().manual_seed(cfg.seed * 1000 + 43 + rank)
@@ -258,20 +291,21 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         if st["world_size"] != world:
             raise ValueError(f"checkpoint was written by {st['world_size']} processes, now {world}: "
                              "exact resume needs the same number")
-        _load_trainable_state(backend, ck["model"])
+        _load_trainable_state(backend, ck["model"], sharded)
         ema.load_state_dict(ck["ema"], st["ema_updates"])
-        opt.load_state_dict(ck["optimizer"])
+        if sharded:  # a full optimiser state dict keyed by parameter name; each process keeps its shard
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(objective, opt.optimizer, ck["optimizer"],
+                                     options=StateDictOptions(full_state_dict=True))
+        else:
+            opt.load_state_dict(ck["optimizer"])
         for g in opt.param_groups:  # the kernel choice follows this run's device, not the checkpoint's
             g["fused"] = fused.get("fused")
         rng_from_files(ck["rng_tensors"], ck["rng_meta"], generators)
         step, stage_idx, stage_step = st["step"], st["stage"], st["stage_step"]
         position, elapsed_before, history = st["data_position"], st["elapsed_s"], st["history"]
         unique = st["unique_samples"]
-
-    model = _Objective(backend)
-    if cfg.compile:
-        model = torch.compile(model)
-    model, opt = acc.prepare(model, opt)
 
     writer = None
     if main:
@@ -292,10 +326,13 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                  "ema_updates": ema.num_updates, "elapsed_s": elapsed(), "world_size": world,
                  "unique_samples": unique,
                  "backend": cfg.backend, "backend_config": cfg.backend_config, "history": history}
-        save_checkpoint(checkpoint_dir(out, tag_step), model_state=_trainable_state(backend) if main else None,
-                        ema_state=ema.state_dict() if main else None,
-                        optimizer_state=opt.state_dict() if main else None, generators=generators, state=state,
-                        rank=rank, is_main=main)
+        # under FSDP every process takes part in gathering full tensors; the main process writes them
+        gather = main or sharded
+        save_checkpoint(checkpoint_dir(out, tag_step),
+                        model_state=_trainable_state(backend, sharded) if gather else None,
+                        ema_state=ema.state_dict() if gather else None,
+                        optimizer_state=_optimizer_state(objective, opt, sharded) if gather else None,
+                        generators=generators, state=state, rank=rank, is_main=main)
         acc.wait_for_everyone()
         if main:
             prune_checkpoints(out, cfg.keep_checkpoints)
@@ -309,12 +346,35 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         if len(cfg.stages) > 1:
             eval_sets["mix"] = _eval_batches(module, cfg, cfg.stages[-1], cfg.eval_batches)
 
+    full_copy: list[nn.Module] = []
+
+    def unsharded_ema() -> nn.Module | None:
+        """FSDP: gather the full weights with the EMA on the main process into an unsharded copy of the
+        backend (built once, on the main process's device); collective, returns None elsewhere."""
+        state = _full_model_state(backend)
+        ema_state = ema.state_dict()
+        if not main:
+            return None
+        if not full_copy:
+            with torch.random.fork_rng(devices=[]):  # building draws init weights: keep the run's RNG
+                full_copy.append(build_backend(cfg).to(acc.device))
+        full_copy[0].load_state_dict({**state, **ema_state})
+        return full_copy[0]
+
+    def ema_weights() -> Any:
+        """Context giving the main process a backend holding the EMA weights (collective under FSDP)."""
+        if sharded:
+            return contextlib.nullcontext(unsharded_ema())
+        return ema.swapped_in(backend) if main else contextlib.nullcontext(None)
+
     def evaluate(tag: str) -> dict[str, dict[str, float]]:
         res = {}
-        if main:
-            with ema.swapped_in(backend):
+        if cfg.eval_batches <= 0:  # the same on every process (eval_sets live on the main one only)
+            return res
+        with ema_weights() as net:
+            if main:
                 for name, batches in eval_sets.items():
-                    res[name] = heldout_losses(backend, batches, cfg.objective.one_step_tasks, acc.device)
+                    res[name] = heldout_losses(net, batches, cfg.objective.one_step_tasks, acc.device)
                     for k, v in res[name].items():
                         writer.add_scalar(f"heldout_{name}/{k}", v, step)
             acc.print(f"[{tag}] step {step} held-out loss: " + json.dumps(
@@ -387,14 +447,17 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                 writer.add_scalar("train/images_per_s", imgs_log / max(1e-9, now - t_log), step)
                 writer.add_scalar("train/data_wait_s_total", data_wait, step)
                 if gnorm is not None:
-                    writer.add_scalar("train/grad_norm", float(gnorm), step)
+                    writer.add_scalar("train/grad_norm", float(gnorm.to_local() if _is_dtensor(gnorm) else gnorm),
+                                      step)
                 t_log, imgs_log = now, 0
             if cfg.eval_every and step % cfg.eval_every == 0:
                 history.append({"event": "eval", "step": step, "heldout": evaluate("eval")})
-            if cfg.snapshot_every and step % cfg.snapshot_every == 0 and main:
-                export_pipeline(backend, out / "snapshots" / f"step_{step:07d}", cfg,
-                                {"step": step, "images_seen": step * cfg.batch_size * world,
-                                 "unique_samples": unique, "minutes": elapsed() / 60}, ema)
+            if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+                with ema_weights() as net:
+                    if main:
+                        export_pipeline(net, out / "snapshots" / f"step_{step:07d}", cfg,
+                                        {"step": step, "images_seen": step * cfg.batch_size * world,
+                                         "unique_samples": unique, "minutes": elapsed() / 60})
             if cfg.ckpt_every and step % cfg.ckpt_every == 0:
                 checkpoint(step)
             # wall-clock limits, agreed by all processes
@@ -426,7 +489,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
 
     # 4. final checkpoint + export ---------------------------------------------------------------------
     checkpoint(step)
-    in_sync = _ranks_in_sync(acc, backend) if world > 1 else True
+    # sharded weights differ between processes by design: nothing to compare
+    in_sync = None if sharded else _ranks_in_sync(acc, backend) if world > 1 else True
     summary = {
         "backend": cfg.backend, "backend_config": cfg.backend_config, "parameters": n_params,
         "steps": step, "images_seen": step * cfg.batch_size * world, "unique_samples": unique,
@@ -436,8 +500,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         "stages": [{"name": s.name, "data": s.data, "planned_steps": s.steps, "lr": s.lr} for s in cfg.stages],
         "history": history,
     }
+    with ema_weights() as net:
+        if main:
+            export_pipeline(net, out, cfg, summary)
     if main:
-        export_pipeline(backend, out, cfg, summary, ema)
         (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         writer.close()
         acc.print(f"exported pipeline to {out} after {step} steps ({summary['minutes']:.2f} min)")
@@ -474,15 +540,62 @@ def _device_name(device: torch.device) -> str:
     return str(device)
 
 
-def _trainable_state(backend: nn.Module) -> dict[str, torch.Tensor]:
-    """The whole state_dict when everything trains, else only the trainable tensors (LoRA)."""
-    state = backend.state_dict()
+def _is_dtensor(t: Any) -> bool:
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(t, DTensor)
+
+
+def _fully_shard(objective: nn.Module, backend: nn.Module, mixed_precision: str) -> None:
+    """FSDP2 in place: one unit per module of ``backend.fsdp_units()`` when the backend declares them
+    (transformer blocks: each must be entered through its own ``forward``), then the root
+    (``objective``), which gathers every other parameter; with ``bf16``/``fp16`` the units compute in
+    that dtype and reduce gradients in float32."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    compute = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)
+    policy = MixedPrecisionPolicy(param_dtype=compute, reduce_dtype=torch.float32 if compute else None)
+    units = getattr(backend, "fsdp_units", None)
+    for unit in (units() if callable(units) else []):
+        fully_shard(unit, mp_policy=policy)
+    fully_shard(objective, mp_policy=policy)
+
+
+def _full_model_state(backend: nn.Module) -> dict[str, torch.Tensor]:
+    """Full (unsharded) state_dict on the CPU of the main process, ``{}`` elsewhere; collective."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(backend, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def _optimizer_state(objective: nn.Module, opt: Any, sharded: bool) -> dict[str, Any]:
+    """``opt.state_dict()``; under FSDP the full state keyed by parameter name (collective; main only)."""
+    if not sharded:
+        return opt.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    return get_optimizer_state_dict(objective, opt.optimizer,
+                                    options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def _trainable_state(backend: nn.Module, sharded: bool = False) -> dict[str, torch.Tensor]:
+    """The whole state_dict when everything trains, else only the trainable tensors (LoRA).
+
+    Under FSDP (``sharded``) the full tensors are gathered onto the main process (collective)."""
+    state = _full_model_state(backend) if sharded else backend.state_dict()
     frozen = {k for k, p in backend.named_parameters() if not p.requires_grad}
     return {k: v for k, v in state.items() if k not in frozen}
 
 
-def _load_trainable_state(backend: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    missing, unexpected = backend.load_state_dict(state, strict=False)
+def _load_trainable_state(backend: nn.Module, state: dict[str, torch.Tensor], sharded: bool = False) -> None:
+    """Load full tensors; under FSDP each process keeps its shard (every process reads the file)."""
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        missing, unexpected = set_model_state_dict(backend, state, options=StateDictOptions(
+            full_state_dict=True, strict=False))
+    else:
+        missing, unexpected = backend.load_state_dict(state, strict=False)
     frozen = {k for k, p in backend.named_parameters() if not p.requires_grad}
     bad = [k for k in missing if k not in frozen]
     if bad or unexpected:
