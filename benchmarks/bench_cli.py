@@ -136,8 +136,17 @@ def main(argv: list[str] | None = None) -> dict:
         pipe = OpenBananaPipeline.from_pretrained(model, device=args.device)
         pipe.predict(load_image(paths[0]), task=args.task)  # warm-up
 
-        common = ["predict", str(tmp / "in"), "--task", args.task, "--model", str(model)]
-        _cli(["predict", str(paths[0]), "--task", args.task, "--model", str(model), "--out", str(tmp / "w")])
+        common = [
+            "predict",
+            str(tmp / "in"),
+            "--task",
+            args.task,
+            "--model",
+            str(model),
+            "--device",
+            args.device,
+        ]
+        _cli([*common[:1], str(paths[0]), *common[2:], "--out", str(tmp / "w")])
         bare = cli1 = clib = float("inf")
         for r in range(args.repeat):  # interleaved, best of --repeat: the machine may be shared
             t0 = time.perf_counter()

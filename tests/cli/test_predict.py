@@ -379,3 +379,25 @@ def test_ensemble_with_a_seed_is_reproducible_and_exports_uncertainty(tmp_path, 
         outs.append((np.load(files["npy"]), np.load(files["uncertainty"])))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     assert outs[0][1].shape == (24, 36) and np.isfinite(outs[0][1]).all() and (outs[0][1] >= 0).all()
+
+
+def test_device_without_cuda_is_a_usage_error(tmp_path, inputs, model_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = run(
+        [
+            "predict",
+            str(inputs["rgb"]),
+            "--task",
+            "depth",
+            "--device",
+            "cuda",
+            "--model",
+            str(model_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2 and "no CUDA device" in err

@@ -121,17 +121,32 @@ def _stems(paths: list[Path]) -> list[str]:
     return out
 
 
-def load_pipeline(model: Path | None) -> Any:
+def pick_device(device: str) -> str:
+    """``auto``: CUDA when available, else CPU; anything else as given (``cpu``, ``cuda:1``)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_pipeline(model: Path | None, device: str = "cpu") -> Any:
     """The pipeline a user asked for: ``--model DIR`` or the default shipped with the package."""
     from openbanana.pipeline import OpenBananaPipeline, load_model
 
+    device = pick_device(device)
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise OpenBananaError(f"--device {device}: no CUDA device is available (use --device cpu)")
     if model is None:
-        return load_model()
+        return load_model(device=device)
     if not Path(model).is_dir():
         raise OpenBananaError(
             f"--model {model}: no such folder (expected a folder written by save_pretrained)"
         )
-    return OpenBananaPipeline.from_pretrained(model)
+    return OpenBananaPipeline.from_pretrained(model, device=device)
 
 
 def run_predict(
@@ -338,11 +353,14 @@ def register(app: typer.Typer) -> None:
         recursive: Annotated[
             bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")
         ] = False,
+        device: Annotated[
+            str, typer.Option("--device", help="auto (CUDA if available) | cpu | cuda | cuda:N")
+        ] = "auto",
     ) -> None:
         """Predict a task (or follow an instruction) on images and write the answers."""
         xy = parse_point(point)
         specs, instr = split_args(args, instruction, task or [])
-        pipe = load_pipeline(model)
+        pipe = load_pipeline(model, device)
         t0 = time.perf_counter()
         results = run_predict(
             pipe,

@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         queue_size: Annotated[
             int, typer.Option("--queue-size", min=1, help="Requests allowed to wait.")
         ] = QUEUE_SIZE,
+        device: Annotated[
+            str, typer.Option("--device", help="auto (CUDA if available) | cpu | cuda | cuda:N")
+        ] = "auto",
     ) -> None:
         """Start the web demo (upload an image, pick a task, click a pixel for its depth)."""
         from openbanana.cli.predict import load_pipeline
@@ -41,7 +44,7 @@ def register(app: typer.Typer) -> None:
             import gradio  # noqa: F401
         except ImportError:
             raise typer.BadParameter("the demo needs gradio: pip install 'openbanana[serve]'") from None
-        pipe = load_pipeline(model)
+        pipe = load_pipeline(model, device)
         max_bytes = int(max_upload_mb * 2**20)
         demo = build_app(
             pipe, max_pixels=int(max_megapixels * 1e6), max_bytes=max_bytes, queue_size=queue_size
