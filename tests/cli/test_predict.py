@@ -21,7 +21,10 @@ from openbanana.io.export import png16_to_depth
 
 
 def run(argv):
-    """Run the CLI like a user; returns (exit code, stdout, stderr)."""
+    """Run the CLI like a user; returns (exit code, stdout, stderr). On the CPU unless the test says
+    otherwise, so answers compare exactly with the CPU pipeline of the API tests."""
+    if argv[:1] == ["predict"] and "--device" not in argv:
+        argv = [*argv, "--device", "cpu"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
