@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "openbanana.cli.train",
     "openbanana.cli.eval",
     "openbanana.cli.serve",
+    "openbanana.cli.frontier",
     "openbanana.cli.codes",
     "openbanana.cli.demo",
 )
