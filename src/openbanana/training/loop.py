@@ -54,6 +54,7 @@ import contextlib
 import inspect
 import json
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import fields
@@ -229,14 +230,22 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         progress: show a progress bar on the main process.
     """
     from accelerate import Accelerator
-    from accelerate.utils import DistributedType, set_seed
+    from accelerate.utils import DistributedType, InitProcessGroupKwargs, set_seed
 
     # 1. accelerator, seeds, backend, EMA, optimiser ---------------------------------------------
     t_start = time.monotonic()
     mp = cfg.mixed_precision
     if mp == "auto":
         mp = "bf16" if torch.cuda.is_available() else "no"
-    acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+    # Accelerator(cpu=True) would drop an Accelerate DeepSpeed launch: without CUDA, DeepSpeed runs on
+    # its CPU accelerator, and the backend must be named (gloo) or Accelerate counts one process
+    cpu = not torch.cuda.is_available()
+    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    handlers = [InitProcessGroupKwargs(backend="gloo")] if cpu and deepspeed else None
+    acc = Accelerator(mixed_precision=mp, cpu=cpu and not deepspeed, kwargs_handlers=handlers)
+    zero = acc.distributed_type == DistributedType.DEEPSPEED  # ZeRO-1/2: optimiser state partitioned
+    if zero:
+        _configure_deepspeed(acc, cfg, mp)
     if acc.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -293,7 +302,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                              "exact resume needs the same number")
         _load_trainable_state(backend, ck["model"], sharded)
         ema.load_state_dict(ck["ema"], st["ema_updates"])
-        if sharded:  # a full optimiser state dict keyed by parameter name; each process keeps its shard
+        if zero:
+            _load_zero_state(backend, opt, ck["model"], ck["optimizer"])
+        elif sharded:  # a full optimiser state dict keyed by parameter name; each process keeps its shard
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
             set_optimizer_state_dict(objective, opt.optimizer, ck["optimizer"],
@@ -326,12 +337,16 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
                  "ema_updates": ema.num_updates, "elapsed_s": elapsed(), "world_size": world,
                  "unique_samples": unique,
                  "backend": cfg.backend, "backend_config": cfg.backend_config, "history": history}
-        # under FSDP every process takes part in gathering full tensors; the main process writes them
-        gather = main or sharded
+        # under FSDP and ZeRO every process takes part in gathering full tensors; the main process writes them
+        gather = main or sharded or zero
+        if zero:
+            model_state, opt_state = _zero_model_state(backend), _zero_optimizer_state(backend, opt)
+        elif gather:
+            model_state, opt_state = _trainable_state(backend, sharded), _optimizer_state(objective, opt, sharded)
         save_checkpoint(checkpoint_dir(out, tag_step),
-                        model_state=_trainable_state(backend, sharded) if gather else None,
+                        model_state=model_state if gather else None,
                         ema_state=ema.state_dict() if gather else None,
-                        optimizer_state=_optimizer_state(objective, opt, sharded) if gather else None,
+                        optimizer_state=opt_state if gather else None,
                         generators=generators, state=state, rank=rank, is_main=main)
         acc.wait_for_everyone()
         if main:
@@ -559,6 +574,111 @@ def _fully_shard(objective: nn.Module, backend: nn.Module, mixed_precision: str)
     for unit in (units() if callable(units) else []):
         fully_shard(unit, mp_policy=policy)
     fully_shard(objective, mp_policy=policy)
+
+
+def _configure_deepspeed(acc: Any, cfg: TrainConfig, mixed_precision: str) -> None:
+    """Fill DeepSpeed's config from the training config: the micro-batch per process (DeepSpeed
+    would read it from a prepared DataLoader), no gradient accumulation, the loop's gradient clipping,
+    and mixed precision as under DDP: float32 weights, gradients, master weights and optimiser state,
+    the forward in ``torch.autocast`` (DeepSpeed's ``torch_autocast``) instead of DeepSpeed's bf16
+    mode, which would cast the whole module (frozen bf16 bases and float32 inputs included) to bf16."""
+    ds = acc.state.deepspeed_plugin.deepspeed_config
+    stage = ds.get("zero_optimization", {}).get("stage", 0)
+    if stage not in (1, 2):
+        raise ValueError(f"DeepSpeed ZeRO stage {stage}: the training loop supports stages 1 and 2 (stage 3 "
+                         "shards the weights: use FSDP2, configs/accelerate/fsdp.yaml)")
+    if mixed_precision == "fp16":
+        raise ValueError("fp16 under DeepSpeed is not supported by the training loop: use bf16 or no")
+    ds["train_micro_batch_size_per_gpu"] = cfg.batch_size
+    ds["gradient_accumulation_steps"] = 1
+    ds.pop("train_batch_size", None)  # DeepSpeed derives it (micro-batch x processes)
+    ds["gradient_clipping"] = cfg.grad_clip
+    ds["bf16"] = {"enabled": False}
+    ds["fp16"] = {"enabled": False}
+    ds["torch_autocast"] = {"enabled": mixed_precision == "bf16", "dtype": "bfloat16"}
+
+
+def _zero_model_state(backend: nn.Module) -> dict[str, torch.Tensor]:
+    """DeepSpeed ZeRO-1/2: :func:`_trainable_state` with each trainable tensor replaced by its float32
+    master weight gathered from the partitions (collective)."""
+    from deepspeed.utils import safe_get_full_fp32_param
+
+    state = _trainable_state(backend)
+    for name, p in backend.named_parameters():
+        if p.requires_grad:
+            full = safe_get_full_fp32_param(p)
+            state[name] = (p.detach() if full is None else full).float().cpu()
+    return state
+
+
+def _zero_optimizer(opt: Any) -> Any:
+    """The ZeRO-1/2 optimiser inside Accelerate's wrapper (it holds the flat float32 partitions)."""
+    zero = getattr(opt, "optimizer", opt)
+    if not hasattr(zero, "single_partition_of_fp32_groups"):
+        raise TypeError(f"expected a DeepSpeed ZeRO stage 1/2 optimiser, got {type(zero).__name__}")
+    return zero
+
+
+def _zero_optimizer_state(backend: nn.Module, opt: Any) -> dict[str, Any]:
+    """DeepSpeed ZeRO-1/2: the full optimiser state keyed by parameter name, as under FSDP
+    (``"backend.<name>"`` -> ``{"exp_avg": ..., "exp_avg_sq": ..., "step": ...}``), gathered from the
+    partitions (collective: one all-reduce per parameter and state tensor)."""
+    from deepspeed.utils import safe_get_full_optimizer_state
+
+    zero = _zero_optimizer(opt)
+    inner = zero.optimizer  # the torch optimiser over this process's flat float32 partitions
+    names = {id(p): f"backend.{n}" for n, p in backend.named_parameters()}
+    state: dict[str, dict[str, Any]] = {}
+    for group, flat in zip(zero.bit16_groups, zero.single_partition_of_fp32_groups, strict=True):
+        flat_state = inner.state.get(flat, {})  # empty before the first step
+        keys = [k for k, v in flat_state.items() if torch.is_tensor(v) and v.shape == flat.shape]
+        rest = {k: v for k, v in flat_state.items() if k not in keys}  # e.g. "step"
+        for p in group:
+            st = {k: (v.detach().cpu().clone() if torch.is_tensor(v) else v) for k, v in rest.items()}
+            for k in keys:
+                st[k] = safe_get_full_optimizer_state(p, k).cpu()
+            state[names[id(p)]] = st
+    groups = []
+    for g, params in zip(inner.param_groups, zero.bit16_groups, strict=True):
+        groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": [names[id(p)] for p in params]})
+    return {"state": state, "param_groups": groups}
+
+
+def _load_zero_state(backend: nn.Module, opt: Any, model_state: dict[str, torch.Tensor],
+                     opt_state: dict[str, Any]) -> None:
+    """DeepSpeed ZeRO-1/2 resume: float32 master weights and the optimiser state from full tensors keyed
+    by name (:func:`_zero_model_state`, :func:`_zero_optimizer_state`); each process keeps its partition."""
+    from deepspeed.utils import safe_set_full_fp32_param, safe_set_full_optimizer_state
+
+    zero = _zero_optimizer(opt)
+    inner = zero.optimizer
+    names = {id(p): n for n, p in backend.named_parameters()}
+    for group, flat in zip(zero.bit16_groups, zero.single_partition_of_fp32_groups, strict=True):
+        for p in group:
+            safe_set_full_fp32_param(p, model_state[names[id(p)]].to(p.device, torch.float32))
+    if not opt_state["state"]:
+        return  # saved before the first step: nothing to restore
+    for g, saved in zip(inner.param_groups, opt_state["param_groups"], strict=True):
+        g.update({k: v for k, v in saved.items() if k != "params"})
+    for group, flat in zip(zero.bit16_groups, zero.single_partition_of_fp32_groups, strict=True):
+        try:
+            per_param = [opt_state["state"][f"backend.{names[id(p)]}"] for p in group]
+        except KeyError as err:
+            raise ValueError(f"checkpoint has no optimiser state for {err.args[0]}") from None
+        # the flat state the optimiser would have made at its first step, then filled per parameter
+        flat_state = {}
+        for k, v in per_param[0].items():
+            if torch.is_tensor(v) and v.shape == group[0].shape:
+                flat_state[k] = torch.zeros_like(flat)
+            else:
+                flat_state[k] = v.detach().clone() if torch.is_tensor(v) else v
+        inner.state[flat] = flat_state
+    zero._lazy_init_hp_params_optimizer_state()  # link each parameter's fragment to the new state
+    for group in zero.bit16_groups:
+        for p in group:
+            for k, v in opt_state["state"][f"backend.{names[id(p)]}"].items():
+                if torch.is_tensor(v) and v.shape == p.shape:
+                    safe_set_full_optimizer_state(p, v.to(p.device, torch.float32), k)
 
 
 def _full_model_state(backend: nn.Module) -> dict[str, torch.Tensor]:
