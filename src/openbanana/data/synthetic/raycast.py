@@ -16,7 +16,6 @@ as a fallback and as a test oracle.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import glob
 import os
@@ -67,6 +66,7 @@ def _lib():
         "occluded16": sig("rtcOccluded16", None, [P, P, P, P]),
         "error": sig("rtcGetDeviceError", ctypes.c_int, [P]),
     }
+    api["lib"] = lib
     # one device per process, single-threaded: data-loader workers are the parallelism
     api["device"] = api["new_device"](b"threads=1")
     if not api["device"]:
@@ -125,8 +125,10 @@ class EmbreeIntersector:
             self._geom_offset[gid] = lo
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown may have unloaded the library
+        try:
             self._api["release_scene"](self._scene)
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have unloaded the library
+            pass
 
     @staticmethod
     def _pack(buf, origins, dirs, tfar, n, p, mask):

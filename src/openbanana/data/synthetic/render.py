@@ -17,6 +17,7 @@ Shading is written against a tiny array namespace (numpy or torch) so the torch 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -82,16 +83,45 @@ def _part_rotations(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
     return np.einsum("ij,pjk->pik", w2c, R)
 
 
-def assemble(spec: WorldSpec) -> Geometry:
-    """Instance the templates of ``spec.parts`` in the camera frame (vectorised per template)."""
+def part_frames(spec: WorldSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Camera-frame rotation (P, 3, 3), size (P, 3) in metres and translation (P, 3) of every part:
+    camera point = rot @ (size * template point) + trans."""
     cam = spec.camera
     w2c = cam.world_to_cam()
+    rot = _part_rotations(spec, w2c)
+    size = np.array([p.size_m for p in spec.parts], np.float64).reshape(-1, 3)
+    pos = np.array([p.offset for p in spec.parts], np.float64).reshape(-1, 3)
+    return rot, size, (pos - np.asarray(cam.position_m)) @ w2c.T
+
+
+def part_attributes(spec: WorldSpec, rot: np.ndarray, size: np.ndarray, trans: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-part arrays used by shading (see Geometry.part)."""
+    parts = spec.parts
+    mats = [p.material for p in parts]
+    lin = lambda c: np.clip(np.asarray(c, np.float32).reshape(-1, 3), 0, 1) ** 2.2
+    return {
+        "cls": np.array([CLASS_ID[p.class_name] for p in parts], np.int64),
+        "inst": np.array([p.instance_id for p in parts], np.int64),
+        "rot": rot.astype(np.float32),
+        "trans": trans.astype(np.float32),
+        "size": size.astype(np.float32),
+        "color": lin([m.color for m in mats]),
+        "color2": lin([m.color2 for m in mats]),
+        "tex": np.array([TEXTURE_ID[m.texture] for m in mats], np.int64),
+        "image": np.array([m.image for m in mats], np.int64),
+        "scale": np.array([m.scale_m for m in mats], np.float32),
+        "spec": np.array([m.specular for m in mats], np.float32),
+        "shin": np.array([m.shininess for m in mats], np.float32),
+        "emis": np.array([m.emissive for m in mats], np.float32),
+        "salt": np.array([m.salt for m in mats], np.float32),
+    }
+
+
+def assemble(spec: WorldSpec) -> Geometry:
+    """Instance the templates of ``spec.parts`` in the camera frame (vectorised per template)."""
     parts = spec.parts
     P = len(parts)
-    rot = _part_rotations(spec, w2c)  # [P, 3, 3]
-    size = np.array([p.size_m for p in parts], np.float64)
-    pos = np.array([p.offset for p in parts], np.float64)
-    trans = (pos - np.asarray(cam.position_m)) @ w2c.T
+    rot, size, trans = part_frames(spec)
     linear = (rot * size[:, None, :]).astype(np.float32)
     inv_t = (rot / size[:, None, :]).astype(np.float32)  # inverse transpose of rot @ diag(size)
     trans32 = trans.astype(np.float32)
@@ -118,24 +148,7 @@ def assemble(spec: WorldSpec) -> Geometry:
         nv += k * nvt
         if not non_caster:
             n_casters += k * tpl.n_faces
-    mats = [p.material for p in parts]
-    lin = lambda c: np.clip(np.asarray(c, np.float32), 0, 1) ** 2.2
-    part = {
-        "cls": np.array([CLASS_ID[p.class_name] for p in parts], np.int64),
-        "inst": np.array([p.instance_id for p in parts], np.int64),
-        "rot": rot.astype(np.float32),
-        "trans": trans.astype(np.float32),
-        "size": size.astype(np.float32),
-        "color": lin([m.color for m in mats]),
-        "color2": lin([m.color2 for m in mats]),
-        "tex": np.array([TEXTURE_ID[m.texture] for m in mats], np.int64),
-        "image": np.array([m.image for m in mats], np.int64),
-        "scale": np.array([m.scale_m for m in mats], np.float32),
-        "spec": np.array([m.specular for m in mats], np.float32),
-        "shin": np.array([m.shininess for m in mats], np.float32),
-        "emis": np.array([m.emissive for m in mats], np.float32),
-        "salt": np.array([m.salt for m in mats], np.float32),
-    }
+    part = part_attributes(spec, rot, size, trans)
     V = np.concatenate(vs).astype(np.float32)
     F = np.concatenate(fs).astype(np.int64)
     a, b, c = V[F[:, 0]], V[F[:, 1]], V[F[:, 2]]
@@ -370,6 +383,16 @@ def shadow_rays(ops, lights: dict, p, ng, n):
 
 
 # ----------------------------------------------------------------------------- CPU renderer
+@lru_cache(maxsize=1)
+def compiled_available() -> bool:
+    """Whether the compiled engine can run here (numba importable and Embree loadable)."""
+    import importlib.util
+
+    from openbanana.data.synthetic.raycast import embree_available
+
+    return importlib.util.find_spec("numba") is not None and embree_available()
+
+
 def edge_pixels(part_map: np.ndarray) -> np.ndarray:
     """Pixels whose 4-neighbourhood changes part (or hit/miss): silhouettes and part seams."""
     e = np.zeros(part_map.shape, bool)
@@ -382,9 +405,18 @@ def edge_pixels(part_map: np.ndarray) -> np.ndarray:
     return e
 
 
+ENGINES = ("auto", "compiled", "numpy")
+
+
 def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, intersector=None,
-                return_aux: bool = False, exposure_scale: float | None = None):
+                return_aux: bool = False, exposure_scale: float | None = None, engine: str = "auto"):
     """Render a scene description on the CPU (Embree).
+
+    Args:
+        engine: "compiled" (two-level Embree scene and numba kernels, ``render_fast``), "numpy"
+            (one triangle soup and array code shared with the torch renderer; the reference), or
+            "auto": compiled when numba is installed and no ``intersector`` is given.
+        intersector: a factory ``(vertices, faces, n_casters) -> intersector`` (numpy engine only).
 
     Returns:
         dict with rgb uint8 (H, W, 3), depth_m float32 (H, W) (+inf = sky), normals float32 (H, W, 3),
@@ -393,6 +425,16 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     """
     from openbanana.data.synthetic.raycast import make_intersector
 
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "auto":
+        engine = "compiled" if intersector is None and compiled_available() else "numpy"
+    if engine == "compiled":
+        if intersector is not None:
+            raise ValueError("a custom intersector needs engine='numpy'")
+        from openbanana.data.synthetic.render_fast import render_compiled
+
+        return render_compiled(spec, H, W, antialias=antialias, return_aux=return_aux, exposure_scale=exposure_scale)
     ops = NumpyOps
     geo = assemble(spec)
     isect = intersector(geo.vertices, geo.faces, geo.n_casters) if intersector else make_intersector(
@@ -404,7 +446,6 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     hit = face >= 0
     gd = {"corner_normals": geo.corner_normals, "face_normals": geo.face_normals, "face_part": geo.face_part}
     part_map = np.where(hit, geo.face_part[np.where(hit, face, 0)], -1)
-    depth = np.where(hit, t, np.inf).astype(np.float32)
     # anti-aliasing subsamples on edge pixels
     all_dirs, all_t, all_face, all_u, all_v = dirs, t, face, u, v
     owner = np.arange(H * W)
@@ -444,34 +485,50 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
         acc = np.stack([np.bincount(owner, weights=ldr[:, c], minlength=H * W) for c in range(3)], -1)
         acc = (acc / cnt[:, None]).astype(np.float32)
     rgb = (acc.reshape(H, W, 3) * 255 + 0.5).clip(0, 255).astype(np.uint8)
-    # ground truth at pixel centres
-    normals = np.zeros((H * W, 3), np.float32)
-    centre = ahit[ahit < H * W]
-    normals[centre] = n[: len(centre)]
-    sem = np.full(H * W, CLASS_ID["sky"], np.uint8)
-    inst = np.zeros(H * W, np.int32)
-    pm = part_map[hit]
-    sem[hit] = geo.part["cls"][pm]
-    inst[hit] = geo.part["inst"][pm]
-    out = {"rgb": rgb, "depth_m": depth.reshape(H, W), "normals": normals.reshape(H, W, 3),
-           "semantic": sem.reshape(H, W), "instance": inst.reshape(H, W)}
+    n_all = np.zeros((len(all_dirs), 3), np.float32)
+    n_all[ahit] = n
+    vis_all = np.zeros((len(all_dirs), vis.shape[1]), np.float32)
+    vis_all[ahit] = vis
+    part_all = np.where(all_face >= 0, geo.face_part[np.where(all_face >= 0, all_face, 0)], -1)
+    return frame_outputs(H, W, rgb, all_t, part_all, n_all, vis_all, owner, geo.part["cls"], geo.part["inst"], scale,
+                         return_aux)
+
+
+def frame_outputs(H: int, W: int, rgb, t, part, nrm, vis, owner, part_cls, part_inst, scale, return_aux: bool) -> dict:
+    """The render's result dict from per-sample arrays (pixel centres first, then edge subsamples).
+
+    Args:
+        rgb: (H, W, 3) uint8. t: (N,) hit distance (inf = miss). part: (N,) part index, -1 = miss.
+        nrm: (N, 3) shading normals. vis: (N, L) light visibility. owner: (N,) pixel of each sample.
+        part_cls, part_inst: per-part class and instance ids. scale: the exposure used.
+    """
+    HW = H * W
+    hit = part[:HW] >= 0
+    pm = part[:HW][hit]
+    sem = np.full(HW, CLASS_ID["sky"], np.uint8)
+    inst = np.zeros(HW, np.int32)
+    sem[hit] = part_cls[pm]
+    inst[hit] = part_inst[pm]
+    normals = np.where(hit[:, None], nrm[:HW], 0).astype(np.float32)
+    out = {"rgb": rgb, "depth_m": np.where(hit, t[:HW], np.inf).astype(np.float32).reshape(H, W),
+           "normals": normals.reshape(H, W, 3), "semantic": sem.reshape(H, W), "instance": inst.reshape(H, W)}
     if return_aux:
-        lit = np.zeros((H * W, max(1, vis.shape[1])), bool)
-        lit[centre] = vis[: len(centre)] > 0
+        n_lights = max(1, vis.shape[1])
+        lit = np.zeros((HW, n_lights), bool)
+        lit[:, : vis.shape[1]] = vis[:HW] > 0
         out["lit"] = lit.reshape(H, W, -1)
-        out["part"] = part_map.reshape(H, W)
+        out["part"] = part[:HW].reshape(H, W)
         out["exposure_scale"] = scale
         # per-sample facts (centre samples first, then edge subsamples), for edit masks
-        s_inst = np.zeros(len(all_dirs), np.int64)
-        s_inst[ahit] = geo.part["inst"][pidx]
-        s_lit = np.zeros((len(all_dirs), max(1, vis.shape[1])), np.float32)
-        s_lit[ahit, : vis.shape[1]] = vis
-        cnt = np.bincount(owner, minlength=H * W).astype(np.float32)
+        s_inst = np.where(part >= 0, part_inst[np.maximum(part, 0)], 0).astype(np.int64)
+        s_lit = np.zeros((len(part), n_lights), np.float32)
+        s_lit[:, : vis.shape[1]] = vis
+        cnt = np.bincount(owner, minlength=HW).astype(np.float32)
         # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel)
         slot = np.zeros(len(owner), np.float64)
-        slot[H * W :] = np.tile(np.arange(1, len(AA_OFFSETS) + 1), (len(owner) - H * W) // len(AA_OFFSETS))
-        code = np.stack([np.bincount(owner, weights=s_lit[:, j] * 2.0 ** slot, minlength=H * W)
-                         for j in range(s_lit.shape[1])], -1)
+        slot[HW:] = np.tile(np.arange(1, len(AA_OFFSETS) + 1), (len(owner) - HW) // len(AA_OFFSETS))
+        code = np.stack([np.bincount(owner, weights=s_lit[:, j] * 2.0 ** slot, minlength=HW)
+                         for j in range(n_lights)], -1)
         out["lit_frac"] = code.reshape(H, W, -1)
         out["n_samples"] = cnt.reshape(H, W)
         out["sample_inst"] = s_inst
