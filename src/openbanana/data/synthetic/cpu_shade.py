@@ -263,11 +263,12 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
             lg += eg * ndl
             lb += eb * ndl
             h0, h1, h2 = l0 + v0, l1 + v1, l2 + v2
-            hs = 1.0 / math.sqrt(h0 * h0 + h1 * h1 + h2 * h2 + 1e-20)
-            sp = ndl * max((n0 * h0 + n1 * h1 + n2 * h2) * hs, 0.0) ** shin
-            sr += er * sp
-            sg += eg * sp
-            sb += eb * sp
+            nh = (n0 * h0 + n1 * h1 + n2 * h2) / math.sqrt(h0 * h0 + h1 * h1 + h2 * h2 + 1e-20)
+            if nh > 0:
+                sp = ndl * nh ** shin
+                sr += er * sp
+                sg += eg * sp
+                sb += eb * sp
         ks, em = pf[p, 31], pf[p, 33] * 1.5
         col0 = alb[0] * lr + ks * sr + alb[0] * em
         col1 = alb[1] * lg + ks * sg + alb[1] * em

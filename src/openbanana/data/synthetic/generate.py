@@ -30,26 +30,37 @@ def measure_objects(scene: Scene) -> None:
     w2c = spec.camera.world_to_cam()
     c = np.asarray(spec.camera.position_m)
     H, W = scene.size
-    inst = scene.instance.reshape(-1)
-    n = len(scene.objects) + 1
+    inst = scene.instance.reshape(-1).astype(np.int64)
+    n = max(len(scene.objects) + 1, int(inst.max(initial=0)) + 1)
     counts = np.bincount(inst, minlength=n)
-    ys, xs = np.divmod(np.arange(H * W), W)
-    order = np.argsort(inst, kind="stable")
+    # one sort by (instance, depth): segments give bounding boxes, centroids and median depths
+    depth = scene.depth_m.reshape(-1).astype(np.float64)
+    order = np.argsort(inst * 1e6 + np.minimum(depth, 1e5), kind="stable")
     si = inst[order]
     starts = np.searchsorted(si, np.arange(n))
-    ends = np.searchsorted(si, np.arange(n), side="right")
-    sx, sy = xs[order], ys[order]
-    sd = scene.depth_m.reshape(-1)[order]
-    for o in scene.objects:
-        o.position_m = tuple(float(v) for v in w2c @ (np.asarray(o.position_world_m) - c))
+    ys, xs = np.divmod(order, W)
+    sd = depth[order]
+    nz = np.flatnonzero(counts)
+    xmin = np.zeros(n, np.int64)
+    xmax, ymin, ymax = xmin.copy(), xmin.copy(), xmin.copy()
+    if len(nz):
+        st = starts[nz]
+        xmin[nz], xmax[nz] = np.minimum.reduceat(xs, st), np.maximum.reduceat(xs, st)
+        ymin[nz], ymax[nz] = np.minimum.reduceat(ys, st), np.maximum.reduceat(ys, st)
+    cx = np.bincount(inst, weights=np.tile(np.arange(W), H), minlength=n) / np.maximum(counts, 1)
+    cy = np.bincount(inst, weights=np.repeat(np.arange(H), W), minlength=n) / np.maximum(counts, 1)
+    lo = starts + (counts - 1) // 2
+    hi = starts + counts // 2
+    med = (sd[np.minimum(lo, len(sd) - 1)] + sd[np.minimum(hi, len(sd) - 1)]) / 2
+    pos = (np.array([o.position_world_m for o in scene.objects], np.float64).reshape(-1, 3) - c) @ w2c.T
+    for o, p in zip(scene.objects, pos):
+        o.position_m = (float(p[0]), float(p[1]), float(p[2]))
         k = o.instance_id
         o.visible_px = int(counts[k]) if k < n else 0
         if o.visible_px:
-            a, b = starts[k], ends[k]
-            px, py = sx[a:b], sy[a:b]
-            o.bbox_px = (int(px.min()), int(py.min()), int(px.max()), int(py.max()))
-            o.centroid_px = (float(px.mean()) + 0.5, float(py.mean()) + 0.5)
-            o.depth_m = float(np.median(sd[a:b]))
+            o.bbox_px = (int(xmin[k]), int(ymin[k]), int(xmax[k]), int(ymax[k]))
+            o.centroid_px = (float(cx[k]) + 0.5, float(cy[k]) + 0.5)
+            o.depth_m = float(med[k])
         else:
             o.bbox_px, o.centroid_px, o.depth_m = (0, 0, 0, 0), (0.0, 0.0), float("inf")
 

@@ -149,6 +149,8 @@ def assemble(spec: WorldSpec) -> Geometry:
         if not non_caster:
             n_casters += k * tpl.n_faces
     part = part_attributes(spec, rot, size, trans)
+    if not vs:  # an empty scene: sky only
+        vs, fs, ns, fp = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [np.zeros((0, 3, 3))], [np.zeros(0, np.int64)]
     V = np.concatenate(vs).astype(np.float32)
     F = np.concatenate(fs).astype(np.int64)
     a, b, c = V[F[:, 0]], V[F[:, 1]], V[F[:, 2]]
@@ -445,7 +447,7 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     t, face, u, v = isect.intersect(np.zeros_like(dirs), dirs)
     hit = face >= 0
     gd = {"corner_normals": geo.corner_normals, "face_normals": geo.face_normals, "face_part": geo.face_part}
-    part_map = np.where(hit, geo.face_part[np.where(hit, face, 0)], -1)
+    part_map = np.append(geo.face_part, -1)[face]  # face -1 (a miss) -> part -1
     # anti-aliasing subsamples on edge pixels
     all_dirs, all_t, all_face, all_u, all_v = dirs, t, face, u, v
     owner = np.arange(H * W)
@@ -489,7 +491,7 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     n_all[ahit] = n
     vis_all = np.zeros((len(all_dirs), vis.shape[1]), np.float32)
     vis_all[ahit] = vis
-    part_all = np.where(all_face >= 0, geo.face_part[np.where(all_face >= 0, all_face, 0)], -1)
+    part_all = np.append(geo.face_part, -1)[all_face]
     return frame_outputs(H, W, rgb, all_t, part_all, n_all, vis_all, owner, geo.part["cls"], geo.part["inst"], scale,
                          return_aux)
 
@@ -520,7 +522,7 @@ def frame_outputs(H: int, W: int, rgb, t, part, nrm, vis, owner, part_cls, part_
         out["part"] = part[:HW].reshape(H, W)
         out["exposure_scale"] = scale
         # per-sample facts (centre samples first, then edge subsamples), for edit masks
-        s_inst = np.where(part >= 0, part_inst[np.maximum(part, 0)], 0).astype(np.int64)
+        s_inst = np.append(np.asarray(part_inst, np.int64), 0)[part]  # part -1 (a miss) -> instance 0
         s_lit = np.zeros((len(part), n_lights), np.float32)
         s_lit[:, : vis.shape[1]] = vis
         cnt = np.bincount(owner, minlength=HW).astype(np.float32)

@@ -1,0 +1,100 @@
+"""The compiled CPU engine (instanced Embree scene + numba kernels) against the numpy reference."""
+
+import numpy as np
+import pytest
+
+from openbanana.data.synthetic import CLASSES
+from openbanana.data.synthetic.cpu_shade import GAMMA_LUT, texture_weight
+from openbanana.data.synthetic.instanced import template_atlas
+from openbanana.data.synthetic.materials import TEXTURE_ID, TEXTURES, _noise_tile, texture_mix
+from openbanana.data.synthetic.render import compiled_available, render_spec
+from openbanana.data.synthetic.render_fast import render_compiled
+from openbanana.data.synthetic.world import sample_world
+
+pytestmark = pytest.mark.skipif(not compiled_available(), reason="numba or Embree not available")
+
+
+@pytest.mark.parametrize(("split", "seed"), [("train", 0), ("train", 4), ("val", 3), ("shift", 1), ("shift", 3)])
+def test_compiled_engine_matches_the_numpy_engine(split, seed):
+    spec = sample_world(seed, split)
+    a = render_spec(spec, 64, 64, engine="compiled", return_aux=True)
+    b = render_spec(spec, 64, 64, engine="numpy", return_aux=True)
+    assert (a["semantic"] == b["semantic"]).mean() > 0.995
+    assert (a["instance"] == b["instance"]).mean() > 0.995
+    both_sky = ~np.isfinite(a["depth_m"]) & ~np.isfinite(b["depth_m"])
+    assert (np.isclose(a["depth_m"], b["depth_m"], rtol=1e-4) | both_sky).mean() > 0.99
+    assert (np.abs(a["normals"] - b["normals"]).max(-1) < 1e-3).mean() > 0.99
+    assert (a["lit"] == b["lit"]).mean() > 0.99
+    assert (a["n_samples"] == b["n_samples"]).mean() > 0.99
+    assert abs(a["exposure_scale"] / b["exposure_scale"] - 1) < 0.01
+    diff = np.abs(a["rgb"].astype(int) - b["rgb"])
+    assert (diff <= 3).all(-1).mean() > 0.99, np.percentile(diff, 99)
+
+
+def test_every_texture_weight_matches_the_array_version():
+    rng = np.random.default_rng(0)
+    u, v = rng.uniform(-20, 20, 3000).astype(np.float32), rng.uniform(-20, 20, 3000).astype(np.float32)
+    fade = rng.uniform(0, 1, 3000).astype(np.float32)
+    tile = _noise_tile()
+    for name in TEXTURES:
+        if name in ("flat", "image"):
+            continue
+        want, _ = texture_mix(np, TEXTURE_ID[name], u, v, fade, np.float32(5.0))
+        got = np.array([texture_weight(TEXTURE_ID[name], float(a), float(b), float(f), 5.0, tile)
+                        for a, b, f in zip(u, v, fade)])
+        # float32 vs float64 coordinates may land on the other side of a cell edge on a few samples
+        assert (np.abs(got - want) < 1e-2).mean() > 0.99, name
+
+
+def test_template_atlas_normals_are_unit_and_indexed_by_offset():
+    atlas = template_atlas()
+    assert atlas.face_offset[-1] == len(atlas.face_normals) == len(atlas.corner_normals)
+    norms = np.linalg.norm(atlas.face_normals, axis=1)
+    unit = np.abs(norms - 1) < 1e-5
+    assert unit.mean() > 0.95 and (norms[~unit] == 0).all()  # zero only on degenerate (unhittable) faces
+    assert np.diff(atlas.face_offset).min() > 0
+
+
+def test_empty_scene_is_all_sky(spec_factory):
+    out = render_spec(spec_factory([]), 16, 16, engine="compiled", return_aux=True)
+    assert np.isinf(out["depth_m"]).all() and (out["semantic"] == CLASSES.index("sky")).all()
+    assert (out["instance"] == 0).all() and out["rgb"].std() > 0  # a sky gradient, not a constant
+
+
+def test_non_casters_cast_no_shadow_in_the_compiled_engine(spec_factory, part_factory):
+    from openbanana.data.synthetic.scene import Camera, Light
+
+    floor = part_factory("box", (20, 0.1, 20), (0, -1.55, -4), "floor", 0)
+    cam = Camera((0.0, 0.0, 0.0), 0.0, -20.0, 0.0, 60.0)
+    sun = [Light("sun", (1, 1, 1), 3.0, direction=(0.6, -0.8, 0.0))]
+    on_floor = lambda o: o["semantic"] == CLASSES.index("floor")  # noqa: E731
+    solid = render_spec(spec_factory([floor, part_factory("box", (0.8,) * 3, (0, -1.1, -4), "box", 1)], lights=sun,
+                                     camera=cam), 48, 48, engine="compiled", return_aux=True)
+    glass = render_spec(spec_factory([floor, part_factory("box", (0.8,) * 3, (0, -1.1, -4), "window", 1, caster=False)],
+                                     lights=sun, camera=cam), 48, 48, engine="compiled", return_aux=True)
+    assert (~solid["lit"][..., 0][on_floor(solid)]).sum() > 10
+    assert glass["lit"][..., 0][on_floor(glass)].all()
+
+
+def test_timings_report_stages_and_ray_counts():
+    timings: dict = {}
+    render_compiled(sample_world(2, "train"), 32, 40, timings=timings)
+    assert timings["primary_rays"] == 32 * 40
+    assert timings["shadows_rays"] > 0
+    assert {"scene", "primary", "antialias", "surface", "shadows", "shade", "outputs"} <= set(timings)
+
+
+def test_gamma_table_is_the_display_curve():
+    y = np.linspace(0, 1, 1001)
+    n = len(GAMMA_LUT) - 1
+    k = np.minimum((y * n).astype(int), n - 1)
+    interp = GAMMA_LUT[k] + (GAMMA_LUT[k + 1] - GAMMA_LUT[k]) * (y * n - k)
+    assert np.abs(interp - y ** (1 / 2.2)).max() * 255 < 1.0
+
+
+def test_engine_arguments_are_checked(spec_factory):
+    spec = spec_factory([])
+    with pytest.raises(ValueError, match="engine"):
+        render_spec(spec, 8, 8, engine="fast")
+    with pytest.raises(ValueError, match="intersector"):
+        render_spec(spec, 8, 8, engine="compiled", intersector=lambda v, f, c: None)
