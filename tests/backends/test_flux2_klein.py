@@ -363,6 +363,97 @@ def test_two_process_ddp_on_cpu(tiny_dir, tmp_path):
     assert result["max_rank_diff"] == 0.0  # ...and still hold identical weights after the step
 
 
+def _fsdp_batches(rank: int, step: int) -> tuple[Batch, torch.Generator]:
+    """Rank ``rank``'s half of step ``step``'s global batch, with its own noise."""
+    # the ranks' batches differ in which samples have an input image (the backend's transformer calls
+    # per batch differ unless it keeps the processes in step under FSDP)
+    return make_batch(200 + 10 * step + rank, has_cond=[True, rank == 0]), torch.Generator().manual_seed(
+        1000 * step + rank)
+
+
+FSDP_STEPS = 2
+
+
+def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, finetune: str) -> None:
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from torch.distributed.fsdp import FSDPModule
+    from torch.distributed.tensor import DTensor
+
+    from openbanana.training.loop import _fully_shard, _Objective
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        backend = load(Path(tiny_dir), finetune=finetune)
+        objective = _Objective(backend)
+        _fully_shard(objective, backend, "no")  # what the loop does with fsdp: true
+        units = backend.fsdp_units()
+        local = {n: p.to_local().numel() for n, p in backend.named_parameters() if isinstance(p, DTensor)}
+        opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
+        losses = []
+        for step in range(FSDP_STEPS):
+            batch, gen = _fsdp_batches(rank, step)
+            loss = objective(batch, gen)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            losses.append(loss.item())
+        full = get_model_state_dict(backend, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        if rank == 0:
+            trainable = {n for n, p in backend.named_parameters() if p.requires_grad}
+            save_file({k: v.contiguous() for k, v in full.items() if k in trainable},
+                      str(Path(out_dir, "fsdp.safetensors")))
+            Path(out_dir, "result.json").write_text(json.dumps({
+                "units": [type(u).__name__ for u in units],
+                "units_sharded": all(isinstance(u, FSDPModule) for u in units),
+                "all_dtensor": len(local) == len(list(backend.parameters())),
+                "local_numel": sum(local.values()), "numel": sum(p.numel() for p in backend.parameters()),
+                "losses": losses,
+            }))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_two_process_fsdp_one_unit_per_block_matches_one_process(tiny_dir, tmp_path, finetune):
+    """FSDP2 with ``fsdp_units()`` (one unit per transformer block) over two CPU processes trains the
+    same weights as one process on the same global batch (gradients of the two halves averaged)."""
+    import socket
+
+    import torch.multiprocessing as mp
+    from safetensors.torch import load_file
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_fsdp_worker, args=(2, port, str(tiny_dir), str(tmp_path), finetune), nprocs=2, join=True)
+    result = json.loads((tmp_path / "result.json").read_text())
+    n_double, n_single = 1, 1  # the tiny geometry (flux2_random)
+    # FSDP2 turns each unit's class into FSDP<class>
+    assert result["units"] == ["FSDPFlux2TransformerBlock"] * n_double + ["FSDPFlux2SingleTransformerBlock"] * n_single
+    assert result["units_sharded"] and result["all_dtensor"]
+    assert result["local_numel"] < 0.6 * result["numel"]  # rank 0 holds about half of every tensor
+    # one process, the same two halves with the same noise, their losses averaged
+    backend = load(tiny_dir, finetune=finetune)
+    start = {n: p.detach().clone() for n, p in backend.named_parameters() if p.requires_grad}
+    opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
+    for step in range(FSDP_STEPS):
+        loss = sum(backend.training_loss(*_fsdp_batches(rank, step)) for rank in range(2)) / 2
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    sharded = load_file(str(tmp_path / "fsdp.safetensors"))
+    ref = {n: p.detach() for n, p in backend.named_parameters() if p.requires_grad}
+    assert sharded.keys() == ref.keys()
+    for k in ref:
+        assert torch.allclose(sharded[k], ref[k], atol=2e-5, rtol=1e-4), (k, float((sharded[k] - ref[k]).abs().max()))
+    assert max(float((ref[k] - start[k]).abs().max()) for k in ref) > 1e-3  # it trained
+
+
 # ---------------------------------------------------------------------------------- training loop
 @pytest.mark.slow
 def test_project_training_loop_and_pipeline_load_the_lora(tiny_dir, tmp_path):

@@ -412,8 +412,12 @@ class Flux2KleinBackend(nn.Module):
         # The transformer shares one token layout per call: run image-conditioned and text-only
         # samples as two groups and weight them by size.
         total = x0.new_zeros(())
-        for mask, r in ((has_cond, ref), (~has_cond, None)):
+        for mask, r, with_ref in ((has_cond, ref, True), (~has_cond, None, False)):
             if not mask.any():
+                if self._sharded():  # FSDP: every process must make the same transformer calls (each
+                    # gathers the weights), whatever its batch holds: a zero-weighted pass on sample 0
+                    v = self.predict_velocity(x_t[:1], sigma[:1], x0[:1] if with_ref else None, embeds[:1], txt_ids)
+                    total = total + 0.0 * v.sum()
                 continue
             idx = mask.nonzero().squeeze(1).to(dev)
             v = self.predict_velocity(x_t[idx], sigma[idx], r, embeds[idx], txt_ids)
@@ -423,6 +427,20 @@ class Flux2KleinBackend(nn.Module):
     def forward(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """Same as :meth:`training_loss` (so DDP/FSDP wrappers see a forward call)."""
         return self.training_loss(batch, generator)
+
+    def _sharded(self) -> bool:
+        """Whether FSDP2 shards the transformer or its blocks (inside the forward their parameters are
+        plain gathered tensors, so the module types tell)."""
+        from torch.distributed.fsdp import FSDPModule
+
+        return any(isinstance(m, FSDPModule) for m in (self.transformer, *self.fsdp_units()))
+
+    def fsdp_units(self) -> list[nn.Module]:
+        """The transformer blocks, double-stream then single-stream: under FSDP2 (the training loop's
+        ``fsdp: true``) each becomes one unit, gathered only while its block runs; the root unit keeps
+        the embedders, the modulation and the output layers. Each block is entered through its own
+        ``forward`` (also under gradient checkpointing), as FSDP2 requires."""
+        return [*self.transformer.transformer_blocks, *self.transformer.single_transformer_blocks]
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """LoRA adapter weights (``finetune="lora"``) or every transformer weight (``"full"``)."""
