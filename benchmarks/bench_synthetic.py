@@ -2,7 +2,9 @@
 
 CPU (default): renders scenes at --size and reports scenes/s per core from process CPU time
 (honest on a shared machine: other processes do not count), the split of that time into world
-sampling / rendering / language, and the multi-core wall-clock rate with --workers. The reference
+sampling / rendering / language, the compiled engine's render stages with ray counts, with
+--compare the numpy reference engine's rate in the same run, and the multi-core wall-clock rate
+with --workers. The reference
 printed beside it is the default model's training images/s if ``openbanana.training`` exposes
 ``measure_train_images_per_second``; otherwise a stand-in measured in the same run: one
 AdamW step of a 1.6 M-parameter conv UNet (6 input channels, batch 16) on the CPU.
@@ -10,7 +12,7 @@ AdamW step of a 1.6 M-parameter conv UNet (6 input channels, batch 16) on the CP
 GPU (--gpu): renders batches with the torch renderer (render_batch, scene sampling spread over a
 process pool) and prints scenes/s beside the CPU per-core rate measured in the same run.
 
-    python benchmarks/bench_synthetic.py --n 200 --size 128
+    python benchmarks/bench_synthetic.py --n 200 --size 128 --compare
     python benchmarks/bench_synthetic.py --gpu --size 128 --batch 64 --n 512
 """
 
@@ -22,21 +24,32 @@ import os
 import time
 
 
-def cpu_per_core(n: int, size: int, split: str, start: int = 10_000) -> dict:
+def cpu_per_core(n: int, size: int, split: str, start: int = 10_000, engine: str = "auto") -> dict:
+    """Per-core rate from process time, split into world sampling / rendering / language, and for
+    the compiled engine the render split into stages with their ray counts."""
     from openbanana.data.synthetic import render_scene
     from openbanana.data.synthetic.generate import finish_scene
-    from openbanana.data.synthetic.render import render_spec
+    from openbanana.data.synthetic.render import compiled_available, render_spec
     from openbanana.data.synthetic.scene import Scene
     from openbanana.data.synthetic.world import sample_world
 
-    render_scene(0, size=size)  # warm caches (templates, image bank, Embree device)
+    if engine == "auto":
+        engine = "compiled" if compiled_available() else "numpy"
+    render_scene(0, size=size)  # warm caches (templates, image bank, Embree device, compiled kernels)
+    render_spec(sample_world(1, split), size, size, engine=engine)
     t_world = t_render = t_lang = 0.0
+    stages: dict = {}
     w0 = time.perf_counter()
     for s in range(start, start + n):
         a = time.process_time()
         spec = sample_world(s, split)
         b = time.process_time()
-        out = render_spec(spec, size, size, return_aux=True)
+        if engine == "compiled":
+            from openbanana.data.synthetic.render_fast import render_compiled
+
+            out = render_compiled(spec, size, size, return_aux=True, timings=stages)
+        else:
+            out = render_spec(spec, size, size, return_aux=True, engine=engine)
         c = time.process_time()
         sc = Scene(out["rgb"], out["depth_m"], out["normals"], out["semantic"], out["instance"], spec.objects,
                    spec.camera, spec.kind, spec.split, spec.seed, spec.room_type, spec=spec)
@@ -45,8 +58,19 @@ def cpu_per_core(n: int, size: int, split: str, start: int = 10_000) -> dict:
         t_world, t_render, t_lang = t_world + b - a, t_render + c - b, t_lang + d - c
     wall = time.perf_counter() - w0
     cpu = t_world + t_render + t_lang
-    return {"scenes_per_core_s": n / cpu, "ms_world": 1e3 * t_world / n, "ms_render": 1e3 * t_render / n,
-            "ms_language": 1e3 * t_lang / n, "wall_scenes_s": n / wall}
+    return {"engine": engine, "scenes_per_core_s": n / cpu, "render_per_core_s": n / t_render,
+            "ms_world": 1e3 * t_world / n, "ms_render": 1e3 * t_render / n, "ms_language": 1e3 * t_lang / n,
+            "wall_scenes_s": n / wall, "stages": {k: v / n for k, v in stages.items()}}
+
+
+def print_stages(stages: dict) -> None:
+    names = [k for k in stages if not k.endswith("_rays")]
+    parts = []
+    for k in names:
+        rays = stages.get(k + "_rays")
+        extra = f" ({rays / 1e3:.1f} k rays, {rays / max(stages[k], 1e-9) / 1e6:.1f} M rays/s)" if rays else ""
+        parts.append(f"{k} {1e3 * stages[k]:.2f} ms{extra}")
+    print("    render stages per scene: " + "; ".join(parts))
 
 
 def _one(args):
@@ -140,17 +164,29 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--split", default="train")
     ap.add_argument("--workers", type=int, default=0, help="also measure a multi-process pool (0 = skip)")
+    ap.add_argument("--engine", default="auto", choices=["auto", "compiled", "numpy"])
+    ap.add_argument("--compare", action="store_true", help="also measure the numpy engine as a reference")
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="cuda")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    cpu = cpu_per_core(args.n if not args.gpu else 30, args.size, args.split)
-    print(f"synthetic world, {args.size}x{args.size}, split {args.split}, {args.n if not args.gpu else 30} scenes")
-    print(f"  CPU per core (process time): {cpu['scenes_per_core_s']:.1f} scenes/s "
+    n_cpu = args.n if not args.gpu else 30
+    cpu = cpu_per_core(n_cpu, args.size, args.split, engine=args.engine)
+    print(f"synthetic world, {args.size}x{args.size}, split {args.split}, {n_cpu} scenes")
+    print(f"  CPU per core (process time), {cpu['engine']} engine: {cpu['scenes_per_core_s']:.1f} scenes/s "
           f"[world {cpu['ms_world']:.1f} ms + render {cpu['ms_render']:.1f} ms + language {cpu['ms_language']:.1f} ms"
-          f" per scene]; wall clock on this (shared) machine: {cpu['wall_scenes_s']:.1f} scenes/s")
+          f" per scene; rendering alone {cpu['render_per_core_s']:.1f} scenes/s]; wall clock on this machine: "
+          f"{cpu['wall_scenes_s']:.1f} scenes/s")
+    if cpu["stages"]:
+        print_stages(cpu["stages"])
+    if args.compare and cpu["engine"] != "numpy":
+        ref = cpu_per_core(max(10, n_cpu // 4), args.size, args.split, engine="numpy")
+        print(f"  reference, numpy engine in the same run: {ref['scenes_per_core_s']:.1f} scenes/s "
+              f"(render {ref['ms_render']:.1f} ms); {cpu['engine']} / numpy = "
+              f"{cpu['scenes_per_core_s'] / ref['scenes_per_core_s']:.2f}x per scene, "
+              f"{ref['ms_render'] / cpu['ms_render']:.2f}x for rendering")
     if args.workers:
         rate = cpu_workers(args.n, args.size, args.split, args.workers)
         print(f"  CPU pool of {args.workers} processes (wall clock): {rate:.1f} scenes/s")

@@ -176,6 +176,21 @@ def shadow_rays(part, pos, nrm, geo, lights, org, dirs, tfar, pair_sample, pair_
 
 
 @njit(cache=True, nogil=True)
+def visibility(part, lights, occluded, pair_sample, pair_light, vis):
+    """(N, L) light visibility: 1 for lights without shadows and unoccluded pairs, 0 elsewhere
+    and on misses."""
+    vis[:] = 0.0
+    for i in range(part.shape[0]):
+        if part[i] >= 0:
+            for j in range(lights.shape[0]):
+                if lights[j, 10] == 0:
+                    vis[i, j] = 1.0
+    for k in range(occluded.shape[0]):
+        if not occluded[k]:
+            vis[pair_sample[k], pair_light[k]] = 1.0
+
+
+@njit(cache=True, nogil=True)
 def _sky(d0, d1, d2, env, lights, tile, out):
     s = 1.0 / math.sqrt(d0 * d0 + d1 * d1 + d2 * d2 + 1e-20)
     d0, d1, d2 = d0 * s, d1 * s, d2 * s

@@ -529,9 +529,9 @@ def frame_outputs(H: int, W: int, rgb, t, part, nrm, vis, owner, part_cls, part_
         # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel)
         slot = np.zeros(len(owner), np.float64)
         slot[HW:] = np.tile(np.arange(1, len(AA_OFFSETS) + 1), (len(owner) - HW) // len(AA_OFFSETS))
-        code = np.stack([np.bincount(owner, weights=s_lit[:, j] * 2.0 ** slot, minlength=HW)
-                         for j in range(n_lights)], -1)
-        out["lit_frac"] = code.reshape(H, W, -1)
+        code = np.bincount((owner[:, None] * n_lights + np.arange(n_lights)).reshape(-1),
+                           weights=(s_lit * (2.0 ** slot)[:, None]).reshape(-1), minlength=HW * n_lights)
+        out["lit_frac"] = code.reshape(H, W, n_lights)
         out["n_samples"] = cnt.reshape(H, W)
         out["sample_inst"] = s_inst
         out["owner"] = owner

@@ -117,10 +117,8 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     clock("surface")
     occ = cpu_trace.occluded(scene, so[:k], sdir[:k], stf[:k])
     clock("shadows", k)
-    vis = np.zeros((N, L), np.float32)
-    vis[:, lights[:, 10] == 0] = 1.0
-    vis[s_pt[:k][~occ], s_li[:k][~occ]] = 1.0
-    vis[part < 0] = 0.0
+    vis = np.empty((N, L), np.float32)
+    cpu_shade.visibility(part, lights, occ, s_pt, s_li, vis)
     env = env_table(env_arrays(spec))
     hdr = np.empty((N, 3), np.float32)
     cpu_shade.shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, _noise_tile(), image_bank(), focal, hdr)
