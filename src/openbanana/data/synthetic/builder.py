@@ -68,7 +68,7 @@ class Builder:
             texture = SHIFT_TEXTURE.get(texture, texture)
         c = named(color_name, self.rng, jitter)
         c2 = named(color2, self.rng, jitter) if isinstance(color2, str) else (
-            color2 if color2 is not None else tuple(float(x) * 0.6 for x in c))
+            color2 if color2 is not None else (c[0] * 0.6, c[1] * 0.6, c[2] * 0.6))
         return Material(c, texture, c2, scale, specular, shininess, emissive, image, float(self.rng.randrange(64)))
 
     def pattern(self) -> str:

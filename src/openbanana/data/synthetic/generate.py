@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from openbanana.data.synthetic.language import caption, reasoning_queries, referring_expressions
 from openbanana.data.synthetic.render import render_spec
@@ -24,42 +25,57 @@ def parse_size(size) -> tuple[int, int]:
     return H, W
 
 
+@njit(cache=True, nogil=True)
+def object_stats(inst, depth, W, n):
+    """Per instance id < n: pixel count, bbox (x0, y0, x1, y1), centroid sums and median depth.
+
+    One counting sort of the pixels by instance, then an exact median of each segment."""
+    counts = np.zeros(n, np.int64)
+    box = np.empty((n, 4), np.int64)
+    box[:, 0] = box[:, 1] = 1 << 30
+    box[:, 2] = box[:, 3] = -1
+    sums = np.zeros((n, 2))
+    for i in range(inst.shape[0]):
+        k = inst[i]
+        y, x = divmod(i, W)
+        counts[k] += 1
+        box[k, 0], box[k, 1] = min(box[k, 0], x), min(box[k, 1], y)
+        box[k, 2], box[k, 3] = max(box[k, 2], x), max(box[k, 3], y)
+        sums[k, 0] += x
+        sums[k, 1] += y
+    starts = np.zeros(n + 1, np.int64)
+    for k in range(n):
+        starts[k + 1] = starts[k] + counts[k]
+    fill = starts[:n].copy()
+    sd = np.empty(inst.shape[0], np.float64)
+    for i in range(inst.shape[0]):
+        k = inst[i]
+        sd[fill[k]] = depth[i]
+        fill[k] += 1
+    med = np.full(n, np.inf)
+    for k in range(1, n):
+        if counts[k]:
+            med[k] = np.median(sd[starts[k] : starts[k + 1]])
+    return counts, box, sums, med
+
+
 def measure_objects(scene: Scene) -> None:
     """Fill visible_px, bbox_px, centroid_px, depth_m and camera-frame position_m of every object."""
     spec = scene.spec
     w2c = spec.camera.world_to_cam()
     c = np.asarray(spec.camera.position_m)
-    H, W = scene.size
+    W = scene.size[1]
     inst = scene.instance.reshape(-1).astype(np.int64)
     n = max(len(scene.objects) + 1, int(inst.max(initial=0)) + 1)
-    counts = np.bincount(inst, minlength=n)
-    # one sort by (instance, depth): segments give bounding boxes, centroids and median depths
-    depth = scene.depth_m.reshape(-1).astype(np.float64)
-    order = np.argsort(inst * 1e6 + np.minimum(depth, 1e5), kind="stable")
-    si = inst[order]
-    starts = np.searchsorted(si, np.arange(n))
-    ys, xs = np.divmod(order, W)
-    sd = depth[order]
-    nz = np.flatnonzero(counts)
-    xmin = np.zeros(n, np.int64)
-    xmax, ymin, ymax = xmin.copy(), xmin.copy(), xmin.copy()
-    if len(nz):
-        st = starts[nz]
-        xmin[nz], xmax[nz] = np.minimum.reduceat(xs, st), np.maximum.reduceat(xs, st)
-        ymin[nz], ymax[nz] = np.minimum.reduceat(ys, st), np.maximum.reduceat(ys, st)
-    cx = np.bincount(inst, weights=np.tile(np.arange(W), H), minlength=n) / np.maximum(counts, 1)
-    cy = np.bincount(inst, weights=np.repeat(np.arange(H), W), minlength=n) / np.maximum(counts, 1)
-    lo = starts + (counts - 1) // 2
-    hi = starts + counts // 2
-    med = (sd[np.minimum(lo, len(sd) - 1)] + sd[np.minimum(hi, len(sd) - 1)]) / 2
+    counts, box, sums, med = object_stats(inst, scene.depth_m.reshape(-1).astype(np.float64), W, n)
     pos = (np.array([o.position_world_m for o in scene.objects], np.float64).reshape(-1, 3) - c) @ w2c.T
     for o, p in zip(scene.objects, pos):
         o.position_m = (float(p[0]), float(p[1]), float(p[2]))
         k = o.instance_id
         o.visible_px = int(counts[k]) if k < n else 0
         if o.visible_px:
-            o.bbox_px = (int(xmin[k]), int(ymin[k]), int(xmax[k]), int(ymax[k]))
-            o.centroid_px = (float(cx[k]) + 0.5, float(cy[k]) + 0.5)
+            o.bbox_px = (int(box[k, 0]), int(box[k, 1]), int(box[k, 2]), int(box[k, 3]))
+            o.centroid_px = (float(sums[k, 0] / counts[k]) + 0.5, float(sums[k, 1] / counts[k]) + 0.5)
             o.depth_m = float(med[k])
         else:
             o.bbox_px, o.centroid_px, o.depth_m = (0, 0, 0, 0), (0.0, 0.0), float("inf")

@@ -69,8 +69,11 @@ def named(name: str, rng=None, jitter: float = 0.06) -> tuple[float, float, floa
     r, g, b = COLOR_NAMES[name]
     if rng is None or jitter <= 0:
         return (r / 255.0, g / 255.0, b / 255.0)
-    k = 1.0 + rng.uniform(-jitter, jitter)
-    return tuple(min(1.0, max(0.0, c / 255.0 * k + rng.uniform(-jitter, jitter) * 0.3)) for c in (r, g, b))
+    u = rng.uniform
+    k = 1.0 + u(-jitter, jitter)
+    r = min(1.0, max(0.0, r / 255.0 * k + u(-jitter, jitter) * 0.3))  # draw order: k, then r, g, b
+    g = min(1.0, max(0.0, g / 255.0 * k + u(-jitter, jitter) * 0.3))
+    return (r, g, min(1.0, max(0.0, b / 255.0 * k + u(-jitter, jitter) * 0.3)))
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
