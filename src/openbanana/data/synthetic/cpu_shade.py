@@ -146,8 +146,8 @@ def surface(dirs, t, part, face, u, v, corner_normals, face_normals, pf, pos, nr
 
 @njit(cache=True, nogil=True)
 def shadow_rays(part, pos, nrm, geo, lights, org, dirs, tfar, pair_sample, pair_light):
-    """Shadow rays of every (hit sample, shadow-casting light) pair facing the light; returns
-    how many were written (the outputs are sized samples x lights)."""
+    """Shadow rays of every (hit sample, shadow-casting light) pair facing the light; returns how
+    many were written (the outputs are sized samples x lights)."""
     k = 0
     for j in range(lights.shape[0]):
         if lights[j, 10] == 0:
@@ -176,15 +176,15 @@ def shadow_rays(part, pos, nrm, geo, lights, org, dirs, tfar, pair_sample, pair_
 
 
 @njit(cache=True, nogil=True)
-def visibility(part, lights, occluded, pair_sample, pair_light, vis):
-    """(N, L) light visibility: 1 for lights without shadows and unoccluded pairs, 0 elsewhere
-    and on misses."""
-    vis[:] = 0.0
+def init_visibility(part, lights, vis):
+    """1 for lights without shadows on hits, 0 elsewhere (shadow rays then mark lit pairs)."""
     for i in range(part.shape[0]):
-        if part[i] >= 0:
-            for j in range(lights.shape[0]):
-                if lights[j, 10] == 0:
-                    vis[i, j] = 1.0
+        for j in range(lights.shape[0]):
+            vis[i, j] = 1.0 if (part[i] >= 0 and lights[j, 10] == 0) else 0.0
+
+
+@njit(cache=True, nogil=True)
+def apply_occlusion(occluded, pair_sample, pair_light, vis):
     for k in range(occluded.shape[0]):
         if not occluded[k]:
             vis[pair_sample[k], pair_light[k]] = 1.0
