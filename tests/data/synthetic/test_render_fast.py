@@ -98,3 +98,14 @@ def test_engine_arguments_are_checked(spec_factory):
         render_spec(spec, 8, 8, engine="fast")
     with pytest.raises(ValueError, match="intersector"):
         render_spec(spec, 8, 8, engine="compiled", intersector=lambda v, f, c: None)
+
+
+def test_threads_render_the_same_bytes():
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [sample_world(s, "train") for s in range(4)]
+    want = [render_spec(sp, 32, 32, engine="compiled")["rgb"] for sp in specs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda sp: render_spec(sp, 32, 32, engine="compiled")["rgb"], specs * 2))
+    for k, g in enumerate(got):
+        np.testing.assert_array_equal(g, want[k % 4])

@@ -9,6 +9,7 @@ compiles in but cannot cache to disk: they are kept small so the per-process com
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import numpy as np
 from numba import njit
@@ -81,7 +82,15 @@ def _occluded(scene, valid, buf, org, dirs, tfar, out):
             out[start + j] = buf[8, j] == -np.inf
 
 
-_BUFS: dict = {}
+_LOCAL = threading.local()  # one pair of packet buffers per thread
+
+
+def _buffer(name: str, rows: int) -> np.ndarray:
+    buf = getattr(_LOCAL, name, None)
+    if buf is None:
+        buf = packet_buffer(rows)
+        setattr(_LOCAL, name, buf)
+    return buf
 
 
 def intersect(scene, org: np.ndarray, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.ndarray):
@@ -93,7 +102,7 @@ def intersect(scene, org: np.ndarray, dirs: np.ndarray, shape_index: np.ndarray,
     n = len(dirs)
     t, u, v = (np.empty(n, np.float32) for _ in range(3))
     part, face = np.empty(n, np.int64), np.empty(n, np.int64)
-    buf = _BUFS.setdefault("hit", packet_buffer(21))
+    buf = _buffer("hit", 21)
     _intersect(scene.ptr, _lib()["valid"].ctypes.data, buf, np.ascontiguousarray(org, np.float32),
                np.ascontiguousarray(dirs, np.float32), scene.array_part, shape_index, face_offset, t, part, face, u, v)
     return t, part, face, u, v
@@ -103,7 +112,7 @@ def occluded(scene, org: np.ndarray, dirs: np.ndarray, tfar: np.ndarray) -> np.n
     """Whether a shadow caster lies on each ray for t in (0, tfar). Shape: (N,) bool."""
     out = np.zeros(len(dirs), bool)
     if len(dirs):
-        buf = _BUFS.setdefault("ray", packet_buffer(12))
+        buf = _buffer("ray", 12)
         _occluded(scene.ptr, _lib()["valid"].ctypes.data, buf, np.ascontiguousarray(org, np.float32),
                   np.ascontiguousarray(dirs, np.float32), np.ascontiguousarray(tfar, np.float32), out)
     return out
