@@ -449,9 +449,9 @@ def test_two_process_fsdp_one_unit_per_block_matches_one_process(tiny_dir, tmp_p
     sharded = load_file(str(tmp_path / "fsdp.safetensors"))
     ref = {n: p.detach() for n, p in backend.named_parameters() if p.requires_grad}
     assert sharded.keys() == ref.keys()
-    for k in ref:
-        assert torch.allclose(sharded[k], ref[k], atol=2e-5, rtol=1e-4), (k, float((sharded[k] - ref[k]).abs().max()))
-    assert max(float((ref[k] - start[k]).abs().max()) for k in ref) > 1e-3  # it trained
+    for k, v in ref.items():
+        assert torch.allclose(sharded[k], v, atol=2e-5, rtol=1e-4), (k, float((sharded[k] - v).abs().max()))
+    assert max(float((v - start[k]).abs().max()) for k, v in ref.items()) > 1e-3  # it trained
 
 
 # ---------------------------------------------------------------------------------- training loop

@@ -67,9 +67,9 @@ def _files(ck: Path, name: str) -> dict[str, torch.Tensor]:
 
 def _assert_close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str, atol: float = 1e-6) -> None:
     assert a.keys() == b.keys(), what
-    for k in a:
-        assert a[k].shape == b[k].shape and torch.allclose(a[k], b[k], atol=atol, rtol=1e-5), (
-            what, k, float((a[k] - b[k]).abs().max()))
+    for k, v in a.items():
+        assert v.shape == b[k].shape and torch.allclose(v, b[k], atol=atol, rtol=1e-5), (
+            what, k, float((v - b[k]).abs().max()))
 
 
 def _losses(summary: dict) -> list[float]:

@@ -17,6 +17,10 @@ Launch (the same code on one CPU process, one GPU, N GPUs and several nodes)::
     # or the loop's own FSDP2 ("fsdp": true in the config, or -O fsdp=true), any launcher, CPU too:
     python -m torch.distributed.run --nproc_per_node 2 -m openbanana.training --config X.json \\
         --out runs/cpu2-fsdp -O fsdp=true
+    # DeepSpeed ZeRO-2 (gradients and AdamW state partitioned; on CPU processes over gloo with
+    # configs/accelerate/deepspeed_zero2_cpu.yaml):
+    accelerate launch --config_file configs/accelerate/deepspeed_zero2.yaml -m openbanana.training \\
+        --config configs/flux2-klein-full.json --out runs/flux2-full-zero2
     # two CPU processes (gloo), as in the tests (``--cpu`` alone would start a single process;
     # without a GPU, --multi_gpu falls back to CPU DDP over gloo; torchrun does the same):
     accelerate launch --multi_gpu --num_processes 2 -m openbanana.training --config X.json --out runs/cpu2
@@ -37,6 +41,12 @@ data shards); held-out losses and exports run on the main process on an unsharde
 backend (built once) holding the gathered EMA weights. Backends may define ``fsdp_units()`` (the
 modules to shard one by one, e.g. transformer blocks, each entered through its own ``forward``);
 without it the loop's own FSDP makes one unit of the whole model.
+
+Under DeepSpeed ZeRO-1/2 (an Accelerate DeepSpeed config) the batch, clipping and precision come from
+the training config (bf16 through DeepSpeed's ``torch_autocast``: float32 weights and optimiser state, as
+under DDP); weights stay whole on every process, so the EMA and exports are unchanged; checkpoints gather
+the float32 master weights and the AdamW state (keyed by parameter name, as under FSDP) from the
+partitions, and resume puts each process's partition back.
 
 Steps of :func:`train`:
   1. Accelerator, seeds, backend, EMA, AdamW.
@@ -292,7 +302,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     step, stage_idx, stage_step, position, elapsed_before, unique = 0, 0, 0, 0, 0.0, 0
     history: list[dict[str, Any]] = []
     if resume is not None:
-        ck = load_checkpoint(latest_checkpoint(resume), rank=rank, device=acc.device)
+        # ZeRO: the full tensors stay in host memory; each process copies in the weights and its partitions
+        ck = load_checkpoint(latest_checkpoint(resume), rank=rank, device="cpu" if zero else acc.device)
         st = ck["state"]
         if st["backend"] != cfg.backend or st["backend_config"] != cfg.backend_config:
             raise ValueError(f"checkpoint is a {st['backend']} {st['backend_config']} run, config asks for "
@@ -340,7 +351,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         # under FSDP and ZeRO every process takes part in gathering full tensors; the main process writes them
         gather = main or sharded or zero
         if zero:
-            model_state, opt_state = _zero_model_state(backend), _zero_optimizer_state(backend, opt)
+            model_state, opt_state = _zero_model_state(backend, main), _zero_optimizer_state(backend, opt, main)
         elif gather:
             model_state, opt_state = _trainable_state(backend, sharded), _optimizer_state(objective, opt, sharded)
         save_checkpoint(checkpoint_dir(out, tag_step),
@@ -598,16 +609,17 @@ def _configure_deepspeed(acc: Any, cfg: TrainConfig, mixed_precision: str) -> No
     ds["torch_autocast"] = {"enabled": mixed_precision == "bf16", "dtype": "bfloat16"}
 
 
-def _zero_model_state(backend: nn.Module) -> dict[str, torch.Tensor]:
+def _zero_model_state(backend: nn.Module, keep: bool) -> dict[str, torch.Tensor]:
     """DeepSpeed ZeRO-1/2: :func:`_trainable_state` with each trainable tensor replaced by its float32
-    master weight gathered from the partitions (collective)."""
+    master weight gathered from the partitions (collective); on the CPU where ``keep``, else ``{}``."""
     from deepspeed.utils import safe_get_full_fp32_param
 
-    state = _trainable_state(backend)
+    state = _trainable_state(backend) if keep else {}
     for name, p in backend.named_parameters():
         if p.requires_grad:
             full = safe_get_full_fp32_param(p)
-            state[name] = (p.detach() if full is None else full).float().cpu()
+            if keep:
+                state[name] = (p.detach() if full is None else full).float().cpu()
     return state
 
 
@@ -619,10 +631,11 @@ def _zero_optimizer(opt: Any) -> Any:
     return zero
 
 
-def _zero_optimizer_state(backend: nn.Module, opt: Any) -> dict[str, Any]:
+def _zero_optimizer_state(backend: nn.Module, opt: Any, keep: bool) -> dict[str, Any]:
     """DeepSpeed ZeRO-1/2: the full optimiser state keyed by parameter name, as under FSDP
     (``"backend.<name>"`` -> ``{"exp_avg": ..., "exp_avg_sq": ..., "step": ...}``), gathered from the
-    partitions (collective: one all-reduce per parameter and state tensor)."""
+    partitions (collective: one all-reduce per parameter and state tensor); on the CPU where ``keep``,
+    else ``{}``."""
     from deepspeed.utils import safe_get_full_optimizer_state
 
     zero = _zero_optimizer(opt)
@@ -636,8 +649,13 @@ def _zero_optimizer_state(backend: nn.Module, opt: Any) -> dict[str, Any]:
         for p in group:
             st = {k: (v.detach().cpu().clone() if torch.is_tensor(v) else v) for k, v in rest.items()}
             for k in keys:
-                st[k] = safe_get_full_optimizer_state(p, k).cpu()
-            state[names[id(p)]] = st
+                full = safe_get_full_optimizer_state(p, k)
+                if keep:
+                    st[k] = full.cpu()
+            if keep:
+                state[names[id(p)]] = st
+    if not keep:
+        return {}
     groups = []
     for g, params in zip(inner.param_groups, zero.bit16_groups, strict=True):
         groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": [names[id(p)] for p in params]})
