@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from openbanana.data.synthetic import CLASSES
-from openbanana.data.synthetic.cpu_shade import GAMMA_LUT, texture_weight
+from openbanana.data.synthetic.cpu_shade import TONE_LUT, texture_weight, tone
 from openbanana.data.synthetic.instanced import template_atlas
 from openbanana.data.synthetic.materials import TEXTURE_ID, TEXTURES, _noise_tile, texture_mix
 from openbanana.data.synthetic.render import compiled_available, render_spec
@@ -84,12 +84,11 @@ def test_timings_report_stages_and_ray_counts():
     assert {"scene", "primary", "antialias", "surface", "shadows", "shade", "outputs"} <= set(timings)
 
 
-def test_gamma_table_is_the_display_curve():
-    y = np.linspace(0, 1, 1001)
-    n = len(GAMMA_LUT) - 1
-    k = np.minimum((y * n).astype(int), n - 1)
-    interp = GAMMA_LUT[k] + (GAMMA_LUT[k + 1] - GAMMA_LUT[k]) * (y * n - k)
-    assert np.abs(interp - y ** (1 / 2.2)).max() * 255 < 1.0
+def test_tone_table_is_the_tone_curve_to_a_fraction_of_a_level():
+    z = np.concatenate([np.geomspace(1e-7, 30, 20000), [0.0]])
+    want = (1 - np.exp(-z)) ** (1 / 2.2)
+    got = np.array([tone(v, TONE_LUT) for v in z])
+    assert np.abs(got - want).max() * 255 < 0.5
 
 
 def test_engine_arguments_are_checked(spec_factory):

@@ -4,9 +4,10 @@
 Pure math on flat tables (no Embree, cached to disk by numba). Table layouts are built by
 ``render_fast.part_table`` / ``light_table`` / ``env_table``:
 
-* part row (float32, 35): rot 3x3 row-major [0:9], trans [9:12], inverse-transpose of
+* part row (float32, 36): rot 3x3 row-major [0:9], trans [9:12], inverse-transpose of
   rot @ diag(size) [12:21], size [21:24], linear colour [24:27], colour2 [27:30], texture scale
-  [30], specular [31], shininess [32], emission [33], noise salt [34];
+  [30], specular [31], shininess [32], emission [33], noise salt [34], highlight cut-off [35]
+  (the n.h below which n.h ** shininess < 1e-5: the specular power is skipped there);
   part row (int64, 4): class id, instance id, texture id, image index.
 * light row (float32, 11): is_sun [0], position [1:4], direction [4:7], rgb * intensity [7:10],
   casts shadows [10].
@@ -261,6 +262,8 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
                       env[23] * (1 - hemi) + env[20] * hemi)
         sr = sg = sb = 0.0
         for j in range(lights.shape[0]):
+            if vis[i, j] == 0:
+                continue
             if lights[j, 0] > 0:
                 l0, l1, l2 = -lights[j, 4], -lights[j, 5], -lights[j, 6]
                 er, eg, eb = lights[j, 7], lights[j, 8], lights[j, 9]
@@ -279,7 +282,7 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
             lb += eb * ndl
             h0, h1, h2 = l0 + v0, l1 + v1, l2 + v2
             nh = (n0 * h0 + n1 * h1 + n2 * h2) / math.sqrt(h0 * h0 + h1 * h1 + h2 * h2 + 1e-20)
-            if nh > 0:
+            if nh > pf[p, 35]:
                 sp = ndl * nh ** shin
                 sr += er * sp
                 sg += eg * sp
@@ -304,9 +307,21 @@ def exposure_scale(hdr, exposure):
     return min(max(0.3 / key * exposure, 0.05), 50.0)
 
 
-_GAMMA_N = 16384
-#: sRGB-like display gamma y ** (1 / 2.2) sampled on [0, 1] (linear interpolation: < 1 level of 255)
-GAMMA_LUT = (np.linspace(0.0, 1.0, _GAMMA_N + 1) ** (1 / 2.2)).astype(np.float32)
+TONE_Z_MAX = 24.0  # exposed radiance beyond which the tone curve is 1 to float32 precision
+_TONE_N = 8192
+#: filmic tone curve and display gamma, (1 - exp(-z)) ** (1 / 2.2), sampled uniformly in
+#: sqrt(z / TONE_Z_MAX) (fine steps near black, where the gamma is steep); linear interpolation
+#: stays well under one level of 255 (tested)
+TONE_LUT = ((1 - np.exp(-TONE_Z_MAX * np.linspace(0.0, 1.0, _TONE_N + 1) ** 2)) ** (1 / 2.2)).astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def tone(z, lut):
+    """Tone curve and gamma of exposed radiance z >= 0 by table (see TONE_LUT)."""
+    n = lut.shape[0] - 1
+    s = math.sqrt(min(max(z, 0.0), TONE_Z_MAX) / TONE_Z_MAX) * n
+    k = min(int(s), n - 1)
+    return lut[k] + (lut[k + 1] - lut[k]) * (s - k)
 
 
 @njit(cache=True, nogil=True)
@@ -314,14 +329,12 @@ def resolve(hdr, owner, scale, n_pixels, lut, rgb):
     """Filmic tone curve and display gamma per sample, averaged over each pixel's samples, to uint8."""
     acc = np.zeros((n_pixels, 3))
     cnt = np.zeros(n_pixels)
-    n = lut.shape[0] - 1
+    k = scale * 1.4
     for i in range(hdr.shape[0]):
         o = owner[i]
         cnt[o] += 1
         for a in range(3):
-            y = min(max(1 - math.exp(-hdr[i, a] * scale * 1.4), 0.0), 1.0) * n
-            k = min(int(y), n - 1)
-            acc[o, a] += lut[k] + (lut[k + 1] - lut[k]) * (y - k)
+            acc[o, a] += tone(hdr[i, a] * k, lut)
     for o in range(n_pixels):
         for a in range(3):
             rgb[o, a] = np.uint8(min(max(acc[o, a] / cnt[o] * 255 + 0.5, 0.0), 255.0))

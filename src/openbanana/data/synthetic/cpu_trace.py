@@ -1,8 +1,8 @@
 """Ray casting kernels: numba loops that pack 16-ray packets and call Embree without Python in
 between (a ctypes call per packet from Python costs as much as the traversal itself).
 
-Both kernels take rays in the camera frame of an :class:`~openbanana.data.synthetic.instanced.
-InstancedScene`. These functions call Embree through ctypes function pointers, which numba
+Both kernels take rays in the camera frame and map them into the frame of the
+:class:`~openbanana.data.synthetic.instanced.InstancedScene` while packing. These functions call Embree through ctypes function pointers, which numba
 compiles in but cannot cache to disk: they are kept small so the per-process compile is short.
 """
 
@@ -26,14 +26,14 @@ _INVALID = np.uint32(0xFFFFFFFF)
 
 
 @njit(nogil=True)
-def _pack(buf, org, dirs, tfar, start, n, mask):
+def _pack(buf, xf, org, dirs, tfar, start, n, mask):
     ub = buf.view(np.uint32)
     for j in range(16):
         i = start + j
         if i < n:
-            for a in range(3):
-                buf[a, j] = org[i, a]
-                buf[4 + a, j] = dirs[i, a]
+            for a in range(3):  # camera frame -> scene frame (rigid: t is unchanged)
+                buf[a, j] = xf[a, 0] * org[i, 0] + xf[a, 1] * org[i, 1] + xf[a, 2] * org[i, 2] + xf[a, 3]
+                buf[4 + a, j] = xf[a, 0] * dirs[i, 0] + xf[a, 1] * dirs[i, 1] + xf[a, 2] * dirs[i, 2]
             buf[8, j] = tfar[i] if tfar.shape[0] > 1 else tfar[0]
         else:  # padding ray: valid but harmless
             buf[0, j] = buf[1, j] = buf[2, j] = 0.0
@@ -48,13 +48,13 @@ def _pack(buf, org, dirs, tfar, start, n, mask):
 
 
 @njit(nogil=True)
-def _intersect(scene, valid, buf, org, dirs, array_part, shape_index, face_offset, t, part, face, u, v):
+def _intersect(scene, valid, buf, xf, org, dirs, array_part, shape_index, face_offset, t, part, face, u, v):
     n = dirs.shape[0]
     ub = buf.view(np.uint32)
     base = buf.ctypes.data
     inf = np.full(1, np.inf, np.float32)
     for start in range(0, n, 16):
-        _pack(buf, org, dirs, inf, start, n, _INVALID)
+        _pack(buf, xf, org, dirs, inf, start, n, _INVALID)
         for j in range(16):
             for r in range(17, 21):
                 ub[r, j] = _INVALID
@@ -72,11 +72,11 @@ def _intersect(scene, valid, buf, org, dirs, array_part, shape_index, face_offse
 
 
 @njit(nogil=True)
-def _occluded(scene, valid, buf, org, dirs, tfar, out):
+def _occluded(scene, valid, buf, xf, org, dirs, tfar, out):
     n = dirs.shape[0]
     base = buf.ctypes.data
     for start in range(0, n, 16):
-        _pack(buf, org, dirs, tfar, start, n, np.uint32(1))
+        _pack(buf, xf, org, dirs, tfar, start, n, np.uint32(1))
         _OCCLUDED16(valid, scene, base, 0)
         for j in range(min(16, n - start)):
             out[start + j] = buf[8, j] == -np.inf
@@ -94,7 +94,7 @@ def _buffer(name: str, rows: int) -> np.ndarray:
 
 
 def intersect(scene, org: np.ndarray, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.ndarray):
-    """Nearest hits of rays (N, 3) against an InstancedScene.
+    """Nearest hits of camera-frame rays (N, 3) against an InstancedScene.
 
     Returns (t, part, face, u, v): t float32 (inf on a miss), part int64 (-1 on a miss), face int64
     index into the TemplateAtlas tables, barycentrics u, v float32.
@@ -103,7 +103,7 @@ def intersect(scene, org: np.ndarray, dirs: np.ndarray, shape_index: np.ndarray,
     t, u, v = (np.empty(n, np.float32) for _ in range(3))
     part, face = np.empty(n, np.int64), np.empty(n, np.int64)
     buf = _buffer("hit", 21)
-    _intersect(scene.ptr, _lib()["valid"].ctypes.data, buf, np.ascontiguousarray(org, np.float32),
+    _intersect(scene.ptr, _lib()["valid"].ctypes.data, buf, scene.cam_to_scene, np.ascontiguousarray(org, np.float32),
                np.ascontiguousarray(dirs, np.float32), scene.array_part, shape_index, face_offset, t, part, face, u, v)
     return t, part, face, u, v
 
@@ -113,6 +113,6 @@ def occluded(scene, org: np.ndarray, dirs: np.ndarray, tfar: np.ndarray) -> np.n
     out = np.zeros(len(dirs), bool)
     if len(dirs):
         buf = _buffer("ray", 12)
-        _occluded(scene.ptr, _lib()["valid"].ctypes.data, buf, np.ascontiguousarray(org, np.float32),
+        _occluded(scene.ptr, _lib()["valid"].ctypes.data, buf, scene.cam_to_scene, np.ascontiguousarray(org, np.float32),
                   np.ascontiguousarray(dirs, np.float32), np.ascontiguousarray(tfar, np.float32), out)
     return out

@@ -3,9 +3,12 @@ Embree *instance array* of per-part affine transforms.
 
 A frame then costs a top-level build over ~200 instances (tens of microseconds) instead of
 transforming ~10 k triangles and building their BVH (about 7 ms per 128 px frame, more than the
-whole per-scene budget). Rays are cast in the camera frame exactly as in ``render.assemble``:
-Embree maps each ray into the instance's frame without normalising its direction, so the hit
-distance stays the metric z-depth of the primary ray.
+whole per-scene budget). The instances live in the WORLD frame, where rooms and streets are axis
+aligned: in the camera frame a tilted camera turns every wall and floor slab into a huge bounding
+box, and primary rays cost about twice as much. Rays are given in the camera frame (as in
+``render.assemble``) and rotated into the world while packing; a rotation keeps the direction's
+length and Embree maps rays into instances without normalising them, so the hit distance stays the
+metric z-depth of the primary ray.
 
 Hits come back as (instance array, index in the array, template triangle, barycentrics); the
 :class:`TemplateAtlas` holds every template's corner and face normals in one table so the
@@ -101,15 +104,20 @@ class InstancedScene:
 
     Args:
         shape_index: (P,) int template index (``TemplateAtlas.index``) of every part.
-        transforms: (P, 3, 4) float camera-frame affine maps [linear | translation] of every part.
+        transforms: (P, 3, 4) float affine maps [linear | translation] of every part into the
+            scene frame.
         caster: (P,) bool; non-casters are invisible to shadow rays.
+        cam_to_scene: (3, 4) rigid map [rotation | translation] from the camera frame to the scene
+            frame; rays are given in the camera frame. Identity when the scene frame is the camera's.
     Attributes:
         ptr: the committed RTCScene (an int, for the tracing kernels).
         array_part: (2, P) int64; part index of element k of instance array g is array_part[g, k].
     """
 
-    def __init__(self, shape_index: np.ndarray, transforms: np.ndarray, caster: np.ndarray) -> None:
+    def __init__(self, shape_index: np.ndarray, transforms: np.ndarray, caster: np.ndarray,
+                 cam_to_scene: np.ndarray | None = None) -> None:
         api, atlas = _api(), template_atlas()
+        self.cam_to_scene = np.eye(3, 4) if cam_to_scene is None else np.ascontiguousarray(cam_to_scene, np.float64)
         self._api = api
         dev = api["device"]
         self._x = np.ascontiguousarray(transforms, np.float32).reshape(-1, 12)

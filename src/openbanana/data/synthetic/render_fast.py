@@ -35,11 +35,14 @@ from openbanana.data.synthetic.render import (
 from openbanana.data.synthetic.scene import WorldSpec
 
 def part_table(attrs: dict, rot, size) -> tuple[np.ndarray, np.ndarray]:
-    """Float (P, 35) and int (P, 4) part tables in the layout documented in ``cpu_shade``."""
+    """Float (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade``."""
     P = len(attrs["cls"])
     inv_t = rot / size[:, None, :]
+    # highlight cut-off: below it, n.h ** shininess < 1e-5 and the specular term is skipped
+    cut = np.float32(1e-5) ** (1.0 / np.maximum(attrs["shin"], 1e-3))
     pf = np.concatenate([attrs["rot"].reshape(P, 9), attrs["trans"], inv_t.reshape(P, 9), attrs["size"], attrs["color"],
-                         attrs["color2"], np.stack([attrs[k] for k in ("scale", "spec", "shin", "emis", "salt")], 1)], 1)
+                         attrs["color2"], np.stack([attrs[k] for k in ("scale", "spec", "shin", "emis", "salt")], 1),
+                         cut[:, None]], 1)
     pi = np.stack([attrs["cls"], attrs["inst"], attrs["tex"], attrs["image"]], 1)
     return np.ascontiguousarray(pf, np.float32), np.ascontiguousarray(pi, np.int64)
 
@@ -79,9 +82,13 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     rot, size, trans = part_frames(spec)
     attrs = part_attributes(spec, rot, size, trans)
     pf, pi = part_table(attrs, rot, size)
-    transforms = np.concatenate([rot * size[:, None, :], trans[:, :, None]], 2)
+    # instances in the world frame (axis-aligned rooms keep tight bounds), rays from the camera frame
+    c2w = spec.camera.cam_to_world()
+    cam_pos = np.asarray(spec.camera.position_m, np.float64)
+    transforms = np.concatenate([np.matmul(c2w[None], rot) * size[:, None, :], (trans @ c2w.T + cam_pos)[:, :, None]], 2)
     shape_index = np.array([atlas.index[p.shape] for p in spec.parts], np.int64)
-    scene = InstancedScene(shape_index, transforms, np.array([p.caster for p in spec.parts], bool))
+    scene = InstancedScene(shape_index, transforms, np.array([p.caster for p in spec.parts], bool),
+                           np.concatenate([c2w, cam_pos[:, None]], 1))
     clock("scene")
     cam = spec.camera
     focal = cam.focal_px(W)
@@ -124,7 +131,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     cpu_shade.shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, _noise_tile(), image_bank(), focal, hdr)
     scale = cpu_shade.exposure_scale(hdr, float(env[25])) if exposure_scale is None else float(exposure_scale)
     rgb = np.empty((H * W, 3), np.uint8)
-    cpu_shade.resolve(hdr, owner, scale, H * W, cpu_shade.GAMMA_LUT, rgb)
+    cpu_shade.resolve(hdr, owner, scale, H * W, cpu_shade.TONE_LUT, rgb)
     clock("shade")
     out = frame_outputs(H, W, rgb.reshape(H, W, 3), t, part, nrm, vis, owner, attrs["cls"], attrs["inst"], scale,
                         return_aux)
