@@ -523,14 +523,17 @@ def frame_outputs(H: int, W: int, rgb, t, part, nrm, vis, owner, part_cls, part_
         out["exposure_scale"] = scale
         # per-sample facts (centre samples first, then edge subsamples), for edit masks
         s_inst = np.append(np.asarray(part_inst, np.int64), 0)[part]  # part -1 (a miss) -> instance 0
-        s_lit = np.zeros((len(part), n_lights), np.float32)
-        s_lit[:, : vis.shape[1]] = vis
-        cnt = np.bincount(owner, minlength=HW).astype(np.float32)
-        # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel)
-        slot = np.zeros(len(owner), np.float64)
-        slot[HW:] = np.tile(np.arange(1, len(AA_OFFSETS) + 1), (len(owner) - HW) // len(AA_OFFSETS))
-        code = np.bincount((owner[:, None] * n_lights + np.arange(n_lights)).reshape(-1),
-                           weights=(s_lit * (2.0 ** slot)[:, None]).reshape(-1), minlength=HW * n_lights)
+        # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel):
+        # subsamples come in groups of len(AA_OFFSETS) per edge pixel, in the order of owner
+        k = len(AA_OFFSETS)
+        code = np.zeros((HW, n_lights))
+        code[:, : vis.shape[1]] = vis[:HW]
+        cnt = np.ones(HW, np.float32)
+        edges = owner[HW::k]
+        if len(edges):
+            sub = vis[HW:].reshape(len(edges), k, vis.shape[1]) * (2.0 ** np.arange(1, k + 1))[None, :, None]
+            code[edges, : vis.shape[1]] += sub.sum(1)
+            cnt[edges] += k
         out["lit_frac"] = code.reshape(H, W, n_lights)
         out["n_samples"] = cnt.reshape(H, W)
         out["sample_inst"] = s_inst
