@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import asdict
@@ -27,20 +26,14 @@ from safetensors.torch import load_file
 
 pytest.importorskip("deepspeed", reason="DeepSpeed is not installed (pip install deepspeed)")
 
+from training_helpers import MICRO, free_port
+
 import openbanana
 from openbanana.backends.tiny import TinyBackend
 from openbanana.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 ZERO2_CPU = ROOT / "configs" / "accelerate" / "deepspeed_zero2_cpu.yaml"
-MICRO = {"size": "tiny-xs", "channels": 16, "channel_mults": [1, 2], "attn_levels": [1], "emb_dim": 32,
-         "text": {"dim": 32, "layers": 1, "heads": 2}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(cfg: TrainConfig, tmp: Path, out: Path, *, zero2: bool, resume: Path | None = None) -> dict:
@@ -50,10 +43,10 @@ def _run(cfg: TrainConfig, tmp: Path, out: Path, *, zero2: bool, resume: Path | 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "DS_ACCELERATOR": "cpu"}
     if zero2:
         launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ZERO2_CPU),
-                    "--main_process_port", str(_free_port())]
+                    "--main_process_port", str(free_port())]
     else:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                    "--master_port", str(_free_port())]
+                    "--master_port", str(free_port())]
     cmd = [*launcher, "-m", "openbanana.training", "--config", str(cfg_dir / "train_config.json"),
            "--out", str(out), "--no-progress", *(["--resume", str(resume)] if resume else [])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)

@@ -2,22 +2,13 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+from training_helpers import MICRO, free_port
 
 from openbanana.training.config import TrainConfig
-
-MICRO = {"size": "tiny-xs", "channels": 16, "channel_mults": [1, 2], "attn_levels": [1], "emb_dim": 32,
-         "text": {"dim": 32, "layers": 1, "heads": 2}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -28,7 +19,7 @@ def test_two_process_cpu_run(tmp_path):
         "stages": [{"name": "a", "steps": 3, "lr": 1e-3, "warmup_steps": 1}], "ckpt_every": 2, "eval_batches": 1})
     cfg.save(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "-m", "openbanana.training", "--config", str(tmp_path / "train_config.json"), "--out", str(tmp_path / "run"),
            "--no-progress"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)

@@ -6,34 +6,25 @@ round-off) to a DDP run of the same config, and that resume is exact under FSDP.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 from safetensors.torch import load_file
+from training_helpers import MICRO, free_port
 
 from openbanana.backends.tiny import TinyBackend
 from openbanana.pipeline_config import backend_dir
 from openbanana.training.checkpoint import optimizer_from_files, optimizer_to_files
 from openbanana.training.config import TrainConfig
 
-MICRO = {"size": "tiny-xs", "channels": 16, "channel_mults": [1, 2], "attn_levels": [1], "emb_dim": 32,
-         "text": {"dim": 32, "layers": 1, "heads": 2}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _launch(cfg: TrainConfig, tmp, out, resume=None) -> None:
     cfg_dir = tmp / f"cfg_{out.name}"
     cfg.save(cfg_dir)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "-m", "openbanana.training", "--config", str(cfg_dir / "train_config.json"), "--out", str(out),
            "--no-progress", *(["--resume", str(resume)] if resume else [])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)

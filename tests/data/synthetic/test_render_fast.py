@@ -67,7 +67,7 @@ def test_non_casters_cast_no_shadow_in_the_compiled_engine(spec_factory, part_fa
     floor = part_factory("box", (20, 0.1, 20), (0, -1.55, -4), "floor", 0)
     cam = Camera((0.0, 0.0, 0.0), 0.0, -20.0, 0.0, 60.0)
     sun = [Light("sun", (1, 1, 1), 3.0, direction=(0.6, -0.8, 0.0))]
-    on_floor = lambda o: o["semantic"] == CLASSES.index("floor")  # noqa: E731
+    on_floor = lambda o: o["semantic"] == CLASSES.index("floor")
     solid = render_spec(spec_factory([floor, part_factory("box", (0.8,) * 3, (0, -1.1, -4), "box", 1)], lights=sun,
                                      camera=cam), 48, 48, engine="compiled", return_aux=True)
     glass = render_spec(spec_factory([floor, part_factory("box", (0.8,) * 3, (0, -1.1, -4), "window", 1, caster=False)],

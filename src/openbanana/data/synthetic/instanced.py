@@ -154,7 +154,7 @@ class InstancedScene:
     def __del__(self) -> None:
         try:
             self._api["release_scene"](self.ptr)
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have unloaded the library
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown may have unloaded the library
             pass
 
 

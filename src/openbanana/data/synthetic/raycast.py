@@ -127,7 +127,7 @@ class EmbreeIntersector:
     def __del__(self) -> None:
         try:
             self._api["release_scene"](self._scene)
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have unloaded the library
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown may have unloaded the library
             pass
 
     @staticmethod

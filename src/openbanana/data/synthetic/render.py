@@ -395,6 +395,16 @@ def compiled_available() -> bool:
     return importlib.util.find_spec("numba") is not None and embree_available()
 
 
+def subsample_dirs(cam: Camera, part_map: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edge pixels (flat indices) of an (H, W) part map and the ray directions of their
+    anti-aliasing subsamples, len(AA_OFFSETS) per edge pixel in pixel order: ((E,), (E * 3, 3))."""
+    H, W = part_map.shape
+    edges = np.flatnonzero(edge_pixels(part_map))
+    ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
+    ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
+    return edges, pixel_dirs(cam, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1))
+
+
 def edge_pixels(part_map: np.ndarray) -> np.ndarray:
     """Pixels whose 4-neighbourhood changes part (or hit/miss): silhouettes and part seams."""
     e = np.zeros(part_map.shape, bool)
@@ -445,18 +455,14 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     focal = cam.focal_px(W)
     dirs = pixel_dirs(cam, H, W)
     t, face, u, v = isect.intersect(np.zeros_like(dirs), dirs)
-    hit = face >= 0
     gd = {"corner_normals": geo.corner_normals, "face_normals": geo.face_normals, "face_part": geo.face_part}
     part_map = np.append(geo.face_part, -1)[face]  # face -1 (a miss) -> part -1
     # anti-aliasing subsamples on edge pixels
     all_dirs, all_t, all_face, all_u, all_v = dirs, t, face, u, v
     owner = np.arange(H * W)
     if antialias:
-        edges = np.flatnonzero(edge_pixels(part_map.reshape(H, W)))
+        edges, sd = subsample_dirs(cam, part_map.reshape(H, W))
         if len(edges):
-            ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
-            ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
-            sd = pixel_dirs(cam, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1))
             st, sf, su, sv = isect.intersect(np.zeros_like(sd), sd)
             all_dirs = np.concatenate([dirs, sd])
             all_t, all_face = np.concatenate([t, st]), np.concatenate([face, sf])

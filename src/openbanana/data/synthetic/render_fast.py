@@ -24,15 +24,16 @@ from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
 from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
     AA_OFFSETS,
-    edge_pixels,
     env_arrays,
     frame_outputs,
     light_arrays,
     part_attributes,
     part_frames,
     pixel_dirs,
+    subsample_dirs,
 )
 from openbanana.data.synthetic.scene import WorldSpec
+
 
 def part_table(attrs: dict, rot, size) -> tuple[np.ndarray, np.ndarray]:
     """Float (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade``."""
@@ -99,11 +100,8 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     owner = np.arange(H * W)
     clock("primary", H * W)
     if antialias:
-        edges = np.flatnonzero(edge_pixels(part.reshape(H, W)))
+        edges, sd = subsample_dirs(cam, part.reshape(H, W))
         if len(edges):
-            ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
-            ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
-            sd = pixel_dirs(cam, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1))
             st, sp, sf, su, sv = cpu_trace.intersect(scene, np.broadcast_to(zeros, sd.shape), sd, shape_index,
                                                      atlas.face_offset)
             dirs = np.concatenate([dirs, sd])
