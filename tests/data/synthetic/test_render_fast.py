@@ -99,6 +99,16 @@ def test_engine_arguments_are_checked(spec_factory):
         render_spec(spec, 8, 8, engine="compiled", intersector=lambda v, f, c: None)
 
 
+def test_without_numba_auto_falls_back_and_compiled_says_why(spec_factory, monkeypatch):
+    import openbanana.data.synthetic.render as render
+
+    monkeypatch.setattr(render, "compiled_available", lambda: False)
+    spec = spec_factory([])
+    assert np.isinf(render_spec(spec, 8, 8)["depth_m"]).all()  # auto -> the numpy engine
+    with pytest.raises(RuntimeError, match="numba"):
+        render_spec(spec, 8, 8, engine="compiled")
+
+
 def test_threads_render_the_same_bytes():
     from concurrent.futures import ThreadPoolExecutor
 

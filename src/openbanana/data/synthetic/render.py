@@ -444,6 +444,9 @@ def render_spec(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, inte
     if engine == "compiled":
         if intersector is not None:
             raise ValueError("a custom intersector needs engine='numpy'")
+        if not compiled_available():
+            raise RuntimeError("engine='compiled' needs numba and the Embree library of embreex "
+                               "(pip install numba embreex); engine='numpy' runs without numba")
         from openbanana.data.synthetic.render_fast import render_compiled
 
         return render_compiled(spec, H, W, antialias=antialias, return_aux=return_aux, exposure_scale=exposure_scale)
