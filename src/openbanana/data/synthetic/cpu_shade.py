@@ -222,15 +222,13 @@ def _sky(d0, d1, d2, env, lights, tile, out):
 @njit(cache=True, nogil=True)
 def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, hdr):
     """Linear HDR radiance of every sample: shaded surface for hits, sky for misses."""
-    alb = np.empty(3)
     for i in range(dirs.shape[0]):
         p = part[i]
         if p < 0:
             _sky(dirs[i, 0], dirs[i, 1], dirs[i, 2], env, lights, tile, hdr[i])
             continue
         n0, n1, n2 = nrm[i, 0], nrm[i, 1], nrm[i, 2]
-        for a in range(3):
-            alb[a] = pf[p, 24 + a]
+        a0, a1, a2 = pf[p, 24], pf[p, 25], pf[p, 26]
         tid = pi[p, 2]
         if tid > 0:  # local coordinates q = R^T (x - trans), box-mapped by the dominant normal axis
             r0, r1, r2 = pos[i, 0] - pf[p, 9], pos[i, 1] - pf[p, 10], pos[i, 2] - pf[p, 11]
@@ -240,8 +238,8 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
             if tid == _IMAGE:
                 iu = int(min(max(q0 / pf[p, 21] + 0.5, 0.0), 0.999) * bank.shape[2])
                 iv = int(min(max(0.5 - q1 / pf[p, 22], 0.0), 0.999) * bank.shape[1])
-                for a in range(3):
-                    alb[a] = bank[pi[p, 3], iv, iu, a]
+                img = pi[p, 3]
+                a0, a1, a2 = bank[img, iv, iu, 0], bank[img, iv, iu, 1], bank[img, iv, iu, 2]
             else:
                 m0 = abs(n0 * pf[p, 0] + n1 * pf[p, 3] + n2 * pf[p, 6])
                 m1 = abs(n0 * pf[p, 1] + n1 * pf[p, 4] + n2 * pf[p, 7])
@@ -252,8 +250,7 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
                 s = pf[p, 30]
                 fade = min(max(t[i] / focal * 2.5 / s - 0.25, 0.0), 1.0)
                 w = texture_weight(tid, qu / s, qv / s, fade, pf[p, 34], tile)
-                for a in range(3):
-                    alb[a] = alb[a] + (pf[p, 27 + a] - alb[a]) * w
+                a0, a1, a2 = a0 + (pf[p, 27] - a0) * w, a1 + (pf[p, 28] - a1) * w, a2 + (pf[p, 29] - a2) * w
         hemi = (n0 * env[0] + n1 * env[1] + n2 * env[2]) * 0.5 + 0.5
         dl = math.sqrt(dirs[i, 0] ** 2 + dirs[i, 1] ** 2 + dirs[i, 2] ** 2 + 1e-20)
         v0, v1, v2 = -dirs[i, 0] / dl, -dirs[i, 1] / dl, -dirs[i, 2] / dl
@@ -288,9 +285,9 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
                 sg += eg * sp
                 sb += eb * sp
         ks, em = pf[p, 31], pf[p, 33] * 1.5
-        col0 = alb[0] * lr + ks * sr + alb[0] * em
-        col1 = alb[1] * lg + ks * sg + alb[1] * em
-        col2 = alb[2] * lb + ks * sb + alb[2] * em
+        col0 = a0 * lr + ks * sr + a0 * em
+        col1 = a1 * lg + ks * sg + a1 * em
+        col2 = a2 * lb + ks * sb + a2 * em
         if env[24] > 0:
             f = math.exp(-t[i] / env[24])
             col0, col1, col2 = col0 * f + env[15] * (1 - f), col1 * f + env[16] * (1 - f), col2 * f + env[17] * (1 - f)
