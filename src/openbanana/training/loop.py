@@ -671,7 +671,7 @@ def _load_zero_state(backend: nn.Module, opt: Any, model_state: dict[str, torch.
     zero = _zero_optimizer(opt)
     inner = zero.optimizer
     names = {id(p): n for n, p in backend.named_parameters()}
-    for group, flat in zip(zero.bit16_groups, zero.single_partition_of_fp32_groups, strict=True):
+    for group in zero.bit16_groups:
         for p in group:
             safe_set_full_fp32_param(p, model_state[names[id(p)]].to(p.device, torch.float32))
     if not opt_state["state"]:

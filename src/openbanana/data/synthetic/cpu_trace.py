@@ -31,8 +31,9 @@ def _pack(buf, xf, org, dirs, tfar, start, n, mask):
     for j in range(16):
         i = start + j
         if i < n:
+            o = i if org.shape[0] > 1 else 0  # one origin row: every ray starts there
             for a in range(3):  # camera frame -> scene frame (rigid: t is unchanged)
-                buf[a, j] = xf[a, 0] * org[i, 0] + xf[a, 1] * org[i, 1] + xf[a, 2] * org[i, 2] + xf[a, 3]
+                buf[a, j] = xf[a, 0] * org[o, 0] + xf[a, 1] * org[o, 1] + xf[a, 2] * org[o, 2] + xf[a, 3]
                 buf[4 + a, j] = xf[a, 0] * dirs[i, 0] + xf[a, 1] * dirs[i, 1] + xf[a, 2] * dirs[i, 2]
             buf[8, j] = tfar[i] if tfar.shape[0] > 1 else tfar[0]
         else:  # padding ray: valid but harmless
@@ -93,8 +94,12 @@ def _buffer(name: str, rows: int) -> np.ndarray:
     return buf
 
 
-def intersect(scene, org: np.ndarray, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.ndarray):
-    """Nearest hits of camera-frame rays (N, 3) against an InstancedScene.
+_CAMERA = np.zeros((1, 3), np.float32)
+
+
+def intersect(scene, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.ndarray, org: np.ndarray = _CAMERA):
+    """Nearest hits of camera-frame rays (N, 3) against an InstancedScene; ``org`` (N, 3) or one
+    (1, 3) origin for all, by default the camera.
 
     Returns (t, part, face, u, v): t float32 (inf on a miss), part int64 (-1 on a miss), face int64
     index into the TemplateAtlas tables, barycentrics u, v float32.

@@ -86,7 +86,8 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     # instances in the world frame (axis-aligned rooms keep tight bounds), rays from the camera frame
     c2w = spec.camera.cam_to_world()
     cam_pos = np.asarray(spec.camera.position_m, np.float64)
-    transforms = np.concatenate([np.matmul(c2w[None], rot) * size[:, None, :], (trans @ c2w.T + cam_pos)[:, :, None]], 2)
+    offsets = np.array([p.offset for p in spec.parts], np.float64).reshape(-1, 3)
+    transforms = np.concatenate([np.matmul(c2w[None], rot) * size[:, None, :], offsets[:, :, None]], 2)
     shape_index = np.array([atlas.index[p.shape] for p in spec.parts], np.int64)
     scene = InstancedScene(shape_index, transforms, np.array([p.caster for p in spec.parts], bool),
                            np.concatenate([c2w, cam_pos[:, None]], 1))
@@ -94,16 +95,13 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     cam = spec.camera
     focal = cam.focal_px(W)
     dirs = pixel_dirs(cam, H, W)
-    zeros = np.zeros((1, 3), np.float32)
-    org = np.broadcast_to(zeros, dirs.shape)
-    t, part, face, u, v = cpu_trace.intersect(scene, org, dirs, shape_index, atlas.face_offset)
+    t, part, face, u, v = cpu_trace.intersect(scene, dirs, shape_index, atlas.face_offset)
     owner = np.arange(H * W)
     clock("primary", H * W)
     if antialias:
         edges, sd = subsample_dirs(cam, part.reshape(H, W))
         if len(edges):
-            st, sp, sf, su, sv = cpu_trace.intersect(scene, np.broadcast_to(zeros, sd.shape), sd, shape_index,
-                                                     atlas.face_offset)
+            st, sp, sf, su, sv = cpu_trace.intersect(scene, sd, shape_index, atlas.face_offset)
             dirs = np.concatenate([dirs, sd])
             t, part, face = np.concatenate([t, st]), np.concatenate([part, sp]), np.concatenate([face, sf])
             u, v = np.concatenate([u, su]), np.concatenate([v, sv])
