@@ -44,8 +44,8 @@ def _hash2(ix, iy, salt):
 @njit(cache=True, nogil=True)
 def _noise(tile, u, v, salt):
     k = _TILE / 4.0  # the tile side is a power of two: & (side - 1) is a floor modulo
-    iu = int(math.floor((u + salt * 0.37) * k)) & (_TILE - 1)
-    iv = int(math.floor((v + salt * 0.61) * k)) & (_TILE - 1)
+    iu = math.floor((u + salt * 0.37) * k) & (_TILE - 1)
+    iv = math.floor((v + salt * 0.61) * k) & (_TILE - 1)
     return float(tile[iv, iu])
 
 
