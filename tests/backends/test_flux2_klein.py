@@ -343,6 +343,7 @@ def _ddp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str) -
                 "moved": float((flat - start).abs().max()),
                 "losses": [float(x) for x in losses],
             }))
+        dist.barrier()  # leave together: a gloo group torn down while its peer still runs can hang
     finally:
         dist.destroy_process_group()
 
@@ -413,6 +414,7 @@ def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, 
                 "local_numel": sum(local.values()), "numel": sum(p.numel() for p in backend.parameters()),
                 "losses": losses,
             }))
+        dist.barrier()  # leave together (see _ddp_worker)
     finally:
         dist.destroy_process_group()
 
