@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import time
 
 
@@ -39,6 +40,7 @@ def cpu_per_core(n: int, size: int, split: str, start: int = 10_000, engine: str
     render_spec(sample_world(1, split), size, size, engine=engine)
     t_world = t_render = t_lang = 0.0
     stages: dict = {}
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     w0 = time.perf_counter()
     for s in range(start, start + n):
         a = time.process_time()
@@ -47,9 +49,9 @@ def cpu_per_core(n: int, size: int, split: str, start: int = 10_000, engine: str
         if engine == "compiled":
             from openbanana.data.synthetic.render_fast import render_compiled
 
-            out = render_compiled(spec, size, size, return_aux=True, timings=stages)
+            out = render_compiled(spec, size, size, timings=stages)
         else:
-            out = render_spec(spec, size, size, return_aux=True, engine=engine)
+            out = render_spec(spec, size, size, engine=engine)
         c = time.process_time()
         sc = Scene(out["rgb"], out["depth_m"], out["normals"], out["semantic"], out["instance"], spec.objects,
                    spec.camera, spec.kind, spec.split, spec.seed, spec.room_type, spec=spec)
@@ -57,10 +59,11 @@ def cpu_per_core(n: int, size: int, split: str, start: int = 10_000, engine: str
         d = time.process_time()
         t_world, t_render, t_lang = t_world + b - a, t_render + c - b, t_lang + d - c
     wall = time.perf_counter() - w0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
     cpu = t_world + t_render + t_lang
     return {"engine": engine, "scenes_per_core_s": n / cpu, "render_per_core_s": n / t_render,
             "ms_world": 1e3 * t_world / n, "ms_render": 1e3 * t_render / n, "ms_language": 1e3 * t_lang / n,
-            "wall_scenes_s": n / wall, "stages": {k: v / n for k, v in stages.items()}}
+            "wall_scenes_s": n / wall, "page_faults": faults / n, "stages": {k: v / n for k, v in stages.items()}}
 
 
 def print_stages(stages: dict) -> None:
@@ -81,7 +84,9 @@ def _one(args):
 
 
 def cpu_workers(n: int, size: int, split: str, workers: int) -> float:
-    with mp.get_context("fork").Pool(workers) as pool:
+    from openbanana.data.workers import prepare_data_worker
+
+    with mp.get_context("fork").Pool(workers, prepare_data_worker) as pool:
         pool.map(_one, [(s, split, size) for s in range(workers)])  # warm-up
         t = time.perf_counter()
         pool.map(_one, [(s, split, size) for s in range(20_000, 20_000 + n)], chunksize=4)
@@ -170,15 +175,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="cuda")
     args = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from openbanana.data.workers import prepare_data_worker
 
+    prepare_data_worker()  # what shard writers and DataLoader workers do (one thread, malloc keeps freed memory)
     n_cpu = args.n if not args.gpu else 30
     cpu = cpu_per_core(n_cpu, args.size, args.split, engine=args.engine)
     print(f"synthetic world, {args.size}x{args.size}, split {args.split}, {n_cpu} scenes")
     print(f"  CPU per core (process time), {cpu['engine']} engine: {cpu['scenes_per_core_s']:.1f} scenes/s "
           f"[world {cpu['ms_world']:.1f} ms + render {cpu['ms_render']:.1f} ms + language {cpu['ms_language']:.1f} ms"
           f" per scene; rendering alone {cpu['render_per_core_s']:.1f} scenes/s]; wall clock on this machine: "
-          f"{cpu['wall_scenes_s']:.1f} scenes/s")
+          f"{cpu['wall_scenes_s']:.1f} scenes/s; {cpu['page_faults']:.0f} page faults per scene")
     if cpu["stages"]:
         print_stages(cpu["stages"])
     if args.compare and cpu["engine"] != "numpy":

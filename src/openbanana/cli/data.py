@@ -15,18 +15,6 @@ def _render_sample(args):
     return scene_to_sample(render_scene(seed, split=split, size=size))
 
 
-def _init_worker():
-    import os
-
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
 @data_app.command("synth")
 def synth(
     out: str = typer.Option(..., "--out", help="Output directory for the .tar shards."),
@@ -45,6 +33,7 @@ def synth(
 
     from openbanana.data.shards import write_shards
     from openbanana.data.synthetic import SPLITS
+    from openbanana.data.workers import prepare_data_worker
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
@@ -66,11 +55,11 @@ def synth(
             bar.update(task, rate=f"{done / max(time.perf_counter() - t0, 1e-9):.0f} scenes/s")
 
         if workers == 1:
-            _init_worker()
+            prepare_data_worker()
             samples = map(_render_sample, jobs)
             paths = write_shards(samples, out, shard_size=shard_size, prefix=f"synth-{split}", progress=tick)
         else:
-            with mp.get_context("spawn" if os.name != "posix" else "fork").Pool(workers, _init_worker) as pool:
+            with mp.get_context("spawn" if os.name != "posix" else "fork").Pool(workers, prepare_data_worker) as pool:
                 samples = pool.imap(_render_sample, jobs, chunksize=8)
                 paths = write_shards(samples, out, shard_size=shard_size, prefix=f"synth-{split}", progress=tick)
     typer.echo(f"wrote {n} scenes in {len(paths)} shards to {out}")

@@ -49,6 +49,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from openbanana.backends.base import Batch
+from openbanana.data.workers import retain_freed_memory
 
 VISION_TASKS = ("depth", "normals", "semantic", "instance", "referring", "reasoning")
 GENERATION_TASKS = ("t2i", "edit")
@@ -433,6 +434,8 @@ class MixtureDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
         worker, n = (info.id, info.num_workers) if info is not None else (0, 1)
+        if info is not None:  # a DataLoader worker process: a data process (see data.workers)
+            retain_freed_memory()
         if self.cfg.source == "synthetic":
             for i in self.positions(worker, n):
                 yield make_sample(self.cfg, self.seed, i)

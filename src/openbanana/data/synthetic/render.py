@@ -72,48 +72,65 @@ class Geometry:
     part: dict[str, np.ndarray]
 
 
-def _part_rotations(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
-    yaw = np.deg2rad(np.array([p.yaw_deg for p in spec.parts]))
+@dataclass(frozen=True)
+class PartRows:
+    """The per-part numbers of a WorldSpec, read in one pass over its parts.
+
+    Shape: geo (P, 7) float64 [yaw_deg, size_m (3), offset (3)]; mat (P, 11) float64 sRGB
+    [color (3), color2 (3), scale_m, specular, shininess, emissive, salt]; ids (P, 5) int64
+    [class id, instance id, texture id, image, caster]; tilts: part index -> 3x3 tilt.
+    """
+
+    geo: np.ndarray
+    mat: np.ndarray
+    ids: np.ndarray
+    tilts: dict
+
+    @staticmethod
+    def of(spec: WorldSpec) -> PartRows:
+        parts = spec.parts
+        P = len(parts)
+        geo = np.array([(p.yaw_deg, *p.size_m, *p.offset) for p in parts], np.float64).reshape(P, 7)
+        mats = [p.material for p in parts]
+        mat = np.array([(*m.color, *m.color2, m.scale_m, m.specular, m.shininess, m.emissive, m.salt) for m in mats],
+                       np.float64).reshape(P, 11)
+        ids = np.array([(CLASS_ID[p.class_name], p.instance_id, TEXTURE_ID[m.texture], m.image, p.caster)
+                        for p, m in zip(parts, mats)], np.int64).reshape(P, 5)
+        return PartRows(geo, mat, ids, {i: p.tilt for i, p in enumerate(parts) if p.tilt is not None})
+
+
+def _part_rotations(rows: PartRows, w2c: np.ndarray) -> np.ndarray:
+    yaw = np.deg2rad(rows.geo[:, 0])
     c, s = np.cos(yaw), np.sin(yaw)
     R = np.zeros((len(yaw), 3, 3))
     R[:, 0, 0], R[:, 0, 2], R[:, 1, 1], R[:, 2, 0], R[:, 2, 2] = c, s, 1.0, -s, c
-    for i, p in enumerate(spec.parts):
-        if p.tilt is not None:
-            R[i] = R[i] @ p.tilt
+    for i, tilt in rows.tilts.items():
+        R[i] = R[i] @ tilt
     return np.einsum("ij,pjk->pik", w2c, R)
 
 
-def part_frames(spec: WorldSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def part_frames(spec: WorldSpec, rows: PartRows | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Camera-frame rotation (P, 3, 3), size (P, 3) in metres and translation (P, 3) of every part:
     camera point = rot @ (size * template point) + trans."""
+    rows = PartRows.of(spec) if rows is None else rows
     cam = spec.camera
     w2c = cam.world_to_cam()
-    rot = _part_rotations(spec, w2c)
-    size = np.array([p.size_m for p in spec.parts], np.float64).reshape(-1, 3)
-    pos = np.array([p.offset for p in spec.parts], np.float64).reshape(-1, 3)
-    return rot, size, (pos - np.asarray(cam.position_m)) @ w2c.T
+    rot = _part_rotations(rows, w2c)
+    return rot, rows.geo[:, 1:4], (rows.geo[:, 4:7] - np.asarray(cam.position_m)) @ w2c.T
 
 
-def part_attributes(spec: WorldSpec, rot: np.ndarray, size: np.ndarray, trans: np.ndarray) -> dict[str, np.ndarray]:
+def part_attributes(spec: WorldSpec, rot: np.ndarray, size: np.ndarray, trans: np.ndarray,
+                    rows: PartRows | None = None) -> dict[str, np.ndarray]:
     """Per-part arrays used by shading (see Geometry.part)."""
-    parts = spec.parts
-    mats = [p.material for p in parts]
-    lin = lambda c: np.clip(np.asarray(c, np.float32).reshape(-1, 3), 0, 1) ** 2.2
+    rows = PartRows.of(spec) if rows is None else rows
+    m, ids = rows.mat, rows.ids
+    lin = np.clip(m[:, :6].astype(np.float32), 0, 1) ** np.float32(2.2)
+    f32 = m[:, 6:11].astype(np.float32)
     return {
-        "cls": np.array([CLASS_ID[p.class_name] for p in parts], np.int64),
-        "inst": np.array([p.instance_id for p in parts], np.int64),
-        "rot": rot.astype(np.float32),
-        "trans": trans.astype(np.float32),
-        "size": size.astype(np.float32),
-        "color": lin([m.color for m in mats]),
-        "color2": lin([m.color2 for m in mats]),
-        "tex": np.array([TEXTURE_ID[m.texture] for m in mats], np.int64),
-        "image": np.array([m.image for m in mats], np.int64),
-        "scale": np.array([m.scale_m for m in mats], np.float32),
-        "spec": np.array([m.specular for m in mats], np.float32),
-        "shin": np.array([m.shininess for m in mats], np.float32),
-        "emis": np.array([m.emissive for m in mats], np.float32),
-        "salt": np.array([m.salt for m in mats], np.float32),
+        "cls": ids[:, 0].copy(), "inst": ids[:, 1].copy(),
+        "rot": rot.astype(np.float32), "trans": trans.astype(np.float32), "size": size.astype(np.float32),
+        "color": lin[:, 0:3], "color2": lin[:, 3:6], "tex": ids[:, 2].copy(), "image": ids[:, 3].copy(),
+        "scale": f32[:, 0], "spec": f32[:, 1], "shin": f32[:, 2], "emis": f32[:, 3], "salt": f32[:, 4],
     }
 
 

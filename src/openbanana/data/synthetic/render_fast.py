@@ -24,6 +24,7 @@ from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
 from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
     AA_OFFSETS,
+    PartRows,
     env_arrays,
     frame_outputs,
     light_arrays,
@@ -80,17 +81,17 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     that receives process seconds per stage and ray counts (for benchmarks)."""
     clock = _Clock(timings)
     atlas = template_atlas()
-    rot, size, trans = part_frames(spec)
-    attrs = part_attributes(spec, rot, size, trans)
+    rows = PartRows.of(spec)
+    rot, size, trans = part_frames(spec, rows)
+    attrs = part_attributes(spec, rot, size, trans, rows)
     pf, pi = part_table(attrs, rot, size)
     # instances in the world frame (axis-aligned rooms keep tight bounds), rays from the camera frame
     c2w = spec.camera.cam_to_world()
     cam_pos = np.asarray(spec.camera.position_m, np.float64)
-    offsets = np.array([p.offset for p in spec.parts], np.float64).reshape(-1, 3)
-    transforms = np.concatenate([np.matmul(c2w[None], rot) * size[:, None, :], offsets[:, :, None]], 2)
-    shape_index = np.array([atlas.index[p.shape] for p in spec.parts], np.int64)
-    scene = InstancedScene(shape_index, transforms, np.array([p.caster for p in spec.parts], bool),
-                           np.concatenate([c2w, cam_pos[:, None]], 1))
+    transforms = np.concatenate([np.matmul(c2w[None], rot) * size[:, None, :], rows.geo[:, 4:7, None]], 2)
+    index = atlas.index
+    shape_index = np.array([index[p.shape] for p in spec.parts], np.int64)
+    scene = InstancedScene(shape_index, transforms, rows.ids[:, 4] > 0, np.concatenate([c2w, cam_pos[:, None]], 1))
     clock("scene")
     cam = spec.camera
     focal = cam.focal_px(W)
