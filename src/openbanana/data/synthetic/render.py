@@ -184,13 +184,23 @@ def pixel_dirs(cam: Camera, H: int, W: int, offsets: np.ndarray | None = None, x
     """
     f = cam.focal_px(W)
     if xs is None:
-        ys, xs = np.mgrid[0:H, 0:W]
-        xs, ys = xs.reshape(-1) + 0.5, ys.reshape(-1) + 0.5
-    d = np.empty((len(xs), 3), np.float32)
-    d[:, 0] = (xs - W / 2) / f
-    d[:, 1] = -(ys - H / 2) / f
+        gx, gy = _centre_offsets(H, W)
+    else:
+        gx, gy = xs - W / 2, -(ys - H / 2)
+    d = np.empty((len(gx), 3), np.float32)
+    d[:, 0] = gx / f
+    d[:, 1] = gy / f
     d[:, 2] = -1.0
     return d
+
+
+@lru_cache(maxsize=8)
+def _centre_offsets(H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres relative to the image centre, x right and y up, row-major: ((H*W,), (H*W,))."""
+    ys, xs = np.mgrid[0:H, 0:W]
+    gx, gy = xs.reshape(-1) + 0.5 - W / 2, -(ys.reshape(-1) + 0.5 - H / 2)
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
 
 
 # ----------------------------------------------------------------------------- lights (camera frame)
@@ -527,19 +537,16 @@ def frame_outputs(H: int, W: int, rgb, t, part, nrm, vis, owner, part_cls, part_
 
     Args:
         rgb: (H, W, 3) uint8. t: (N,) hit distance (inf = miss). part: (N,) part index, -1 = miss.
-        nrm: (N, 3) shading normals. vis: (N, L) light visibility. owner: (N,) pixel of each sample.
-        part_cls, part_inst: per-part class and instance ids. scale: the exposure used.
+        nrm: (N, 3) shading normals (0 on a miss). vis: (N, L) light visibility. owner: (N,) pixel of
+        each sample. part_cls, part_inst: per-part class and instance ids. scale: the exposure used.
     """
     HW = H * W
-    hit = part[:HW] >= 0
-    pm = part[:HW][hit]
-    sem = np.full(HW, CLASS_ID["sky"], np.uint8)
-    inst = np.zeros(HW, np.int32)
-    sem[hit] = part_cls[pm]
-    inst[hit] = part_inst[pm]
-    normals = np.where(hit[:, None], nrm[:HW], 0).astype(np.float32)
-    out = {"rgb": rgb, "depth_m": np.where(hit, t[:HW], np.inf).astype(np.float32).reshape(H, W),
-           "normals": normals.reshape(H, W, 3), "semantic": sem.reshape(H, W), "instance": inst.reshape(H, W)}
+    pm = part[:HW]  # index -1 (a miss) picks the appended sky / no-instance entry
+    sem = np.append(np.asarray(part_cls, np.uint8), np.uint8(CLASS_ID["sky"]))[pm]
+    inst = np.append(np.asarray(part_inst, np.int32), np.int32(0))[pm]
+    out = {"rgb": rgb, "depth_m": t[:HW].astype(np.float32).reshape(H, W),
+           "normals": nrm[:HW].astype(np.float32).reshape(H, W, 3), "semantic": sem.reshape(H, W),
+           "instance": inst.reshape(H, W)}
     if return_aux:
         n_lights = max(1, vis.shape[1])
         lit = np.zeros((HW, n_lights), bool)
