@@ -3,17 +3,22 @@ doors, paintings; the camera inside the room looking in."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from openbanana.data.synthetic.builder import OBJECT_COLORS, WOOD_COLORS, Builder
+from openbanana.data.synthetic.builder import OBJECT_COLORS, WOOD_COLORS, Builder, Yaw
 from openbanana.data.synthetic.materials import Material, named
 from openbanana.data.synthetic.scene import Camera, Environment, Light, rot_x, rot_y, rot_z
+
+# fixed tilts, built once; every part gets its own copy
+_X90 = rot_x(90)
+_Z90 = rot_z(90) @ np.diag([1, 1, 1])
 
 
 def table(b: Builder, x, z, yaw, w, d, h, color, round_top=False, cls="table"):
     m = b.mat(color, "wood" if color in ("brown", "beige") else "flat", scale=0.12, specular=0.15)
     inst = b.new_object(cls, color, (w, h, d), (x, h / 2, z), "compound")
-    R = rot_y(yaw)
     if round_top:
         b.part("cylinder", (w, 0.04, w), (x, h - 0.02, z), m, cls, inst)
         b.part("cylinder_lo", (0.08, h - 0.04, 0.08), (x, (h - 0.04) / 2, z), m, cls, inst)
@@ -21,10 +26,11 @@ def table(b: Builder, x, z, yaw, w, d, h, color, round_top=False, cls="table"):
         d = w
     else:
         b.part("box", (w, 0.04, d), (x, h - 0.02, z), m, cls, inst, yaw)
+        turn = Yaw(yaw)
         for sx in (-1, 1):
             for sz in (-1, 1):
-                off = R @ np.array([sx * (w / 2 - 0.05), 0, sz * (d / 2 - 0.05)])
-                b.part("box", (0.045, h - 0.04, 0.045), (x + off[0], (h - 0.04) / 2, z + off[2]), m, cls, inst, yaw)
+                ox, oz = turn.offset(sx * (w / 2 - 0.05), sz * (d / 2 - 0.05))
+                b.part("box", (0.045, h - 0.04, 0.045), (x + ox, (h - 0.04) / 2, z + oz), m, cls, inst, yaw)
     b.surfaces.append((inst, x, z, w * 0.85, d * 0.85, h, yaw))
     return inst
 
@@ -35,13 +41,13 @@ def cabinet(b: Builder, x, z, yaw, w, d, h, color):
     b.part("box", (w, h - 0.06, d), (x, (h - 0.06) / 2 + 0.06, z), m, "cabinet", inst, yaw)
     b.part("box", (w - 0.04, 0.06, d - 0.06), (x, 0.03, z), b.mat("black"), "cabinet", inst, yaw)
     # drawer fronts and knobs
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     for k in range(2):
-        off = R @ np.array([(k - 0.5) * w / 2, 0, d / 2 + 0.005])
-        b.part("box", (w / 2 - 0.03, h * 0.7, 0.01), (x + off[0], h * 0.5, z + off[2]), b.mat(color, jitter=0.1),
+        ox, oz = turn.offset((k - 0.5) * w / 2, d / 2 + 0.005)
+        b.part("box", (w / 2 - 0.03, h * 0.7, 0.01), (x + ox, h * 0.5, z + oz), b.mat(color, jitter=0.1),
                "cabinet", inst, yaw)
-        off2 = R @ np.array([(k - 0.5) * w / 2, 0, d / 2 + 0.02])
-        b.part("sphere_lo", (0.03, 0.03, 0.03), (x + off2[0], h * 0.75, z + off2[2]), b.mat("gray", specular=0.6),
+        ox, oz = turn.offset((k - 0.5) * w / 2, d / 2 + 0.02)
+        b.part("sphere_lo", (0.03, 0.03, 0.03), (x + ox, h * 0.75, z + oz), b.mat("gray", specular=0.6),
                "cabinet", inst)
     b.surfaces.append((inst, x, z, w * 0.85, d * 0.8, h, yaw))
     return inst
@@ -51,14 +57,14 @@ def chair(b: Builder, x, z, yaw, color):
     m = b.mat(color, "flat", specular=0.1)
     s, h = 0.46, 0.45
     inst = b.new_object("chair", color, (s, 0.9, s), (x, 0.45, z), "compound")
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     b.part("box", (s, 0.05, s), (x, h, z), m, "chair", inst, yaw)
-    off = R @ np.array([0, 0, -s / 2 + 0.025])
-    b.part("box", (s, 0.45, 0.04), (x + off[0], h + 0.25, z + off[2]), m, "chair", inst, yaw)
+    ox, oz = turn.along_z(-s / 2 + 0.025)
+    b.part("box", (s, 0.45, 0.04), (x + ox, h + 0.25, z + oz), m, "chair", inst, yaw)
     for sx in (-1, 1):
         for sz in (-1, 1):
-            o = R @ np.array([sx * (s / 2 - 0.03), 0, sz * (s / 2 - 0.03)])
-            b.part("cylinder_lo", (0.035, h, 0.035), (x + o[0], h / 2, z + o[2]), m, "chair", inst)
+            ox, oz = turn.offset(sx * (s / 2 - 0.03), sz * (s / 2 - 0.03))
+            b.part("cylinder_lo", (0.035, h, 0.035), (x + ox, h / 2, z + oz), m, "chair", inst)
     return inst
 
 
@@ -67,35 +73,35 @@ def sofa(b: Builder, x, z, yaw, w, color):
     m = b.mat(color, tex, scale=0.15, specular=0.02, color2=tuple(c * 0.75 for c in named(color)))
     d, h = 0.9, 0.85
     inst = b.new_object("sofa", color, (w, h, d), (x, h / 2, z), "compound")
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     b.part("box", (w, 0.25, d), (x, 0.2, z), m, "sofa", inst, yaw)
-    b.part("box", (w - 0.3, 0.15, d - 0.25), (x + (R @ [0, 0, 0.1])[0], 0.4, z + (R @ [0, 0, 0.1])[2]), m, "sofa",
-           inst, yaw)
-    o = R @ np.array([0, 0, -d / 2 + 0.12])
-    b.part("box", (w, 0.5, 0.24), (x + o[0], 0.55, z + o[2]), m, "sofa", inst, yaw)
+    ox, oz = turn.along_z(0.1)
+    b.part("box", (w - 0.3, 0.15, d - 0.25), (x + ox, 0.4, z + oz), m, "sofa", inst, yaw)
+    ox, oz = turn.along_z(-d / 2 + 0.12)
+    b.part("box", (w, 0.5, 0.24), (x + ox, 0.55, z + oz), m, "sofa", inst, yaw)
     for sx in (-1, 1):  # arms stand 1 cm proud of the base on every side (no coincident faces)
-        o = R @ np.array([sx * (w / 2 - 0.09), 0, 0])
-        b.part("box", (0.2, 0.3, d + 0.02), (x + o[0], 0.45, z + o[2]), m, "sofa", inst, yaw)
+        ox, oz = turn.along_x(sx * (w / 2 - 0.09))
+        b.part("box", (0.2, 0.3, d + 0.02), (x + ox, 0.45, z + oz), m, "sofa", inst, yaw)
     for sx in (-1, 1):
-        o = R @ np.array([sx * 0.09, 0, -d / 2 + 0.05])
-        b.part("box", (0.06, 0.08, 0.06), (x + o[0] * 5, 0.04, z + o[2]), b.mat("black"), "sofa", inst, yaw)
+        ox, oz = turn.offset(sx * 0.09, -d / 2 + 0.05)
+        b.part("box", (0.06, 0.08, 0.06), (x + ox * 5, 0.04, z + oz), b.mat("black"), "sofa", inst, yaw)
     return inst
 
 
 def bed(b: Builder, x, z, yaw, w, color):
     L = 2.05
     inst = b.new_object("bed", color, (w, 0.9, L), (x, 0.3, z), "compound")
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     frame = b.mat(b.choice(WOOD_COLORS), "wood", scale=0.1)
     b.part("box", (w, 0.3, L), (x, 0.15, z), frame, "bed", inst, yaw)
     sheet = b.mat(color, b.pattern() if b.rng.uniform() < 0.5 else "flat", color2="white", scale=0.2)
     b.part("box", (w - 0.06, 0.22, L - 0.08), (x, 0.41, z), sheet, "bed", inst, yaw)
-    o = R @ np.array([0, 0, -L / 2])
-    b.part("box", (w, 0.95, 0.06), (x + o[0], 0.475, z + o[2]), frame, "bed", inst, yaw)
+    ox, oz = turn.along_z(-L / 2)
+    b.part("box", (w, 0.95, 0.06), (x + ox, 0.475, z + oz), frame, "bed", inst, yaw)
     for sx in ((-0.25, 0.25) if w > 1.2 else (0.0,)):
-        o = R @ np.array([sx * w, 0, -L / 2 + 0.3])
-        b.part("capsule", (0.5, 0.55, 0.32), (x + o[0], 0.56, z + o[2]), b.mat("white"), "bed", inst, yaw,
-               tilt=rot_z(90) @ np.diag([1, 1, 1]))
+        ox, oz = turn.offset(sx * w, -L / 2 + 0.3)
+        b.part("capsule", (0.5, 0.55, 0.32), (x + ox, 0.56, z + oz), b.mat("white"), "bed", inst, yaw,
+               tilt=_Z90.copy())
     return inst
 
 
@@ -103,12 +109,12 @@ def shelf(b: Builder, x, z, yaw, w, h, color, fill=True):
     d = 0.34
     m = b.mat(color, "wood" if color in ("brown", "beige") else "flat", scale=0.1)
     inst = b.new_object("shelf", color, (w, h, d), (x, h / 2, z), "compound")
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     for sx in (-1, 1):
-        o = R @ np.array([sx * (w / 2 - 0.015), 0, 0])
-        b.part("box", (0.03, h, d), (x + o[0], h / 2, z + o[2]), m, "shelf", inst, yaw)
-    o = R @ np.array([0, 0, -d / 2 + 0.01])
-    b.part("box", (w, h, 0.02), (x + o[0], h / 2, z + o[2]), m, "shelf", inst, yaw)
+        ox, oz = turn.along_x(sx * (w / 2 - 0.015))
+        b.part("box", (0.03, h, d), (x + ox, h / 2, z + oz), m, "shelf", inst, yaw)
+    ox, oz = turn.along_z(-d / 2 + 0.01)
+    b.part("box", (w, h, 0.02), (x + ox, h / 2, z + oz), m, "shelf", inst, yaw)
     n = max(2, int(h / 0.38))
     for k in range(n + 1):
         y = 0.04 + k * (h - 0.06) / n
@@ -119,16 +125,17 @@ def shelf(b: Builder, x, z, yaw, w, h, color, fill=True):
 
 
 def books(b: Builder, x, z, yaw, w, d, y, hmax, support):
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     u = -w / 2 + b.rng.uniform(0, 0.15)
     end = w / 2 * b.rng.uniform(0.3, 1.0)
     while u < end - 0.04:
         t = b.rng.uniform(0.02, 0.05)
         hh = b.rng.uniform(0.6, 1.0) * hmax
         col = b.choice(OBJECT_COLORS)
-        o = R @ np.array([u + t / 2, 0, 0.02])
-        inst = b.new_object("book", col, (t, hh, d * 0.7), (x + o[0], y + hh / 2, z + o[2]), "box", support)
-        b.part("box", (t, hh, d * 0.7), (x + o[0], y + hh / 2, z + o[2]), b.mat(col, jitter=0.12), "book", inst, yaw)
+        ox, oz = turn.offset(u + t / 2, 0.02)
+        pos = (x + ox, y + hh / 2, z + oz)
+        inst = b.new_object("book", col, (t, hh, d * 0.7), pos, "box", support)
+        b.part("box", (t, hh, d * 0.7), pos, b.mat(col, jitter=0.12), "book", inst, yaw)
         u += t + (0.002 if b.rng.uniform() < 0.9 else b.rng.uniform(0.05, 0.15))
 
 
@@ -169,8 +176,8 @@ def ceiling_lamp(b: Builder, x, z, H):
 def light_color(b: Builder) -> tuple[float, float, float]:
     if b.cfg.light_mode == "colored":
         hue = b.rng.uniform(0, 1)
-        c = np.array([abs(hue * 6 - 3) - 1, 2 - abs(hue * 6 - 2), 2 - abs(hue * 6 - 4)]).clip(0, 1)
-        return tuple(float(v) for v in 0.25 + 0.75 * c)
+        c = (abs(hue * 6 - 3) - 1, 2 - abs(hue * 6 - 2), 2 - abs(hue * 6 - 4))
+        return tuple(0.25 + 0.75 * min(max(v, 0.0), 1.0) for v in c)
     warm = b.rng.uniform(0, 1)
     return (1.0, 0.93 - 0.12 * warm, 0.86 - 0.28 * warm)
 
@@ -212,7 +219,7 @@ def small_object(b: Builder, x, z, y, support, max_size=0.35):
         m.specular, m.shininess = 0.5, 60.0
         if lying:
             inst = b.new_object("bottle", col, (2 * r, 2 * r, h), (x, y + r, z), "bottle", support, rolls=True)
-            b.part("bottle", (2 * r, h, 2 * r), (x, y + r, z), m, "bottle", inst, yaw, tilt=rot_x(90))
+            b.part("bottle", (2 * r, h, 2 * r), (x, y + r, z), m, "bottle", inst, yaw, tilt=_X90.copy())
         else:
             inst = b.new_object("bottle", col, (2 * r, h, 2 * r), (x, y + h / 2, z), "bottle", support)
             b.part("bottle", (2 * r, h, 2 * r), (x, y + h / 2, z), m, "bottle", inst, yaw)
@@ -220,12 +227,13 @@ def small_object(b: Builder, x, z, y, support, max_size=0.35):
         h = b.rng.uniform(0.08, 0.12)
         inst = b.new_object("cup", col, (h * 0.85, h, h * 0.85), (x, y + h / 2, z), "cup", support)
         b.part("cup", (h * 0.85, h, h * 0.85), (x, y + h / 2, z), m, "cup", inst, yaw)
-        b.part("torus", (h * 0.45, h * 0.5, h * 0.45), (x + h * 0.45 * np.cos(np.deg2rad(yaw)), y + h * 0.55,
-               z - h * 0.45 * np.sin(np.deg2rad(yaw))), m, "cup", inst, yaw, tilt=rot_x(90))
+        b.part("torus", (h * 0.45, h * 0.5, h * 0.45), (x + h * 0.45 * math.cos(math.radians(yaw)), y + h * 0.55,
+               z - h * 0.45 * math.sin(math.radians(yaw))), m, "cup", inst, yaw, tilt=_X90.copy())
     elif kind == "box":
-        s = b.rng.uniform(0.08, max_size) * np.array([1, b.rng.uniform(0.4, 1.0), b.rng.uniform(0.6, 1.2)])
+        k = b.rng.uniform(0.08, max_size)
+        s = (k, k * b.rng.uniform(0.4, 1.0), k * b.rng.uniform(0.6, 1.2))
         m.texture = "flat" if b.rng.uniform() < 0.6 else b.pattern()
-        inst = b.new_object("box", col, tuple(s), (x, y + s[1] / 2, z), "box", support)
+        inst = b.new_object("box", col, s, (x, y + s[1] / 2, z), "box", support)
         b.part("box", s, (x, y + s[1] / 2, z), m, "box", inst, yaw)
     elif kind == "vase":
         h = b.rng.uniform(0.15, min(0.4, max_size + 0.05))
@@ -244,9 +252,9 @@ def small_object(b: Builder, x, z, y, support, max_size=0.35):
             w = 0.6 * s if shape == "cylinder" else 0.3 * s
             bbox = (w, s, w)
             if b.rng.uniform() < 0.5:
-                tilt, rolls, bbox = rot_z(90), True, (s, w, w)
+                tilt, rolls, bbox = _Z90.copy(), True, (s, w, w)
         elif shape == "star":
-            tilt, bbox = rot_x(90), (0.96 * s, 0.3 * s, 0.9 * s)
+            tilt, bbox = _X90.copy(), (0.96 * s, 0.3 * s, 0.9 * s)
         elif shape == "knot":
             bbox = (0.82 * s, 0.4 * s, 0.86 * s)
         elif shape == "gem":
@@ -260,22 +268,22 @@ def small_object(b: Builder, x, z, y, support, max_size=0.35):
 def clutter_surfaces(b: Builder, density: float):
     for sid, x, z, w, d, y, yaw in list(b.surfaces):
         n = b.rng.poisson(density * w * d * 8 + 0.5)
-        R = rot_y(yaw)
+        turn = Yaw(yaw)
         placed: list[tuple[float, float]] = []
         for _ in range(min(int(n), 6)):
             lu, lv = b.rng.uniform(-w / 2 + 0.06, w / 2 - 0.06), b.rng.uniform(-d / 2 + 0.06, d / 2 - 0.06)
             if any((lu - pu) ** 2 + (lv - pv) ** 2 < 0.2 ** 2 for pu, pv in placed):
                 continue
             placed.append((lu, lv))
-            o = R @ np.array([lu, 0, lv])
+            ox, oz = turn.offset(lu, lv)
             if (b.rng.uniform() < 0.12 and b.objects[sid - 1].class_name in ("table", "cabinet")
                     and sum(L.kind == "point" for L in b.lights) < 3):
-                table_lamp(b, x + o[0], z + o[2], y, sid)
+                table_lamp(b, x + ox, z + oz, y, sid)
                 continue
             if b.rng.uniform() < 0.1:
-                plant(b, x + o[0], z + o[2], y, b.rng.uniform(0.35, 0.6), sid)
+                plant(b, x + ox, z + oz, y, b.rng.uniform(0.35, 0.6), sid)
                 continue
-            small_object(b, x + o[0], z + o[2], y, sid, max_size=0.3)
+            small_object(b, x + ox, z + oz, y, sid, max_size=0.3)
 
 
 # =========================================================================== rooms
@@ -302,18 +310,19 @@ def room(b: Builder, rtype: str):
     for pos, size, _ in walls:
         b.part("box", size, pos, wm, "wall")
     # skirting boards
+    # per wall: inward normal (x, z) and tangent (x, z), as rot_y(yaw) @ (0, 0, 1) and @ (1, 0, 0)
+    wall_axes = [(Yaw(yaw).along_z(1.0), Yaw(yaw).along_x(1.0)) for _, _, yaw in walls]
     for k, (pos, size, yaw) in enumerate(walls):
-        n = rot_y(yaw) @ np.array([0, 0, 1.0])
-        p = np.array(pos) + n * 0.06
+        (nx, nz), _ = wall_axes[k]
         length = W if k < 2 else D
-        b.part("box", (length, 0.08, 0.02), (p[0], 0.04, p[2]), b.mat("white", jitter=0.03), "wall", yaw=yaw)
+        b.part("box", (length, 0.08, 0.02), (pos[0] + nx * 0.06, 0.04, pos[2] + nz * 0.06),
+               b.mat("white", jitter=0.03), "wall", yaw=yaw)
 
     def on_wall(k, u, y, w, h, depth):
         pos, _, yaw = walls[k]
-        n = rot_y(yaw) @ np.array([0, 0, 1.0])
-        t = rot_y(yaw) @ np.array([1.0, 0, 0])
-        p = np.array([pos[0], 0, pos[2]]) + n * (0.05 + depth / 2) + t * u
-        return (p[0], y, p[2]), yaw
+        (nx, nz), (tx, tz) = wall_axes[k]
+        a = 0.05 + depth / 2
+        return (pos[0] + nx * a + tx * u, y, pos[2] + nz * a + tz * u), yaw
 
     # door
     dk = int(rng.integers(4))
@@ -357,13 +366,14 @@ def room(b: Builder, rtype: str):
     cz = D / 2 - rng.uniform(0.3, min(1.6, D * 0.35))
     cx = rng.uniform(-W / 2 + 0.4, W / 2 - 0.4)
     b.footprints.append((cx, cz, 0.45))
-    yaw_c = rng.uniform(-25, 25) + np.degrees(np.arctan2(cx, D * 0.6))  # look into the room
+    # np.arctan2, not math.atan2: numpy's differs in the last bit for some arguments
+    yaw_c = rng.uniform(-25, 25) + math.degrees(float(np.arctan2(cx, D * 0.6)))  # look into the room
     # never stare at a wall from up close: re-aim at the room centre if the view ray meets a wall < 1.5 m
-    fwd = -rot_y(yaw_c)[:, 2]
-    tx = ((W / 2 if fwd[0] > 0 else -W / 2) - cx) / fwd[0] if abs(fwd[0]) > 1e-6 else np.inf
-    tz = ((D / 2 if fwd[2] > 0 else -D / 2) - cz) / fwd[2] if abs(fwd[2]) > 1e-6 else np.inf
+    fwd_x, fwd_z = -math.sin(math.radians(yaw_c)), -math.cos(math.radians(yaw_c))  # -rot_y(yaw_c)[:, 2]
+    tx = ((W / 2 if fwd_x > 0 else -W / 2) - cx) / fwd_x if abs(fwd_x) > 1e-6 else math.inf
+    tz = ((D / 2 if fwd_z > 0 else -D / 2) - cz) / fwd_z if abs(fwd_z) > 1e-6 else math.inf
     if min(tx, tz) < 1.5:
-        yaw_c = np.degrees(np.arctan2(cx, cz)) + rng.uniform(-10, 10)
+        yaw_c = math.degrees(float(np.arctan2(cx, cz))) + rng.uniform(-10, 10)
     fov = float(rng.uniform(30, 100))
     ch = rng.uniform(0.4, min(2.1, H - 0.3))
     # narrow lenses and high cameras look down more, so the view holds the room, not a bare wall
@@ -416,26 +426,26 @@ def room(b: Builder, rtype: str):
             sofa(b, p[0], p[1], p[2], rng.uniform(1.6, 2.2), b.choice(("gray", "blue", "beige", "green", "brown", "red")))
         elif item == "bed" and (p := against_wall(1.05, 1.7)):
             (k_x, k_z, yaw) = p
-            n = rot_y(yaw) @ np.array([0, 0, 1.0])
-            bed(b, k_x + n[0] * 0.55, k_z + n[2] * 0.55, yaw, rng.uniform(1.0, 1.7), b.choice(OBJECT_COLORS))
+            nx, nz = Yaw(yaw).along_z(1.0)
+            bed(b, k_x + nx * 0.55, k_z + nz * 0.55, yaw, rng.uniform(1.0, 1.7), b.choice(OBJECT_COLORS))
         elif item == "table_low" and (p := in_room(0.55)):
             table(b, p[0], p[1], rng.uniform(0, 90), rng.uniform(0.8, 1.2), rng.uniform(0.5, 0.7), rng.uniform(0.38, 0.48),
                   wood(), round_top=rng.uniform() < 0.3)
         elif item == "dining" and (p := in_room(1.1)):
             w, d, yaw = rng.uniform(1.2, 1.8), rng.uniform(0.8, 1.0), float(rng.uniform(-20, 20))
             table(b, p[0], p[1], yaw, w, d, 0.75, wood(), round_top=rng.uniform() < 0.25)
-            R = rot_y(yaw)
+            turn = Yaw(yaw)
             ccol = wood() if rng.uniform() < 0.6 else b.choice(OBJECT_COLORS)
             for sx, sz, a in ((0, d / 2 + 0.3, 180), (0, -d / 2 - 0.3, 0), (w / 2 + 0.3, 0, 90), (-w / 2 - 0.3, 0, -90)):
                 if rng.uniform() < 0.75:
-                    o = R @ np.array([sx * 0.9 if sz else sx, 0, sz])
-                    chair(b, p[0] + o[0], p[1] + o[2], yaw + a + rng.uniform(-15, 15), ccol)
+                    ox, oz = turn.offset(sx * 0.9 if sz else sx, sz)
+                    chair(b, p[0] + ox, p[1] + oz, yaw + a + rng.uniform(-15, 15), ccol)
         elif item == "desk" and (p := against_wall(0.35, 1.4)):
             table(b, p[0], p[1], p[2], rng.uniform(1.1, 1.6), 0.7, 0.74, wood())
-            n = rot_y(p[2]) @ np.array([0, 0, 1.0])
+            nx, nz = Yaw(p[2]).along_z(1.0)
             if rng.uniform() < 0.8:
-                chair(b, p[0] + n[0] * 0.7, p[1] + n[2] * 0.7, p[2] + 180 + rng.uniform(-30, 30), b.choice(OBJECT_COLORS))
-            monitor(b, p[0] - n[0] * 0.15, p[1] - n[2] * 0.15, 0.74, p[2], len(b.objects) - (1 if b.objects[-1].class_name == "chair" else 0))
+                chair(b, p[0] + nx * 0.7, p[1] + nz * 0.7, p[2] + 180 + rng.uniform(-30, 30), b.choice(OBJECT_COLORS))
+            monitor(b, p[0] - nx * 0.15, p[1] - nz * 0.15, 0.74, p[2], len(b.objects) - (1 if b.objects[-1].class_name == "chair" else 0))
         elif item == "cabinet" and (p := against_wall(0.3, 1.0)):
             cabinet(b, p[0], p[1], p[2], rng.uniform(0.8, 1.6), 0.5, rng.uniform(0.6, 0.95), wood())
         elif item == "cabinet_tv" and (p := against_wall(0.25, 1.4)):
@@ -489,17 +499,17 @@ def room(b: Builder, rtype: str):
         sc = (1.0, 0.55, 0.3) if b.cfg.light_mode == "colored" else (1.0, 0.95, 0.85)
         b.lights.append(Light("sun", sc, float(rng.uniform(2.5, 4.0)), direction=tuple(float(v) for v in d)))
     if b.cfg.light_mode == "colored":
-        env.ambient_up = tuple(float(c) for c in np.array(light_color(b)) * 0.13)
+        env.ambient_up = tuple(c * 0.13 for c in light_color(b))
     return cam, env
 
 
 def monitor(b: Builder, x, z, y, yaw, support):
     inst = b.new_object("tv", "black", (0.6, 0.4, 0.05), (x, y + 0.28, z), "compound", support)
     b.part("box", (0.6, 0.36, 0.03), (x, y + 0.3, z), b.mat("black", specular=0.5, shininess=60), "tv", inst, yaw)
-    n = rot_y(yaw) @ np.array([0, 0, 1.0])
-    b.part("quad", (0.56, 0.32, 1), (x + n[0] * 0.016, y + 0.3, z + n[2] * 0.016),
+    nx, nz = Yaw(yaw).along_z(1.0)
+    b.part("quad", (0.56, 0.32, 1), (x + nx * 0.016, y + 0.3, z + nz * 0.016),
            Material((1, 1, 1), "image", emissive=0.8, image=int(b.rng.integers(24))), "tv", inst, yaw, caster=False)
-    b.part("box", (0.05, 0.12, 0.05), (x - n[0] * 0.03, y + 0.06, z - n[2] * 0.03), b.mat("black"), "tv", inst, yaw)
+    b.part("box", (0.05, 0.12, 0.05), (x - nx * 0.03, y + 0.06, z - nz * 0.03), b.mat("black"), "tv", inst, yaw)
 
 
 def tv(b: Builder, x, z, y, yaw, support):
@@ -507,9 +517,9 @@ def tv(b: Builder, x, z, y, yaw, support):
     h = w * 0.58
     inst = b.new_object("tv", "black", (w, h, 0.06), (x, y + 0.1 + h / 2, z), "compound", support)
     b.part("box", (w, h, 0.05), (x, y + 0.1 + h / 2, z), b.mat("black", specular=0.6, shininess=80), "tv", inst, yaw)
-    n = rot_y(yaw) @ np.array([0, 0, 1.0])
+    nx, nz = Yaw(yaw).along_z(1.0)
     on = b.rng.uniform() < 0.6
-    b.part("quad", (w - 0.04, h - 0.04, 1), (x + n[0] * 0.026, y + 0.1 + h / 2, z + n[2] * 0.026),
+    b.part("quad", (w - 0.04, h - 0.04, 1), (x + nx * 0.026, y + 0.1 + h / 2, z + nz * 0.026),
            Material((1, 1, 1) if on else (0.02, 0.02, 0.03), "image" if on else "flat", emissive=0.9 if on else 0.0,
                     specular=0.8, shininess=100, image=int(b.rng.integers(24))), "tv", inst, yaw, caster=False)
     b.part("box", (0.3, 0.1, 0.2), (x, y + 0.05, z), b.mat("black"), "tv", inst, yaw)

@@ -63,17 +63,24 @@ class Material:
     salt: float = 0.0  # per-material noise seed (never derived from part order, so edits stay local)
 
 
+# the same colours as sRGB floats in [0, 1] (divided once here, not per call)
+UNIT_COLORS: dict[str, tuple[float, float, float]] = {
+    name: (r / 255.0, g / 255.0, b / 255.0) for name, (r, g, b) in COLOR_NAMES.items()
+}
+
+
 def named(name: str, rng=None, jitter: float = 0.06) -> tuple[float, float, float]:
     """sRGB floats of a named colour, optionally jittered by ``rng.uniform(a, b)`` (staying well
     inside the name)."""
-    r, g, b = COLOR_NAMES[name]
+    r, g, b = UNIT_COLORS[name]
     if rng is None or jitter <= 0:
-        return (r / 255.0, g / 255.0, b / 255.0)
+        return (r, g, b)
     u = rng.uniform
     k = 1.0 + u(-jitter, jitter)
-    r = min(1.0, max(0.0, r / 255.0 * k + u(-jitter, jitter) * 0.3))  # draw order: k, then r, g, b
-    g = min(1.0, max(0.0, g / 255.0 * k + u(-jitter, jitter) * 0.3))
-    return (r, g, min(1.0, max(0.0, b / 255.0 * k + u(-jitter, jitter) * 0.3)))
+    # draw order: k, then r, g, b
+    r = min(1.0, max(0.0, r * k + u(-jitter, jitter) * 0.3))
+    g = min(1.0, max(0.0, g * k + u(-jitter, jitter) * 0.3))
+    return (r, g, min(1.0, max(0.0, b * k + u(-jitter, jitter) * 0.3)))
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:

@@ -3,11 +3,19 @@ lamps, signs and benches; sun, sky and fog."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from openbanana.data.synthetic.builder import OBJECT_COLORS, Builder
+from openbanana.data.synthetic.builder import OBJECT_COLORS, Builder, Yaw
 from openbanana.data.synthetic.materials import Material
-from openbanana.data.synthetic.scene import Camera, Environment, Light, rot_x, rot_y, rot_z
+from openbanana.data.synthetic.scene import Camera, Environment, Light, rot_x, rot_z
+
+# fixed tilts, built once; every part gets its own copy
+_X90 = rot_x(90)
+_Z90 = rot_z(90)
+_BACKREST_TILT = rot_x(-10)
+_ARM_TILT = {-1: rot_z(-8), 1: rot_z(8)}
 
 
 def car(b: Builder, x, z, yaw, color):
@@ -15,20 +23,20 @@ def car(b: Builder, x, z, yaw, color):
     inst = b.new_object("car", color, (Wd, 1.5, L), (x, 0.75, z), "compound", rolls=True)
     paint = b.mat(color, specular=0.7, shininess=90, jitter=0.05)
     glass = b.mat("black", specular=0.9, shininess=120)
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     b.part("box", (Wd, 0.62, L), (x, 0.62, z), paint, "car", inst, yaw)
-    o = R @ np.array([0, 0, -0.1 * L])
-    b.part("cabin", (Wd * 0.98, 0.55, L * 0.55), (x + o[0], 1.2, z + o[2]), glass, "car", inst, yaw)
-    o2 = R @ np.array([0, 0, -0.1 * L])
-    b.part("box", (Wd * 0.6, 0.04, L * 0.35), (x + o2[0], 1.49, z + o2[2]), paint, "car", inst, yaw)
+    ox, oz = turn.along_z(-0.1 * L)
+    b.part("cabin", (Wd * 0.98, 0.55, L * 0.55), (x + ox, 1.2, z + oz), glass, "car", inst, yaw)
+    b.part("box", (Wd * 0.6, 0.04, L * 0.35), (x + ox, 1.49, z + oz), paint, "car", inst, yaw)
     tire = b.mat("black", specular=0.05)
     for sx in (-1, 1):
         for sz in (-1, 1):
-            o = R @ np.array([sx * (Wd / 2 - 0.1), 0, sz * (L / 2 - 0.75)])  # cap 2 cm proud of the body
-            b.part("cylinder_lo", (0.66, 0.24, 0.66), (x + o[0], 0.33, z + o[2]), tire, "car", inst, yaw, tilt=rot_z(90))
+            ox, oz = turn.offset(sx * (Wd / 2 - 0.1), sz * (L / 2 - 0.75))  # cap 2 cm proud of the body
+            b.part("cylinder_lo", (0.66, 0.24, 0.66), (x + ox, 0.33, z + oz), tire, "car", inst, yaw,
+                   tilt=_Z90.copy())
     for sx in (-1, 1):
-        o = R @ np.array([sx * (Wd / 2 - 0.25), 0, -L / 2])
-        b.part("box", (0.3, 0.12, 0.04), (x + o[0], 0.75, z + o[2]), Material((1, 0.95, 0.8), emissive=1.5),
+        ox, oz = turn.offset(sx * (Wd / 2 - 0.25), -L / 2)
+        b.part("box", (0.3, 0.12, 0.04), (x + ox, 0.75, z + oz), Material((1, 0.95, 0.8), emissive=1.5),
                "car", inst, yaw)
     b.footprints.append((x, z, L / 2))
     return inst
@@ -38,18 +46,19 @@ def person(b: Builder, x, z, yaw):
     h = b.rng.uniform(1.55, 1.9)
     shirt = b.choice(OBJECT_COLORS)
     pants = b.choice(("blue", "black", "gray", "brown", "beige"))
-    skin = tuple(float(c) for c in np.array([0.85, 0.65, 0.5]) * b.rng.uniform(0.45, 1.1))
+    tone = b.rng.uniform(0.45, 1.1)
+    skin = (0.85 * tone, 0.65 * tone, 0.5 * tone)
     inst = b.new_object("person", shirt, (0.5, h, 0.3), (x, h / 2, z), "compound")
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     leg = 0.47 * h
     for sx in (-1, 1):
-        o = R @ np.array([sx * 0.09, 0, 0])
-        b.part("capsule", (0.26, leg, 0.26), (x + o[0], leg / 2, z + o[2]), b.mat(pants), "person", inst, yaw)
+        ox, oz = turn.along_x(sx * 0.09)
+        b.part("capsule", (0.26, leg, 0.26), (x + ox, leg / 2, z + oz), b.mat(pants), "person", inst, yaw)
     b.part("capsule", (0.62, 0.36 * h, 0.42), (x, leg + 0.16 * h, z), b.mat(shirt, "flat" if b.rng.uniform() < 0.7 else "stripes", color2="white", scale=0.05), "person", inst, yaw)
     for sx in (-1, 1):
-        o = R @ np.array([sx * 0.24, 0, 0])
-        b.part("capsule", (0.17, 0.36 * h, 0.17), (x + o[0], leg + 0.14 * h, z + o[2]), b.mat(shirt), "person", inst, yaw,
-               tilt=rot_z(sx * 8))
+        ox, oz = turn.along_x(sx * 0.24)
+        b.part("capsule", (0.17, 0.36 * h, 0.17), (x + ox, leg + 0.14 * h, z + oz), b.mat(shirt), "person", inst, yaw,
+               tilt=_ARM_TILT[sx].copy())
     b.part("sphere", (0.2, 0.24, 0.22), (x, h - 0.12, z), Material(skin, specular=0.1), "person", inst, yaw)
     b.part("sphere_lo", (0.21, 0.12, 0.22), (x, h - 0.06, z), b.mat(b.choice(("black", "brown", "yellow", "gray"))), "person",
            inst, yaw)
@@ -95,7 +104,8 @@ def sign_post(b: Builder, x, z, yaw):
     sid = b.new_object("sign", col, (0.6, 0.6, 0.03), (x, 2.4, z), "box", support=inst)
     shape = "cylinder" if b.rng.uniform() < 0.5 else "box"
     if shape == "cylinder":
-        b.part("cylinder", (0.6, 0.03, 0.6), (x, 2.4, z), b.mat(col, specular=0.3), "sign", sid, yaw, tilt=rot_x(90))
+        b.part("cylinder", (0.6, 0.03, 0.6), (x, 2.4, z), b.mat(col, specular=0.3), "sign", sid, yaw,
+               tilt=_X90.copy())
     else:
         b.part("box", (0.6, 0.6, 0.03), (x, 2.4, z), b.mat(col, specular=0.3), "sign", sid, yaw)
     return inst
@@ -105,13 +115,13 @@ def bench(b: Builder, x, z, yaw):
     col = b.choice(("brown", "green", "black", "gray"))
     inst = b.new_object("bench", col, (1.6, 0.85, 0.55), (x, 0.42, z), "compound")
     m = b.mat(col, "wood" if col == "brown" else "flat", scale=0.08)
-    R = rot_y(yaw)
+    turn = Yaw(yaw)
     b.part("box", (1.6, 0.05, 0.45), (x, 0.45, z), m, "bench", inst, yaw)
-    o = R @ np.array([0, 0, -0.22])
-    b.part("box", (1.6, 0.35, 0.04), (x + o[0], 0.68, z + o[2]), m, "bench", inst, yaw, tilt=rot_x(-10))
+    ox, oz = turn.along_z(-0.22)
+    b.part("box", (1.6, 0.35, 0.04), (x + ox, 0.68, z + oz), m, "bench", inst, yaw, tilt=_BACKREST_TILT.copy())
     for sx in (-1, 1):
-        o = R @ np.array([sx * 0.7, 0, 0])
-        b.part("box", (0.06, 0.45, 0.45), (x + o[0], 0.225, z + o[2]), b.mat("black"), "bench", inst, yaw)
+        ox, oz = turn.along_x(sx * 0.7)
+        b.part("box", (0.06, 0.45, 0.45), (x + ox, 0.225, z + oz), b.mat("black"), "bench", inst, yaw)
     return inst
 
 
@@ -223,9 +233,9 @@ def street(b: Builder, plaza: bool):
                        yaw=rng.uniform(0, 360))
                 b.footprints.append((x, z, 1.0))
     # sun and sky
-    el = np.deg2rad(rng.uniform(*b.cfg.sun_elevation_deg))
-    az = rng.uniform(0, 2 * np.pi)
-    d = -np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)])
+    el = math.radians(rng.uniform(*b.cfg.sun_elevation_deg))
+    az = rng.uniform(0, 2 * math.pi)
+    d = (-(math.cos(el) * math.cos(az)), -math.sin(el), -(math.cos(el) * math.sin(az)))
     dusk = b.cfg.light_mode == "colored"
     sun_col = (1.0, 0.55, 0.3) if dusk else (1.0, 0.96, 0.88)
     b.lights.append(Light("sun", sun_col, float(rng.uniform(3.0, 4.5)), direction=tuple(float(v) for v in d)))
