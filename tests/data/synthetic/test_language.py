@@ -77,3 +77,18 @@ def test_reasoning_answers_follow_affordances():
     near = q["the object closest to the camera"][0]
     vis = [o for o in s.objects if o.visible_px >= 23 and o.class_name not in ("window", "painting")]
     assert s.object(near).depth_m == min(o.depth_m for o in vis)
+
+
+def test_generated_noun_phrases_parse_back_to_their_tuples():
+    # referring_expressions checks proposals as parsed tuples; this is what parse() gives for their text
+    from openbanana.data.synthetic.classes import CLASSES
+    from openbanana.data.synthetic.language import _np_parsed, noun_phrase, parse
+    from openbanana.data.synthetic.materials import COLOR_NAMES
+
+    for cls in CLASSES:
+        for colour in COLOR_NAMES:
+            o = SceneObject(1, cls, colour, COLOR_NAMES[colour], (1.0, 1.0, 1.0), (0.0, 0.0, -3.0))
+            for wc in (False, True):
+                assert parse("the " + noun_phrase(o, wc))["target"] == _np_parsed(o, wc)
+                q = parse(f"the largest {noun_phrase(o, wc)} left of the {noun_phrase(o, not wc)}")
+                assert q["target"] == _np_parsed(o, wc) and q["landmark"] == _np_parsed(o, not wc)

@@ -27,31 +27,49 @@ def parse_size(size) -> tuple[int, int]:
 
 @njit(cache=True, nogil=True)
 def object_stats(inst, depth, W, n):
-    """Per instance id < n: pixel count, bbox (x0, y0, x1, y1), centroid sums and median depth.
+    """Per instance id 1 .. n-1: pixel count, bbox (x0, y0, x1, y1), centroid sums and median depth
+    (id 0, no object, is not measured: count 0, empty box, inf depth).
 
-    One counting sort of the pixels by instance, then an exact median of each segment."""
+    Rows are read as runs of one id (the bookkeeping per run, not per pixel; coordinate sums are
+    integers, so summing runs is exact); then one counting sort of the object pixels by id and an
+    exact median of each segment."""
     counts = np.zeros(n, np.int64)
     box = np.empty((n, 4), np.int64)
     box[:, 0] = box[:, 1] = 1 << 30
     box[:, 2] = box[:, 3] = -1
-    sums = np.zeros((n, 2))
-    for i in range(inst.shape[0]):
-        k = inst[i]
-        y, x = divmod(i, W)
-        counts[k] += 1
-        box[k, 0], box[k, 1] = min(box[k, 0], x), min(box[k, 1], y)
-        box[k, 2], box[k, 3] = max(box[k, 2], x), max(box[k, 3], y)
-        sums[k, 0] += x
-        sums[k, 1] += y
+    sum_x = np.zeros(n, np.int64)
+    sum_y = np.zeros(n, np.int64)
+    for y in range(inst.shape[0] // W):
+        row = y * W
+        x0 = 0
+        while x0 < W:
+            k = inst[row + x0]
+            x1 = x0 + 1  # one past the run's end
+            while x1 < W and inst[row + x1] == k:
+                x1 += 1
+            if k != 0:
+                m = x1 - x0
+                counts[k] += m
+                box[k, 0] = min(box[k, 0], x0)
+                box[k, 1] = min(box[k, 1], y)
+                box[k, 2] = max(box[k, 2], x1 - 1)
+                box[k, 3] = y  # rows come in order
+                sum_x[k] += (x0 + x1 - 1) * m // 2
+                sum_y[k] += y * m
+            x0 = x1
+    sums = np.empty((n, 2))
+    sums[:, 0] = sum_x
+    sums[:, 1] = sum_y
     starts = np.zeros(n + 1, np.int64)
     for k in range(n):
         starts[k + 1] = starts[k] + counts[k]
     fill = starts[:n].copy()
-    sd = np.empty(inst.shape[0], np.float64)
+    sd = np.empty(starts[n], np.float64)
     for i in range(inst.shape[0]):
         k = inst[i]
-        sd[fill[k]] = depth[i]
-        fill[k] += 1
+        if k != 0:
+            sd[fill[k]] = depth[i]
+            fill[k] += 1
     med = np.full(n, np.inf)
     for k in range(1, n):
         if counts[k]:
@@ -65,18 +83,20 @@ def measure_objects(scene: Scene) -> None:
     w2c = spec.camera.world_to_cam()
     c = np.asarray(spec.camera.position_m)
     W = scene.size[1]
-    inst = scene.instance.reshape(-1).astype(np.int64)
+    inst = scene.instance.reshape(-1)
     n = max(len(scene.objects) + 1, int(inst.max(initial=0)) + 1)
-    counts, box, sums, med = object_stats(inst, scene.depth_m.reshape(-1).astype(np.float64), W, n)
+    stats = object_stats(inst, scene.depth_m.reshape(-1), W, n)
+    counts, box, sums, med = (a.tolist() for a in stats)  # Python numbers: cheap per-object reads
     pos = (np.array([o.position_world_m for o in scene.objects], np.float64).reshape(-1, 3) - c) @ w2c.T
-    for o, p in zip(scene.objects, pos):
-        o.position_m = (float(p[0]), float(p[1]), float(p[2]))
+    for o, p in zip(scene.objects, pos.tolist()):
+        o.position_m = (p[0], p[1], p[2])
         k = o.instance_id
-        o.visible_px = int(counts[k]) if k < n else 0
+        o.visible_px = counts[k] if k < n else 0
         if o.visible_px:
-            o.bbox_px = (int(box[k, 0]), int(box[k, 1]), int(box[k, 2]), int(box[k, 3]))
-            o.centroid_px = (float(sums[k, 0] / counts[k]) + 0.5, float(sums[k, 1] / counts[k]) + 0.5)
-            o.depth_m = float(med[k])
+            o.bbox_px = tuple(box[k])
+            sx, sy = sums[k]
+            o.centroid_px = (sx / o.visible_px + 0.5, sy / o.visible_px + 0.5)
+            o.depth_m = med[k]
         else:
             o.bbox_px, o.centroid_px, o.depth_m = (0, 0, 0, 0), (0.0, 0.0), float("inf")
 

@@ -58,18 +58,22 @@ def _match(objs, cls, colour):
 
 
 def _volume(o):
-    return float(np.prod(o.size_m))
+    sx, sy, sz = o.size_m
+    return float(sx * sy * sz)  # = np.prod(size_m): left to right
+
+
+_SUPERLATIVE_KEYS = {
+    "largest": (lambda o: -_volume(o)),
+    "smallest": _volume,
+    "leftmost": (lambda o: o.centroid_px[0]),
+    "rightmost": (lambda o: -o.centroid_px[0]),
+    "nearest": (lambda o: o.depth_m),
+    "farthest": (lambda o: -o.depth_m),
+}
 
 
 def _superlative_key(sup):
-    return {
-        "largest": (lambda o: -_volume(o)),
-        "smallest": _volume,
-        "leftmost": (lambda o: o.centroid_px[0]),
-        "rightmost": (lambda o: -o.centroid_px[0]),
-        "nearest": (lambda o: o.depth_m),
-        "farthest": (lambda o: -o.depth_m),
-    }[sup]
+    return _SUPERLATIVE_KEYS[sup]
 
 
 def _relation(rel, target, landmark) -> bool:
@@ -97,16 +101,25 @@ def parse(expression: str) -> dict:
 def resolve(expression: str, scene) -> list[int]:
     """Instance ids of the visible objects an expression denotes (empty if none; > 1 if ambiguous)."""
     q = parse(expression)
-    objs = candidates(scene)
-    found = _match(objs, *q["target"])
-    if q["rel"]:
-        lms = _match(objs, *q["landmark"])
+    return _denotes(candidates(scene), q["sup"], q["target"], q["rel"], q["landmark"])
+
+
+def _denotes(objs, sup, target, rel, landmark) -> list[int]:
+    """resolve() on a parsed expression: target and landmark are (class, colour or None)."""
+    found = _match(objs, *target)
+    if rel:
+        lms = _match(objs, *landmark)
         if len(lms) != 1:
             return []
-        found = [o for o in found if o.instance_id != lms[0].instance_id and _relation(q["rel"], o, lms[0])]
-    if q["sup"] and found:
-        found = [min(found, key=_superlative_key(q["sup"]))]
+        found = [o for o in found if o.instance_id != lms[0].instance_id and _relation(rel, o, lms[0])]
+    if sup and found:
+        found = [min(found, key=_superlative_key(sup))]
     return sorted(o.instance_id for o in found)
+
+
+def _np_parsed(obj, with_colour: bool) -> tuple[str, str | None]:
+    """What parse() reads back from noun_phrase(obj, with_colour): (class, colour or None)."""
+    return obj.class_name, (obj.color_name if with_colour else None)
 
 
 def _clear_margin(sup, group, target, W) -> bool:
@@ -125,27 +138,28 @@ def _clear_margin(sup, group, target, W) -> bool:
 
 
 def referring_expressions(scene, rng: np.random.Generator, max_count: int = 8) -> list[tuple[str, int]]:
-    """Up to ``max_count`` (expression, instance_id) pairs, each resolving to exactly its object."""
+    """Up to ``max_count`` (expression, instance_id) pairs, each resolving to exactly its object.
+
+    Proposals are kept as parsed tuples (superlative, target, relation, landmark) and checked with
+    the resolver's own evaluation (:func:`_denotes`, what :func:`resolve` runs after parsing); only
+    the accepted one is written out as text."""
     objs = candidates(scene)
     W = scene.size[1]
     out: list[tuple[str, int]] = []
-    order = list(rng.permutation(len(objs)))
-    order.sort(key=lambda i: -objs[i].visible_px * rng.uniform(0.3, 1.0))
+    order = rng.permutation(len(objs)).tolist()
+    weight = iter(rng.uniform(0.3, 1.0, len(order)).tolist())  # one draw per object, in permutation order
+    order.sort(key=lambda i: -objs[i].visible_px * next(weight))
     for i in order:
         if len(out) >= max_count:
             break
         o = objs[i]
-        proposals = []
         colour_ok = o.class_name in COLOURED
-        proposals.append(("the " + noun_phrase(o, False), None))
-        if colour_ok:
-            proposals.append(("the " + noun_phrase(o, True), None))
+        colours = (False, True) if colour_ok else (False,)
+        # (superlative, with_colour, relation, landmark, landmark_with_colour)
+        proposals: list[tuple] = [(None, wc, None, None, False) for wc in colours]
         sups = list(SUPERLATIVES)
         rng.shuffle(sups)
-        for sup in sups[:3]:
-            for wc in ((False, True) if colour_ok else (False,)):
-                group = [x for x in objs if x.class_name == o.class_name and (not wc or x.color_name == o.color_name)]
-                proposals.append((f"the {sup} " + noun_phrase(o, wc), (sup, group)))
+        proposals += [(sup, wc, None, None, False) for sup in sups[:3] for wc in colours]
         landmarks = [x for x in objs if x.instance_id != o.instance_id]
         rng.shuffle(landmarks)
         for lm in landmarks[:4]:
@@ -153,17 +167,24 @@ def referring_expressions(scene, rng: np.random.Generator, max_count: int = 8) -
                 if not _relation(rel, o, lm):
                     continue
                 for lc in ((False, True) if lm.class_name in COLOURED else (False,)):
-                    for wc in ((False, True) if colour_ok else (False,)):
-                        proposals.append((f"the {noun_phrase(o, wc)} {rel} the {noun_phrase(lm, lc)}", None))
+                    proposals += [(None, wc, rel, lm, lc) for wc in colours]
         # prefer short, plain expressions but keep variety
         simple = proposals[:2]
         rest = proposals[2:]
         rng.shuffle(rest)
-        for expr, sup in simple + rest if rng.uniform() < 0.5 else rest + simple:
-            if resolve(expr, scene) != [o.instance_id]:
+        for sup, wc, rel, lm, lc in simple + rest if rng.uniform() < 0.5 else rest + simple:
+            target = _np_parsed(o, wc)
+            landmark = _np_parsed(lm, lc) if rel else None
+            if _denotes(objs, sup, target, rel, landmark) != [o.instance_id]:
                 continue
-            if sup is not None and not _clear_margin(sup[0], sup[1], o, W):
+            if sup is not None and not _clear_margin(sup, _match(objs, *target), o, W):
                 continue
+            if sup is not None:
+                expr = f"the {sup} " + noun_phrase(o, wc)
+            elif rel is not None:
+                expr = f"the {noun_phrase(o, wc)} {rel} the {noun_phrase(lm, lc)}"
+            else:
+                expr = "the " + noun_phrase(o, wc)
             out.append((expr, o.instance_id))
             break
     return out
