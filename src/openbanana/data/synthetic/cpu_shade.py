@@ -116,64 +116,31 @@ def surface(dirs, t, part, face, u, v, corner_normals, face_normals, pf, pos, nr
         if p < 0:
             continue
         f = face[i]
-        w0 = 1.0 - u[i] - v[i]
-        facing = 0.0
-        lsum = 0.0
-        gsum = 0.0
-        for a in range(3):
-            pos[i, a] = dirs[i, a] * t[i]
-            ln = 0.0
-            lg = 0.0
-            for b in range(3):
-                m = pf[p, 12 + 3 * a + b]
-                c = corner_normals[f, 0, b] * w0 + corner_normals[f, 1, b] * u[i] + corner_normals[f, 2, b] * v[i]
-                ln += m * c
-                lg += m * face_normals[f, b]
-            nrm[i, a] = ln
-            geo[i, a] = lg
-            lsum += ln * ln
-            gsum += lg * lg
-        ls = 1.0 / math.sqrt(lsum + 1e-20)
-        gs = 1.0 / math.sqrt(max(gsum, 1e-40))
-        for a in range(3):
-            nrm[i, a] *= ls
-            geo[i, a] *= gs
-            facing += geo[i, a] * dirs[i, a]
-        if facing > 0:
-            for a in range(3):
-                nrm[i, a] = -nrm[i, a]
-                geo[i, a] = -geo[i, a]
-
-
-@njit(cache=True, nogil=True)
-def shadow_rays(part, pos, nrm, geo, lights, org, dirs, tfar, pair_sample, pair_light):
-    """Shadow rays of every (hit sample, shadow-casting light) pair facing the light; returns how
-    many were written (the outputs are sized samples x lights)."""
-    k = 0
-    for j in range(lights.shape[0]):
-        if lights[j, 10] == 0:
-            continue
-        sun = lights[j, 0] > 0
-        for i in range(part.shape[0]):
-            if part[i] < 0:
-                continue
-            r = math.sqrt(pos[i, 0] ** 2 + pos[i, 1] ** 2 + pos[i, 2] ** 2)
-            eps = 1e-3 + 2e-4 * r
-            dn = 0.0
-            dg = 0.0
-            for a in range(3):
-                org[k, a] = pos[i, a] + geo[i, a] * eps
-            for a in range(3):
-                d = -lights[j, 4 + a] if sun else lights[j, 1 + a] - org[k, a]
-                dirs[k, a] = d
-                dn += nrm[i, a] * d
-                dg += geo[i, a] * d
-            if dn > 0 and dg > 0:
-                tfar[k] = 1e4 if sun else 0.999
-                pair_sample[k] = i
-                pair_light[k] = j
-                k += 1
-    return k
+        ui, vi = u[i], v[i]
+        w0 = 1.0 - ui - vi
+        # template-frame normal interpolated over the triangle's corners, and the face normal
+        c0 = corner_normals[f, 0, 0] * w0 + corner_normals[f, 1, 0] * ui + corner_normals[f, 2, 0] * vi
+        c1 = corner_normals[f, 0, 1] * w0 + corner_normals[f, 1, 1] * ui + corner_normals[f, 2, 1] * vi
+        c2 = corner_normals[f, 0, 2] * w0 + corner_normals[f, 1, 2] * ui + corner_normals[f, 2, 2] * vi
+        f0, f1, f2 = face_normals[f, 0], face_normals[f, 1], face_normals[f, 2]
+        # both into the camera frame by the part's inverse transpose, then normalised
+        n0 = 0.0 + pf[p, 12] * c0 + pf[p, 13] * c1 + pf[p, 14] * c2
+        n1 = 0.0 + pf[p, 15] * c0 + pf[p, 16] * c1 + pf[p, 17] * c2
+        n2 = 0.0 + pf[p, 18] * c0 + pf[p, 19] * c1 + pf[p, 20] * c2
+        g0 = 0.0 + pf[p, 12] * f0 + pf[p, 13] * f1 + pf[p, 14] * f2
+        g1 = 0.0 + pf[p, 15] * f0 + pf[p, 16] * f1 + pf[p, 17] * f2
+        g2 = 0.0 + pf[p, 18] * f0 + pf[p, 19] * f1 + pf[p, 20] * f2
+        ls = 1.0 / math.sqrt(0.0 + n0 * n0 + n1 * n1 + n2 * n2 + 1e-20)
+        gs = 1.0 / math.sqrt(max(0.0 + g0 * g0 + g1 * g1 + g2 * g2, 1e-40))
+        # rounded to float32 before the scaling, as when stored and scaled in place
+        n0, n1, n2 = np.float32(np.float32(n0) * ls), np.float32(np.float32(n1) * ls), np.float32(np.float32(n2) * ls)
+        g0, g1, g2 = np.float32(np.float32(g0) * gs), np.float32(np.float32(g1) * gs), np.float32(np.float32(g2) * gs)
+        ti = t[i]
+        pos[i, 0], pos[i, 1], pos[i, 2] = dirs[i, 0] * ti, dirs[i, 1] * ti, dirs[i, 2] * ti
+        if 0.0 + g0 * dirs[i, 0] + g1 * dirs[i, 1] + g2 * dirs[i, 2] > 0:
+            n0, n1, n2, g0, g1, g2 = -n0, -n1, -n2, -g0, -g1, -g2
+        nrm[i, 0], nrm[i, 1], nrm[i, 2] = n0, n1, n2
+        geo[i, 0], geo[i, 1], geo[i, 2] = g0, g1, g2
 
 
 @njit(cache=True, nogil=True)
@@ -182,13 +149,6 @@ def init_visibility(part, lights, vis):
     for i in range(part.shape[0]):
         for j in range(lights.shape[0]):
             vis[i, j] = 1.0 if (part[i] >= 0 and lights[j, 10] == 0) else 0.0
-
-
-@njit(cache=True, nogil=True)
-def apply_occlusion(occluded, pair_sample, pair_light, vis):
-    for k in range(occluded.shape[0]):
-        if not occluded[k]:
-            vis[pair_sample[k], pair_light[k]] = 1.0
 
 
 @njit(cache=True, nogil=True)

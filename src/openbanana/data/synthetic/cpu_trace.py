@@ -9,11 +9,13 @@ compiles in but cannot cache to disk: they are kept small so the per-process com
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
 
 import numpy as np
 from numba import njit
 
+from openbanana.data.synthetic.cpu_shade import init_visibility
 from openbanana.data.synthetic.instanced import packet_buffer
 from openbanana.data.synthetic.raycast import _lib
 
@@ -23,6 +25,7 @@ _PROTO = ctypes.CFUNCTYPE(None, _U64, _U64, _U64, _U64)
 _INTERSECT16 = _PROTO(ctypes.cast(_lib_handle.rtcIntersect16, ctypes.c_void_p).value)
 _OCCLUDED16 = _PROTO(ctypes.cast(_lib_handle.rtcOccluded16, ctypes.c_void_p).value)
 _INVALID = np.uint32(0xFFFFFFFF)
+_IDENTITY = np.eye(3, 4)
 
 
 @njit(nogil=True)
@@ -73,14 +76,86 @@ def _intersect(scene, valid, buf, xf, org, dirs, array_part, shape_index, face_o
 
 
 @njit(nogil=True)
-def _occluded(scene, valid, buf, xf, org, dirs, tfar, out):
-    n = dirs.shape[0]
-    base = buf.ctypes.data
-    for start in range(0, n, 16):
-        _pack(buf, xf, org, dirs, tfar, start, n, np.uint32(1))
-        _OCCLUDED16(valid, scene, base, 0)
-        for j in range(min(16, n - start)):
-            out[start + j] = buf[8, j] == -np.inf
+def _set_ray(buf, ub, j, xf, o0, o1, o2, d0, d1, d2, tfar, mask):
+    """Write one camera-frame ray into lane j of a packet (``ub``: the packet viewed as uint32),
+    mapped into the scene frame (rigid: t is unchanged)."""
+    for a in range(3):
+        buf[a, j] = xf[a, 0] * o0 + xf[a, 1] * o1 + xf[a, 2] * o2 + xf[a, 3]
+        buf[4 + a, j] = xf[a, 0] * d0 + xf[a, 1] * d1 + xf[a, 2] * d2
+    buf[3, j] = 0.0
+    buf[7, j] = 0.0
+    buf[8, j] = tfar
+    ub[9, j] = mask
+    ub[10, j] = 0
+    ub[11, j] = 0
+
+
+@njit(nogil=True)
+def _cast_shadows(scene, valid, buf, ub, m, lane_sample, lane_light, vis):
+    """Cast the m rays of a packet (the rest padded with empty rays, tfar 0) and mark the pairs
+    that reach their light."""
+    for k in range(m, 16):
+        _set_ray(buf, ub, k, _IDENTITY, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, np.float32(0.0), np.uint32(1))
+    _OCCLUDED16(valid, scene, buf.ctypes.data, 0)
+    for k in range(m):
+        if buf[8, k] != -np.inf:  # Embree sets tfar to -inf on an occluded ray
+            vis[lane_sample[k], lane_light[k]] = 1.0
+
+
+@njit(nogil=True)
+def _shadows(scene, valid, buf, xf, part, pos, nrm, geo, lights, vis):
+    init_visibility(part, lights, vis)
+    ub = buf.view(np.uint32)
+    lane_sample, lane_light = np.empty(16, np.int64), np.empty(16, np.int64)
+    m = cast = 0
+    for j in range(lights.shape[0]):
+        if lights[j, 10] == 0:
+            continue
+        sun = lights[j, 0] > 0
+        tf = np.float32(1e4) if sun else np.float32(0.999)
+        for i in range(part.shape[0]):
+            if part[i] < 0:
+                continue
+            # the shadow ray, in line (a call per pair costs 5x the arithmetic): from the hit point
+            # offset along the geometric normal, toward the light; none where the light is behind
+            # the shading or the geometric surface
+            p0, p1, p2 = pos[i, 0], pos[i, 1], pos[i, 2]
+            eps = 1e-3 + 2e-4 * math.sqrt(p0 ** 2 + p1 ** 2 + p2 ** 2)
+            o0 = np.float32(p0 + geo[i, 0] * eps)
+            o1 = np.float32(p1 + geo[i, 1] * eps)
+            o2 = np.float32(p2 + geo[i, 2] * eps)
+            if sun:  # a direction
+                d0, d1, d2 = -lights[j, 4], -lights[j, 5], -lights[j, 6]
+            else:
+                d0, d1, d2 = lights[j, 1] - o0, lights[j, 2] - o1, lights[j, 3] - o2
+            dn = 0.0
+            dn += nrm[i, 0] * d0
+            dn += nrm[i, 1] * d1
+            dn += nrm[i, 2] * d2
+            dg = 0.0
+            dg += geo[i, 0] * d0
+            dg += geo[i, 1] * d1
+            dg += geo[i, 2] * d2
+            if not (dn > 0 and dg > 0):
+                continue
+            for a in range(3):
+                buf[a, m] = xf[a, 0] * o0 + xf[a, 1] * o1 + xf[a, 2] * o2 + xf[a, 3]
+                buf[4 + a, m] = xf[a, 0] * d0 + xf[a, 1] * d1 + xf[a, 2] * d2
+            buf[3, m] = 0.0
+            buf[7, m] = 0.0
+            buf[8, m] = tf
+            ub[9, m] = 1
+            ub[10, m] = 0
+            ub[11, m] = 0
+            lane_sample[m], lane_light[m] = i, j
+            m += 1
+            if m == 16:
+                _cast_shadows(scene, valid, buf, ub, 16, lane_sample, lane_light, vis)
+                cast += 16
+                m = 0
+    if m:
+        _cast_shadows(scene, valid, buf, ub, m, lane_sample, lane_light, vis)
+    return cast + m
 
 
 _LOCAL = threading.local()  # one pair of packet buffers per thread
@@ -113,11 +188,11 @@ def intersect(scene, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.
     return t, part, face, u, v
 
 
-def occluded(scene, org: np.ndarray, dirs: np.ndarray, tfar: np.ndarray) -> np.ndarray:
-    """Whether a shadow caster lies on each ray for t in (0, tfar). Shape: (N,) bool."""
-    out = np.zeros(len(dirs), bool)
-    if len(dirs):
-        buf = _buffer("ray", 12)
-        _occluded(scene.ptr, _lib()["valid"].ctypes.data, buf, scene.cam_to_scene, np.ascontiguousarray(org, np.float32),
-                  np.ascontiguousarray(dirs, np.float32), np.ascontiguousarray(tfar, np.float32), out)
-    return out
+def shadow_visibility(scene, part: np.ndarray, pos: np.ndarray, nrm: np.ndarray, geo: np.ndarray, lights: np.ndarray,
+                      vis: np.ndarray) -> int:
+    """Fill ``vis`` (N, L) float32: 1 where light j reaches hit sample i (no shadow caster between,
+    the light in front of the surface; always for lights that cast no shadows), else 0. Shadow rays
+    are built (``cpu_shade.shadow_ray``) and cast packet by packet, light after light, with no
+    ray arrays in between. Returns how many rays were cast."""
+    return _shadows(scene.ptr, _lib()["valid"].ctypes.data, _buffer("ray", 12), scene.cam_to_scene, part, pos, nrm, geo,
+                    lights, vis)
