@@ -9,11 +9,13 @@ printed beside it is the default model's training images/s if ``openbanana.train
 ``measure_train_images_per_second``; otherwise a stand-in measured in the same run: one
 AdamW step of a 1.6 M-parameter conv UNet (6 input channels, batch 16) on the CPU.
 
-GPU (--gpu): renders batches with the torch renderer (render_batch, scene sampling spread over a
-process pool) and prints scenes/s beside the CPU per-core rate measured in the same run.
+GPU (--gpu): renders batches with the torch renderer (``stream_batches``: scene sampling and
+language on a process pool, overlapped with the device) and prints scenes/s beside the CPU per-core
+rate measured in the same run, and the stage split of one batch; ``--intersector`` picks Warp's BVH
+or the brute-force test. ``--device cpu`` runs the same path on the CPU (a functional check).
 
     python benchmarks/bench_synthetic.py --n 200 --size 128 --compare
-    python benchmarks/bench_synthetic.py --gpu --size 128 --batch 64 --n 512
+    python benchmarks/bench_synthetic.py --gpu --size 128 --batch 64 --n 512 [--intersector brute]
 """
 
 from __future__ import annotations
@@ -142,25 +144,29 @@ def reference_train_images_per_s(size: int) -> tuple[float, str]:
     return ips, f"stand-in: {n_params / 1e6:.2f} M-param conv UNet, AdamW, batch 16, {size}x{size}, CPU ({torch.get_num_threads()} threads)"
 
 
-def gpu_rate(n: int, size: int, split: str, batch: int, device: str, workers: int) -> dict:
+def gpu_rate(n: int, size: int, split: str, batch: int, device: str, workers: int, intersector: str) -> dict:
+    """Scenes/s of the batched torch renderer, CPU preparation and finishing overlapped with the
+    device (``stream_batches``), and the wall seconds per stage of one extra timed batch."""
     import torch
 
-    from openbanana.data.synthetic.gpu import render_batch
+    from openbanana.data.synthetic.gpu import render_batch, resolve_intersector, stream_batches
 
     cuda = torch.device(device).type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    kw = {"size": size, "device": device, "intersector": intersector}
     with mp.get_context("fork").Pool(workers) as pool:
-        render_batch(list(range(min(batch, 8))), split=split, size=size, device=device, pool=pool)  # compile, warm
+        render_batch(list(range(min(batch, 8))), split=split, pool=pool, **kw)  # compile, warm
         sync()
         t = time.perf_counter()
         done = 0
-        while done < n:
-            render_batch(list(range(30_000 + done, 30_000 + done + batch)), split=split, size=size, device=device,
-                         pool=pool)
-            done += batch
+        for scenes in stream_batches(range(30_000, 30_000 + n), batch=batch, pool=pool, split=split, **kw):
+            done += len(scenes)
         sync()
-        return {"scenes_s": done / (time.perf_counter() - t), "batch": batch, "prep_workers": workers,
-                "device": torch.cuda.get_device_name() if cuda else device}
+        rate = done / (time.perf_counter() - t)
+        stages: dict = {}
+        render_batch(list(range(40_000, 40_000 + batch)), split=split, pool=pool, timings=stages, **kw)
+    return {"scenes_s": rate, "batch": batch, "prep_workers": workers, "intersector": resolve_intersector(intersector),
+            "device": torch.cuda.get_device_name() if cuda else device, "stages": stages}
 
 
 def main() -> None:
@@ -174,6 +180,8 @@ def main() -> None:
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--intersector", default="auto", choices=["auto", "warp", "brute"],
+                    help="batched intersector of the GPU path")
     args = ap.parse_args()
     from openbanana.data.workers import prepare_data_worker
 
@@ -197,9 +205,13 @@ def main() -> None:
         rate = cpu_workers(args.n, args.size, args.split, args.workers)
         print(f"  CPU pool of {args.workers} processes (wall clock): {rate:.1f} scenes/s")
     if args.gpu:
-        g = gpu_rate(args.n, args.size, args.split, args.batch, args.device, max(1, (os.cpu_count() or 2) - 1))
-        print(f"  GPU ({g['device']}, batch {g['batch']}, {g['prep_workers']} CPU prep workers): {g['scenes_s']:.1f} "
-              f"scenes/s = {g['scenes_s'] / cpu['scenes_per_core_s']:.1f}x one CPU core")
+        g = gpu_rate(args.n, args.size, args.split, args.batch, args.device, max(1, (os.cpu_count() or 2) - 1),
+                     args.intersector)
+        print(f"  GPU ({g['device']}, {g['intersector']} intersector, batch {g['batch']}, {g['prep_workers']} CPU "
+              f"prep workers): {g['scenes_s']:.1f} scenes/s = {g['scenes_s'] / cpu['scenes_per_core_s']:.1f}x one CPU core")
+        per = {k: 1e3 * v / g["batch"] for k, v in g["stages"].items()}
+        print("    one batch, ms per scene (wall, device synchronised per stage): "
+              + "; ".join(f"{k} {v:.2f}" for k, v in per.items()))
     else:
         ips, what = reference_train_images_per_s(min(args.size, 64))
         print(f"  training reference: {ips:.1f} images/s ({what})")
