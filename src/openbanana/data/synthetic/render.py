@@ -16,6 +16,7 @@ Shading is written against a tiny array namespace (numpy or torch) so the torch 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -88,15 +89,23 @@ class PartRows:
 
     @staticmethod
     def of(spec: WorldSpec) -> PartRows:
+        # one flat list of floats and one of ints, packed by struct (~3x faster than np.array on
+        # Python floats; the values, ints and bools included, convert exactly as np.array's)
         parts = spec.parts
         P = len(parts)
-        geo = np.array([(p.yaw_deg, *p.size_m, *p.offset) for p in parts], np.float64).reshape(P, 7)
-        mats = [p.material for p in parts]
-        mat = np.array([(*m.color, *m.color2, m.scale_m, m.specular, m.shininess, m.emissive, m.salt) for m in mats],
-                       np.float64).reshape(P, 11)
-        ids = np.array([(CLASS_ID[p.class_name], p.instance_id, TEXTURE_ID[m.texture], m.image, p.caster)
-                        for p, m in zip(parts, mats)], np.int64).reshape(P, 5)
-        return PartRows(geo, mat, ids, {i: p.tilt for i, p in enumerate(parts) if p.tilt is not None})
+        fl: list = []
+        it: list = []
+        tilts = {}
+        for i, p in enumerate(parts):
+            m = p.material
+            fl += (p.yaw_deg, *p.size_m, *p.offset, *m.color, *m.color2, m.scale_m, m.specular, m.shininess,
+                   m.emissive, m.salt)
+            it += (CLASS_ID[p.class_name], p.instance_id, TEXTURE_ID[m.texture], m.image, p.caster)
+            if p.tilt is not None:
+                tilts[i] = p.tilt
+        f = np.frombuffer(bytearray(struct.pack(f"{18 * P}d", *fl)), np.float64).reshape(P, 18)
+        ids = np.frombuffer(bytearray(struct.pack(f"{5 * P}q", *it)), np.int64).reshape(P, 5)
+        return PartRows(f[:, :7], f[:, 7:], ids, tilts)
 
 
 def _part_rotations(rows: PartRows, w2c: np.ndarray) -> np.ndarray:
