@@ -131,3 +131,23 @@ def test_render_batch_bad_arguments():
         render_batch([0], size=16, device="cpu", intersector="bvh")
     with pytest.raises(ValueError, match="prepared has 0 scenes for 1 seeds"):
         render_batch([0], size=16, device="cpu", prepared=[])
+
+
+def test_edge_subsamples_on_the_device_equal_subsample_dirs():
+    from openbanana.data.synthetic.gpu import edge_subsamples
+    from openbanana.data.synthetic.render import AA_OFFSETS, subsample_dirs
+    from openbanana.data.synthetic.world import sample_world
+
+    rng = np.random.default_rng(0)
+    H, W = 12, 16
+    maps = [rng.integers(-1, 3, (H, W)), np.zeros((H, W), int), np.repeat(rng.integers(0, 2, (1, W)), H, 0)]
+    cams = [sample_world(s, "train").camera for s in range(3)]
+    focal = torch.tensor([c.focal_px(W) for c in cams], dtype=torch.float64)
+    dirs, valid, pixel = edge_subsamples(torch.as_tensor(np.stack(maps)), focal)
+    assert valid[1].sum() == 0  # no edges in a uniform map
+    for b, (cam, pm) in enumerate(zip(cams, maps)):
+        edges, ref = subsample_dirs(cam, pm)
+        n = len(ref)
+        assert valid[b, :n].all() and not valid[b, n:].any()
+        np.testing.assert_array_equal(dirs[b, :n].numpy(), ref)  # bit-identical directions
+        np.testing.assert_array_equal(pixel[b, :n].numpy(), np.repeat(edges, len(AA_OFFSETS)))

@@ -24,7 +24,6 @@ from openbanana.data.synthetic.render import (
     AA_OFFSETS,
     albedo,
     assemble,
-    edge_pixels,
     env_arrays,
     light_arrays,
     pixel_dirs,
@@ -258,17 +257,52 @@ def _batched_occluded(o, d, tfar, a, e1, e2, chunk_elems=None):
     return res
 
 
-def _pad_rows(chunks, width, fill, device):
-    """Stack per-scene [n_b, ...] tensors into [B, max n_b, ...] plus a validity mask."""
+def edge_pixels_torch(part_map):
+    """``render.edge_pixels`` of a batch: part_map (B, H, W) -> (B, H, W) bool."""
     import torch
 
-    n = max([len(c) for c in chunks] + [1])
-    out = torch.full((len(chunks), n, *width), fill, dtype=chunks[0].dtype if chunks else torch.float32, device=device)
-    valid = torch.zeros((len(chunks), n), dtype=torch.bool, device=device)
-    for b, c in enumerate(chunks):
-        out[b, : len(c)] = c
-        valid[b, : len(c)] = True
-    return out, valid
+    e = torch.zeros_like(part_map, dtype=torch.bool)
+    d = part_map[:, :, 1:] != part_map[:, :, :-1]
+    e[:, :, 1:] |= d
+    e[:, :, :-1] |= d
+    d = part_map[:, 1:, :] != part_map[:, :-1, :]
+    e[:, 1:, :] |= d
+    e[:, :-1, :] |= d
+    return e
+
+
+def edge_subsamples(part_map, focal):
+    """Anti-aliasing subsamples of every scene's edge pixels, on the device, in the order and with
+    the float64-then-float32 arithmetic of ``render.subsample_dirs`` / ``pixel_dirs``.
+
+    Args:
+        part_map: (B, H, W) part index of each pixel centre (-1: sky).
+        focal: (B,) float64 focal lengths in pixels.
+    Returns:
+        dirs (B, M, 3) float32 camera-frame directions (padding (0, 0, -1)), valid (B, M) bool and
+        pixel (B, M) int64 flat pixel index, M = the most subsamples of any scene.
+    """
+    import torch
+
+    B, H, W = part_map.shape
+    dev, K = part_map.device, len(AA_OFFSETS)
+    b, pix = torch.nonzero(edge_pixels_torch(part_map).view(B, -1), as_tuple=True)  # scene-major, pixel order
+    off = torch.as_tensor(AA_OFFSETS, dtype=torch.float64, device=dev)
+    ex = ((pix % W).double() + 0.5)[:, None] + off[None, :, 0]
+    ey = ((pix // W).double() + 0.5)[:, None] + off[None, :, 1]
+    f = focal[b][:, None]
+    d = torch.stack([(ex - W / 2) / f, -(ey - H / 2) / f, torch.full_like(ex, -1.0)], -1).float()  # [E, K, 3]
+    per_scene = torch.bincount(b, minlength=B)
+    first = torch.cumsum(per_scene, 0) - per_scene
+    slot = ((torch.arange(len(b), device=dev) - first[b])[:, None] * K + torch.arange(K, device=dev)).reshape(-1)
+    rows = b.repeat_interleave(K)
+    M = max(1, int(per_scene.max().item()) * K if len(b) else 1)
+    dirs = torch.zeros((B, M, 3), device=dev)
+    dirs[..., 2] = -1.0
+    valid = torch.zeros((B, M), dtype=torch.bool, device=dev)
+    pixel = torch.zeros((B, M), dtype=torch.int64, device=dev)
+    dirs[rows, slot], valid[rows, slot], pixel[rows, slot] = d.reshape(-1, 3), True, pix.repeat_interleave(K)
+    return dirs, valid, pixel
 
 
 class BruteForceBatch:
@@ -370,16 +404,15 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     ops = TorchOps(device)
     dev = ops.device
     B, R = len(prepared), H * W
-    # ---- 1. geometry of all scenes: padded triangles, concatenated attributes
-    tris, f_off, p_off, fo, po = [], [], [], 0, 0
+    # ---- 1. geometry of all scenes: triangles (one upload), concatenated attributes
+    counts = [len(geo.faces) for _, geo in prepared]
+    tri_all = ops.t(np.concatenate([geo.vertices[geo.faces] for _, geo in prepared]).astype(np.float32))
+    tris = list(torch.split(tri_all, counts))
+    n_casters = [geo.n_casters for _, geo in prepared]
+    f_off, p_off, fo, po = [], [], 0, 0
     cat = {k: [] for k in ("corner_normals", "face_normals", "face_part")}
     parts = {k: [] for k in prepared[0][1].part}
-    n_casters = []
-    for spec, geo in prepared:
-        v = torch.as_tensor(geo.vertices, device=dev)
-        tri = v[torch.as_tensor(geo.faces, device=dev)]
-        tris.append(tri)
-        n_casters.append(geo.n_casters)
+    for _, geo in prepared:
         f_off.append(fo)
         p_off.append(po)
         cat["corner_normals"].append(geo.corner_normals)
@@ -407,18 +440,9 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     clock("primary")
     # ---- 3. anti-aliasing subsamples of edge pixels, one call
     if antialias:
-        pm = part_map.cpu().numpy()
-        sub = []
-        for b, (spec, _) in enumerate(prepared):
-            edges = np.flatnonzero(edge_pixels(pm[b].reshape(H, W)))
-            ex = (edges % W + 0.5)[:, None] + AA_OFFSETS[None, :, 0]
-            ey = (edges // W + 0.5)[:, None] + AA_OFFSETS[None, :, 1]
-            sub.append((ops.t(pixel_dirs(spec.camera, H, W, xs=ex.reshape(-1), ys=ey.reshape(-1))),
-                        ops.t(np.repeat(edges, len(AA_OFFSETS)))))
-        sd, sval = _pad_rows([x[0] for x in sub], (3,), 0.0, dev)
-        sd[~sval] = ops.f32([0.0, 0.0, -1.0])
+        focal64 = torch.tensor([spec.camera.focal_px(W) for spec, _ in prepared], dtype=torch.float64, device=dev)
+        sd, sval, sp = edge_subsamples(part_map.view(B, H, W), focal64)
         st, sf = caster.intersect(torch.zeros_like(sd), sd)
-        sp, _ = _pad_rows([x[1] for x in sub], (), 0, dev)
         sg = torch.where(sf >= 0, sf + f_off_t[:, None], -1)
         keep = sval.reshape(-1)
         s_scene = torch.cat([s_scene, torch.arange(B, device=dev).repeat_interleave(sd.shape[1])[keep]])
@@ -431,7 +455,6 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     sc = s_scene[ahit]
     fdir = s_dir[ahit]
     # barycentrics of the winning triangles
-    tri_all = torch.cat([tr for tr in tris])
     ft = tri_all[s_face[ahit]]
     p = fdir * s_t[ahit][:, None]
     w_ = p - ft[:, 0]
