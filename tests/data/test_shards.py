@@ -69,3 +69,47 @@ def test_cli_preview(tmp_path):
     main(["data", "preview", "--out", str(p), "--per-split", "1", "--size", "32"])
     im = np.asarray(Image.open(p))
     assert im.shape[1] == 6 * 32 and im.shape[0] == 3 * (32 + 14)
+
+
+def test_cli_synth_batched_renderer_writes_the_same_scenes(tmp_path):
+    """--renderer batched (the GPU path, here on the CPU device) writes the scenes the Embree
+    renderer writes: same keys, language and labels; pixels within the renderers' tolerance."""
+    pytest.importorskip("warp")
+    from openbanana.cli import main
+
+    a, b = tmp_path / "embree", tmp_path / "batched"
+    main(["data", "synth", "--split", "val", "--n", "3", "--size", "24", "--out", str(a), "--workers", "1"])
+    main(["data", "synth", "--split", "val", "--n", "3", "--size", "24", "--out", str(b), "--workers", "2",
+          "--renderer", "batched", "--device", "cpu", "--batch", "2"])
+    ga, gb = list(read_shards(str(a / "*.tar"))), list(read_shards(str(b / "*.tar")))
+    assert [g["key"] for g in gb] == [g["key"] for g in ga] == [f"val-{i:09d}" for i in range(3)]
+    for x, y in zip(ga, gb):
+        assert x["caption"] == y["caption"] and x["referring"] == y["referring"]
+        assert (x["semantic"] == y["semantic"]).mean() > 0.99
+        assert (np.abs(x["rgb"].astype(int) - y["rgb"]) <= 3).all(-1).mean() > 0.98
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "cuda:0", "--renderer", "embree"], "the embree renderer runs on the CPU"),
+    (["--renderer", "raster"], "unknown renderer 'raster'"),
+    (["--renderer", "batched", "--device", "cpu", "--intersector", "bvh"], "unknown intersector 'bvh'"),
+    (["--batch", "0"], "batch > 0"),
+])
+def test_cli_synth_bad_renderer_options(tmp_path, capsys, args, message):
+    from openbanana.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["data", "synth", "--n", "2", "--out", str(tmp_path / "x"), *args])
+    assert e.value.code != 0
+    assert message in capsys.readouterr().err
+
+
+def test_cli_synth_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    from openbanana.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["data", "synth", "--n", "2", "--out", str(tmp_path / "x"), "--device", "cuda"])
+    assert e.value.code != 0 and "no CUDA GPU is available" in capsys.readouterr().err

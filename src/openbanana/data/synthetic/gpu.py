@@ -206,9 +206,9 @@ class TorchIntersector:
 def _finish(args):
     from openbanana.data.synthetic.generate import finish_scene
 
-    scene, language = args
+    scene, language, post = args
     finish_scene(scene, language)
-    return scene
+    return scene if post is None else post(scene)
 
 
 def prepare_scene(args):
@@ -588,7 +588,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     if not finish:
         return scenes
     if pool is not None:  # object statistics and language on the CPU workers too
-        scenes = pool.map(_finish, [(sc, language) for sc in scenes])
+        scenes = pool.map(_finish, [(sc, language, None) for sc in scenes])
     else:
         for sc in scenes:
             finish_scene(sc, language)
@@ -596,12 +596,14 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     return scenes
 
 
-def stream_batches(seeds, *, batch: int, pool, split: str = "train", language: bool = True, **render_kw):
+def stream_batches(seeds, *, batch: int, pool, split: str = "train", language: bool = True, post=None,
+                   **render_kw):
     """Render ``seeds`` in batches of ``batch``, yielding each batch's list of Scene in order.
 
     The CPU work overlaps the device work: while batch k renders, ``pool`` samples and assembles
-    batch k + 1 and finishes (object statistics, language) batch k - 1. ``render_kw`` go to
-    ``render_batch`` (size, device, intersector, ...).
+    batch k + 1 and finishes (object statistics, language) batch k - 1. ``post``: an optional
+    picklable function applied to each finished Scene in the workers (e.g. shard encoding); the
+    batches then hold its results. ``render_kw`` go to ``render_batch`` (size, device, intersector, ...).
     """
     seeds = [int(s) for s in seeds]
     chunks = [seeds[i : i + batch] for i in range(0, len(seeds), max(1, int(batch)))]
@@ -614,7 +616,7 @@ def stream_batches(seeds, *, batch: int, pool, split: str = "train", language: b
         if k + 1 < len(chunks):
             nxt = pool.map_async(prepare_scene, [(s, split) for s in chunks[k + 1]])
         scenes = render_batch(chunk, split=split, prepared=prepared, finish=False, **render_kw)
-        finished = pool.map_async(_finish, [(sc, language) for sc in scenes])
+        finished = pool.map_async(_finish, [(sc, language, post) for sc in scenes])
         if pending is not None:
             yield pending.get()
         pending = finished
