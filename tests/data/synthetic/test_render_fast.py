@@ -118,3 +118,23 @@ def test_threads_render_the_same_bytes():
         got = list(pool.map(lambda sp: render_spec(sp, 32, 32, engine="compiled")["rgb"], specs * 2))
     for k, g in enumerate(got):
         np.testing.assert_array_equal(g, want[k % 4])
+
+
+@pytest.mark.parametrize(("H", "W"), [(32, 40), (17, 9)])
+def test_ray_kernels_give_the_numpy_rays_bit_for_bit(H, W):
+    from openbanana.data.synthetic.cpu_rays import centre_rays, edge_subsamples
+    from openbanana.data.synthetic.render import AA_OFFSETS, pixel_dirs, subsample_dirs
+
+    rng = np.random.default_rng(H)
+    for seed in range(3):
+        cam = sample_world(seed, "train").camera
+        part = rng.integers(-1, 3, H * W) if seed else np.full(H * W, 2)  # seed 0: no edge at all
+        k = len(AA_OFFSETS)
+        dirs, owner = np.zeros((H * W * (k + 1), 3), np.float32), np.zeros(H * W * (k + 1), np.int64)
+        centre_rays(H, W, cam.focal_px(W), dirs)
+        n = edge_subsamples(part, H, W, cam.focal_px(W), AA_OFFSETS, dirs, owner)
+        edges, sd = subsample_dirs(cam, part.reshape(H, W))
+        assert n == H * W + len(sd)
+        assert dirs[: H * W].tobytes() == pixel_dirs(cam, H, W).tobytes()
+        assert dirs[H * W : n].tobytes() == sd.tobytes()
+        np.testing.assert_array_equal(owner[:n], np.concatenate([np.arange(H * W), np.repeat(edges, k)]))

@@ -182,10 +182,17 @@ def intersect(scene, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.
     n = len(dirs)
     t, u, v = (np.empty(n, np.float32) for _ in range(3))
     part, face = np.empty(n, np.int64), np.empty(n, np.int64)
-    buf = _buffer("hit", 21)
-    _intersect(scene.ptr, _lib()["valid"].ctypes.data, buf, scene.cam_to_scene, np.ascontiguousarray(org, np.float32),
-               np.ascontiguousarray(dirs, np.float32), scene.array_part, shape_index, face_offset, t, part, face, u, v)
+    intersect_into(scene, dirs, shape_index, face_offset, t, part, face, u, v, org)
     return t, part, face, u, v
+
+
+def intersect_into(scene, dirs: np.ndarray, shape_index: np.ndarray, face_offset: np.ndarray, t: np.ndarray,
+                   part: np.ndarray, face: np.ndarray, u: np.ndarray, v: np.ndarray, org: np.ndarray = _CAMERA) -> None:
+    """:func:`intersect` writing into given contiguous arrays of len(dirs) (e.g. slices of a
+    sample buffer): t, u, v float32, part, face int64."""
+    _intersect(scene.ptr, _lib()["valid"].ctypes.data, _buffer("hit", 21), scene.cam_to_scene,
+               np.ascontiguousarray(org, np.float32), np.ascontiguousarray(dirs, np.float32), scene.array_part,
+               shape_index, face_offset, t, part, face, u, v)
 
 
 def shadow_visibility(scene, part: np.ndarray, pos: np.ndarray, nrm: np.ndarray, geo: np.ndarray, lights: np.ndarray,

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from openbanana.data.synthetic import cpu_shade, cpu_trace
+from openbanana.data.synthetic import cpu_rays, cpu_shade, cpu_trace
 from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
 from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
@@ -30,8 +30,6 @@ from openbanana.data.synthetic.render import (
     light_arrays,
     part_attributes,
     part_frames,
-    pixel_dirs,
-    subsample_dirs,
 )
 from openbanana.data.synthetic.scene import WorldSpec
 
@@ -95,20 +93,26 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     clock("scene")
     cam = spec.camera
     focal = cam.focal_px(W)
-    dirs = pixel_dirs(cam, H, W)
-    t, part, face, u, v = cpu_trace.intersect(scene, dirs, shape_index, atlas.face_offset)
-    owner = np.arange(H * W)
-    clock("primary", H * W)
+    # one sample buffer: H * W pixel centres, then the subsamples of edge pixels (at most all pixels)
+    HW = H * W
+    cap = HW * (len(AA_OFFSETS) + 1) if antialias else HW
+    dirs = np.empty((cap, 3), np.float32)
+    t, u, v = (np.empty(cap, np.float32) for _ in range(3))
+    part, face, owner = (np.empty(cap, np.int64) for _ in range(3))
+    cpu_rays.centre_rays(H, W, focal, dirs)
+    cpu_trace.intersect_into(scene, dirs[:HW], shape_index, atlas.face_offset, t[:HW], part[:HW], face[:HW], u[:HW],
+                             v[:HW])
+    clock("primary", HW)
+    N = HW
     if antialias:
-        edges, sd = subsample_dirs(cam, part.reshape(H, W))
-        if len(edges):
-            st, sp, sf, su, sv = cpu_trace.intersect(scene, sd, shape_index, atlas.face_offset)
-            dirs = np.concatenate([dirs, sd])
-            t, part, face = np.concatenate([t, st]), np.concatenate([part, sp]), np.concatenate([face, sf])
-            u, v = np.concatenate([u, su]), np.concatenate([v, sv])
-            owner = np.concatenate([owner, np.repeat(edges, len(AA_OFFSETS))])
-    clock("antialias", len(dirs) - H * W)
-    N = len(dirs)
+        N = cpu_rays.edge_subsamples(part, H, W, focal, AA_OFFSETS, dirs, owner)
+        if N > HW:
+            cpu_trace.intersect_into(scene, dirs[HW:N], shape_index, atlas.face_offset, t[HW:N], part[HW:N],
+                                     face[HW:N], u[HW:N], v[HW:N])
+    else:
+        owner[:] = np.arange(HW)
+    dirs, t, part, face, u, v, owner = (a[:N] for a in (dirs, t, part, face, u, v, owner))
+    clock("antialias", N - HW)
     pos, nrm, geo = (np.zeros((N, 3), np.float32) for _ in range(3))
     cpu_shade.surface(dirs, t, part, face, u, v, atlas.corner_normals, atlas.face_normals, pf, pos, nrm, geo)
     lights = light_table(light_arrays(spec))

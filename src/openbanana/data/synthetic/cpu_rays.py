@@ -1,0 +1,56 @@
+"""Camera rays of the compiled CPU renderer (numba, cached to disk): pixel centres, then the
+anti-aliasing subsamples of edge pixels, written into one sample buffer.
+
+The same rays, bit for bit, as ``render.pixel_dirs`` and ``render.subsample_dirs`` (the same
+float64 arithmetic, rounded to float32 once), in the same sample layout: the H * W pixel centres
+row-major, then ``len(offsets)`` subsamples per edge pixel in pixel order.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def centre_rays(H, W, focal, dirs):
+    """Write the camera-frame directions (z = -1) through the H * W pixel centres, row-major,
+    into dirs[:H * W] (float32 (>= H * W, 3)); ``focal`` in pixels."""
+    for y in range(H):
+        gy = -(y + 0.5 - H / 2)
+        for x in range(W):
+            i = y * W + x
+            dirs[i, 0] = (x + 0.5 - W / 2) / focal
+            dirs[i, 1] = gy / focal
+            dirs[i, 2] = -1.0
+
+
+@njit(cache=True, nogil=True)
+def edge_subsamples(part, H, W, focal, offsets, dirs, owner):
+    """Subsample rays of every edge pixel (its 4-neighbourhood changes part or hit / miss, as
+    ``render.edge_pixels``), after the H * W centre samples.
+
+    Args:
+        part: (>= H * W,) int part index of the centre samples, -1 = miss.
+        offsets: (K, 2) subsample offsets in pixels (``render.AA_OFFSETS``).
+        dirs: float32 (>= H * W * (K + 1), 3); receives the subsample directions from row H * W on.
+        owner: int64 (>= H * W * (K + 1),); receives the pixel of every sample (centres included).
+    Returns:
+        the number of samples, H * W + K * edge pixels.
+    """
+    HW = H * W
+    for i in range(HW):
+        owner[i] = i
+    n = HW
+    for y in range(H):
+        for x in range(W):
+            i = y * W + x
+            p = part[i]
+            if ((x > 0 and part[i - 1] != p) or (x < W - 1 and part[i + 1] != p) or (y > 0 and part[i - W] != p)
+                    or (y < H - 1 and part[i + W] != p)):
+                for k in range(offsets.shape[0]):
+                    dirs[n, 0] = (x + 0.5 + offsets[k, 0] - W / 2) / focal
+                    dirs[n, 1] = -(y + 0.5 + offsets[k, 1] - H / 2) / focal
+                    dirs[n, 2] = -1.0
+                    owner[n] = i
+                    n += 1
+    return n
