@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from openbanana.backends.base import Batch
 from openbanana.backends.tiny import SIZES, TinyBackend
+from openbanana.training.speed import measure_train_images_per_second, time_call
 
 PROMPTS = [
     "Estimate the depth of this image using the colour path from black to white.",
@@ -25,27 +25,6 @@ PROMPTS = [
     "a wooden table and two chairs in a bright room",
     "make the sofa red",
 ]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _time(fn, device: torch.device, min_s: float, warmup: int = 1) -> float:
-    """Seconds per call (median of repeated calls totalling at least ``min_s``)."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    t_end = time.perf_counter() + min_s
-    while time.perf_counter() < t_end or len(times) < 2:
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def bench_device(args: argparse.Namespace, device: torch.device) -> list[tuple[str, float, str]]:
@@ -60,32 +39,18 @@ def bench_device(args: argparse.Namespace, device: torch.device) -> list[tuple[s
 
     model.eval()
     with amp:
-        one = _time(lambda: model.sample(cond, prompts, height=R, width=R, one_step=True), device, args.min_s)
+        one = time_call(lambda: model.sample(cond, prompts, height=R, width=R, one_step=True), device, args.min_s)
         rows.append((f"predict, one-step mode, batch {B}", B / one, "1.00"))
-        n = _time(lambda: model.sample(cond, prompts, height=R, width=R, num_inference_steps=args.steps, generator=gen),
+        n = time_call(lambda: model.sample(cond, prompts, height=R, width=R, num_inference_steps=args.steps, generator=gen),
                   device, args.min_s)
         rows.append((f"predict, {args.steps} Euler steps, batch {B}", B / n, f"{n / one:.2f}"))
-        g = _time(lambda: model.sample(cond, prompts, height=R, width=R, num_inference_steps=args.steps,
+        g = time_call(lambda: model.sample(cond, prompts, height=R, width=R, num_inference_steps=args.steps,
                                        guidance_text=3.0, guidance_image=1.5, generator=gen), device, args.min_s)
         rows.append((f"predict, {args.steps} steps + 3-way CFG, batch {B}", B / g, f"{g / one:.2f}"))
 
-    model.train()
     TB = args.train_batch
-    batch = Batch(target=torch.rand(TB, 3, R, R, device=device) * 2 - 1, cond=torch.rand(TB, 3, R, R, device=device) * 2 - 1,
-                  has_cond=torch.ones(TB, dtype=torch.bool, device=device),
-                  prompts=[PROMPTS[i % len(PROMPTS)] for i in range(TB)],
-                  one_step=torch.arange(TB, device=device) % 2 == 0)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-    def step() -> None:
-        with amp:
-            loss = model.training_loss(batch, gen)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    t = _time(step, device, args.min_s, warmup=2)
-    rows.append((f"train step (fwd+bwd+AdamW), batch {TB}", TB / t, f"{t / one:.2f}"))
+    ips = measure_train_images_per_second(R, batch=TB, device=device, backend=model, min_s=args.min_s)
+    rows.append((f"train step (fwd+bwd+AdamW), batch {TB}", ips, f"{TB / ips / one:.2f}"))
     return rows
 
 

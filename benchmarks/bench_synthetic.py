@@ -5,9 +5,9 @@ CPU (default): renders scenes at --size and reports scenes/s per core from proce
 sampling / rendering / language, the compiled engine's render stages with ray counts, with
 --compare the numpy reference engine's rate in the same run, and the multi-core wall-clock rate
 with --workers. The reference
-printed beside it is the default model's training images/s if ``openbanana.training`` exposes
-``measure_train_images_per_second``; otherwise a stand-in measured in the same run: one
-AdamW step of a 1.6 M-parameter conv UNet (6 input channels, batch 16) on the CPU.
+printed beside it is the default model's training images/s at the same size, measured in the same
+run (``openbanana.training.speed``: the loop's step on random weights of the shipped model's
+architecture; on the GPU with --gpu, else on one CPU thread).
 
 GPU (--gpu): renders batches with the torch renderer (``stream_batches``: scene sampling and
 language on a process pool, overlapped with the device) and prints scenes/s beside the CPU per-core
@@ -95,53 +95,16 @@ def cpu_workers(n: int, size: int, split: str, workers: int) -> float:
         return n / (time.perf_counter() - t)
 
 
-def reference_train_images_per_s(size: int) -> tuple[float, str]:
-    try:
-        from openbanana import training
-
-        fn = getattr(training, "measure_train_images_per_second", None)
-        if fn is not None:
-            return float(fn(size=size)), "openbanana.training.measure_train_images_per_second"
-    except Exception as exc:  # noqa: BLE001 - fall back to the stand-in, saying why
-        print(f"  (training measurement unavailable: {exc}; using the stand-in)")
+def reference_train_images_per_s(size: int, device: str) -> tuple[float, str]:
+    """The default model's training images/s (random weights of its architecture, the loop's step)."""
     import torch
-    from torch import nn
 
-    torch.manual_seed(0)
+    from openbanana.training.speed import measure_train_images_per_second
 
-    def block(i, o):
-        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.GroupNorm(8, o), nn.SiLU(), nn.Conv2d(o, o, 3, padding=1),
-                             nn.GroupNorm(8, o), nn.SiLU())
-
-    class UNet(nn.Module):
-        def __init__(self, c=64):
-            super().__init__()
-            self.d1, self.d2, self.d3 = block(6, c), block(c, 2 * c), block(2 * c, 4 * c)
-            self.u2, self.u1 = block(6 * c, 2 * c), block(3 * c, c)
-            self.out = nn.Conv2d(c, 3, 1)
-
-        def forward(self, x):
-            a = self.d1(x)
-            b = self.d2(nn.functional.avg_pool2d(a, 2))
-            c = self.d3(nn.functional.avg_pool2d(b, 2))
-            b = self.u2(torch.cat([nn.functional.interpolate(c, scale_factor=2.0), b], 1))
-            return self.out(self.u1(torch.cat([nn.functional.interpolate(b, scale_factor=2.0), a], 1)))
-
-    net = UNet()
-    n_params = sum(p.numel() for p in net.parameters())
-    opt = torch.optim.AdamW(net.parameters(), 1e-4)
-    x, y = torch.randn(16, 6, size, size), torch.randn(16, 3, size, size)
-    for _ in range(2):
-        opt.zero_grad()
-        nn.functional.mse_loss(net(x), y).backward()
-        opt.step()
-    steps, t = 4, time.perf_counter()
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.mse_loss(net(x), y).backward()
-        opt.step()
-    ips = steps * 16 / (time.perf_counter() - t)
-    return ips, f"stand-in: {n_params / 1e6:.2f} M-param conv UNet, AdamW, batch 16, {size}x{size}, CPU ({torch.get_num_threads()} threads)"
+    batch = 16 if device.startswith("cuda") else 4  # CPU: a smaller batch, same images/s, shorter run
+    ips = measure_train_images_per_second(size, batch=batch, device=device, min_s=2.0 if batch == 16 else 0.0)
+    where = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} thread(s)"
+    return ips, f"default model architecture, batch {batch}, {size}x{size}, {where}"
 
 
 def gpu_rate(n: int, size: int, split: str, batch: int, device: str, workers: int, intersector: str) -> dict:
@@ -212,11 +175,13 @@ def main() -> None:
         per = {k: 1e3 * v / g["batch"] for k, v in g["stages"].items()}
         print("    one batch, ms per scene (wall, device synchronised per stage): "
               + "; ".join(f"{k} {v:.2f}" for k, v in per.items()))
-    else:
-        ips, what = reference_train_images_per_s(min(args.size, 64))
-        print(f"  training reference: {ips:.1f} images/s ({what})")
-        print(f"  ratio: one CPU core renders {cpu['scenes_per_core_s'] / ips:.2f}x the images training consumes")
+    import torch
 
+    train_device = "cuda" if (args.gpu and torch.cuda.is_available()) else "cpu"
+    ips, what = reference_train_images_per_s(args.size, train_device)
+    print(f"  training reference: {ips:.1f} images/s ({what})")
+    print(f"  ratio: one CPU core renders {cpu['scenes_per_core_s'] / ips:.2f}x the images training consumes"
+          + (f"; the GPU path {g['scenes_s'] / ips:.2f}x" if args.gpu else ""))
 
 if __name__ == "__main__":
     main()
