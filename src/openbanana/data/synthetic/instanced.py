@@ -130,9 +130,14 @@ class InstancedScene:
             idx = np.flatnonzero(caster == want)
             if not len(idx):
                 continue
-            used, which = np.unique(shape_index[idx], return_inverse=True)
-            scenes = np.ascontiguousarray(atlas.scenes[used])
-            which = np.ascontiguousarray(which, np.uint32)
+            # the templates used (ascending) and each instance's position among them (np.unique's
+            # values and inverse, by a count over the few templates instead of a sort)
+            si = shape_index[idx]
+            used = np.flatnonzero(np.bincount(si, minlength=len(atlas.scenes)))
+            rank = np.empty(len(atlas.scenes), np.uint32)
+            rank[used] = np.arange(len(used), dtype=np.uint32)
+            which = rank[si]
+            scenes = atlas.scenes[used]
             x = np.ascontiguousarray(self._x[idx])
             self._keep += [scenes, which, x]
             g = api["new_geometry"](dev, _GEOMETRY_INSTANCE_ARRAY)

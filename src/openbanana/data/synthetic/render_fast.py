@@ -25,37 +25,57 @@ from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
     AA_OFFSETS,
     PartRows,
-    env_arrays,
     frame_outputs,
-    light_arrays,
-    part_attributes,
     part_frames,
 )
 from openbanana.data.synthetic.scene import WorldSpec
 
 
-def part_table(attrs: dict, rot, size) -> tuple[np.ndarray, np.ndarray]:
-    """Float (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade``."""
-    P = len(attrs["cls"])
-    inv_t = rot / size[:, None, :]
+def part_table(rows: PartRows, rot: np.ndarray, size: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade``, from the
+    part rows and frames (``render.part_frames``); the values of ``render.part_attributes``."""
+    P = len(rot)
+    m = rows.mat
+    pf = np.empty((P, 36), np.float32)
+    pf[:, 0:9] = rot.reshape(P, 9)
+    pf[:, 9:12] = trans
+    pf[:, 12:21] = (rot / size[:, None, :]).reshape(P, 9)  # inverse transpose of rot @ diag(size)
+    pf[:, 21:24] = size
+    pf[:, 24:30] = np.clip(m[:, :6].astype(np.float32), 0, 1) ** np.float32(2.2)  # linear colour, colour2
+    pf[:, 30:35] = m[:, 6:11]  # scale, specular, shininess, emission, salt
     # highlight cut-off: below it, n.h ** shininess < 1e-5 and the specular term is skipped
-    cut = np.float32(1e-5) ** (1.0 / np.maximum(attrs["shin"], 1e-3))
-    pf = np.concatenate([attrs["rot"].reshape(P, 9), attrs["trans"], inv_t.reshape(P, 9), attrs["size"], attrs["color"],
-                         attrs["color2"], np.stack([attrs[k] for k in ("scale", "spec", "shin", "emis", "salt")], 1),
-                         cut[:, None]], 1)
-    pi = np.stack([attrs["cls"], attrs["inst"], attrs["tex"], attrs["image"]], 1)
-    return np.ascontiguousarray(pf, np.float32), np.ascontiguousarray(pi, np.int64)
+    pf[:, 35] = np.float32(1e-5) ** (1.0 / np.maximum(m[:, 8].astype(np.float32), 1e-3))
+    return pf, np.ascontiguousarray(rows.ids[:, :4])
 
 
-def light_table(lights: dict) -> np.ndarray:
-    L = len(lights["rgb"])
-    return np.ascontiguousarray(np.concatenate([lights["is_sun"][:, None], lights["pos"], lights["dir"], lights["rgb"],
-                                                lights["shadows"][:, None]], 1).reshape(L, 11), np.float32)
+def light_table(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
+    """Float (L, 11) light rows (layout in ``cpu_shade``) in the camera frame, ``w2c`` the camera's
+    world-to-camera rotation; the values of ``render.light_arrays``."""
+    c = np.asarray(spec.camera.position_m)
+    rows = np.empty((len(spec.lights), 11), np.float32)
+    for j, lt in enumerate(spec.lights):
+        k = lt.intensity
+        rows[j, 0] = lt.kind == "sun"
+        rows[j, 1:4] = w2c @ (np.asarray(lt.position_m) - c)
+        rows[j, 4:7] = w2c @ np.asarray(lt.direction)
+        rows[j, 7:10] = lt.color[0] * k, lt.color[1] * k, lt.color[2] * k
+        rows[j, 10] = lt.shadows
+    return rows
 
 
-def env_table(env: dict) -> np.ndarray:
-    return np.concatenate([env["up"], env["c2w"].reshape(9), env["zenith"], env["horizon"], env["amb_up"],
-                           env["amb_down"], [env["fog_m"], env["exposure"], env["clouds"]]]).astype(np.float32)
+_UP = np.array([0.0, 1.0, 0.0])
+
+
+def env_table(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
+    """Float (27,) environment row (layout in ``cpu_shade``), ``w2c`` the camera's world-to-camera
+    rotation; the values of ``render.env_arrays``."""
+    e = spec.env
+    env = np.empty(27, np.float32)
+    env[0:3] = w2c @ _UP
+    env[3:12] = w2c.T.reshape(9)
+    env[12:24] = (*e.sky_zenith, *e.sky_horizon, *e.ambient_up, *e.ambient_down)
+    env[24:27] = e.fog_m, e.exposure, e.clouds
+    return env
 
 
 class _Clock:
@@ -80,13 +100,15 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     clock = _Clock(timings)
     atlas = template_atlas()
     rows = PartRows.of(spec)
-    rot, size, trans = part_frames(spec, rows)
-    attrs = part_attributes(spec, rot, size, trans, rows)
-    pf, pi = part_table(attrs, rot, size)
-    # instances in the world frame (axis-aligned rooms keep tight bounds), rays from the camera frame
     c2w = spec.camera.cam_to_world()
+    w2c = c2w.T
+    rot, size, trans = part_frames(spec, rows, w2c)
+    pf, pi = part_table(rows, rot, size, trans)
+    # instances in the world frame (axis-aligned rooms keep tight bounds), rays from the camera frame
     cam_pos = np.asarray(spec.camera.position_m, np.float64)
-    transforms = np.concatenate([np.matmul(c2w[None], rot) * size[:, None, :], rows.geo[:, 4:7, None]], 2)
+    transforms = np.empty((len(rot), 3, 4), np.float32)
+    transforms[:, :, :3] = np.matmul(c2w[None], rot) * size[:, None, :]
+    transforms[:, :, 3] = rows.geo[:, 4:7]
     index = atlas.index
     shape_index = np.array([index[p.shape] for p in spec.parts], np.int64)
     scene = InstancedScene(shape_index, transforms, rows.ids[:, 4] > 0, np.concatenate([c2w, cam_pos[:, None]], 1))
@@ -115,18 +137,18 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     clock("antialias", N - HW)
     pos, nrm, geo = (np.zeros((N, 3), np.float32) for _ in range(3))
     cpu_shade.surface(dirs, t, part, face, u, v, atlas.corner_normals, atlas.face_normals, pf, pos, nrm, geo)
-    lights = light_table(light_arrays(spec))
+    lights = light_table(spec, w2c)
     vis = np.empty((N, len(lights)), np.float32)
     clock("surface")
     clock("shadows", cpu_trace.shadow_visibility(scene, part, pos, nrm, geo, lights, vis))
-    env = env_table(env_arrays(spec))
+    env = env_table(spec, w2c)
     hdr = np.empty((N, 3), np.float32)
     cpu_shade.shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, _noise_tile(), image_bank(), focal, hdr)
     scale = cpu_shade.exposure_scale(hdr, float(env[25])) if exposure_scale is None else float(exposure_scale)
     rgb = np.empty((H * W, 3), np.uint8)
     cpu_shade.resolve(hdr, owner, scale, H * W, cpu_shade.TONE_LUT, rgb)
     clock("shade")
-    out = frame_outputs(H, W, rgb.reshape(H, W, 3), t, part, nrm, vis, owner, attrs["cls"], attrs["inst"], scale,
+    out = frame_outputs(H, W, rgb.reshape(H, W, 3), t, part, nrm, vis, owner, rows.ids[:, 0], rows.ids[:, 1], scale,
                         return_aux)
     clock("outputs")
     return out
