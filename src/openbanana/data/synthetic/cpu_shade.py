@@ -110,10 +110,12 @@ def texture_weight(tid, u, v, fade, salt, tile):
 @njit(cache=True, nogil=True)
 def surface(dirs, t, part, face, u, v, corner_normals, face_normals, pf, pos, nrm, geo):
     """Camera-frame hit point, shading normal and geometric normal of every hit (part >= 0),
-    both normals flipped toward the viewer."""
+    both normals flipped toward the viewer; zeros on a miss (the outputs may come uninitialised)."""
     for i in range(dirs.shape[0]):
         p = part[i]
         if p < 0:
+            for a in range(3):
+                pos[i, a] = nrm[i, a] = geo[i, a] = 0.0
             continue
         f = face[i]
         ui, vi = u[i], v[i]

@@ -560,29 +560,38 @@ def frame_outputs(H: int, W: int, rgb, t, part, nrm, vis, owner, part_cls, part_
            "normals": nrm[:HW].astype(np.float32).reshape(H, W, 3), "semantic": sem.reshape(H, W),
            "instance": inst.reshape(H, W)}
     if return_aux:
-        n_lights = max(1, vis.shape[1])
-        lit = np.zeros((HW, n_lights), bool)
-        lit[:, : vis.shape[1]] = vis[:HW] > 0
-        out["lit"] = lit.reshape(H, W, -1)
-        out["part"] = part[:HW].reshape(H, W)
-        out["exposure_scale"] = scale
-        # per-sample facts (centre samples first, then edge subsamples), for edit masks
-        s_inst = np.append(np.asarray(part_inst, np.int64), 0)[part]  # part -1 (a miss) -> instance 0
-        # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel):
-        # subsamples come in groups of len(AA_OFFSETS) per edge pixel, in the order of owner
-        k = len(AA_OFFSETS)
-        code = np.zeros((HW, n_lights))
-        code[:, : vis.shape[1]] = vis[:HW]
-        cnt = np.ones(HW, np.float32)
-        edges = owner[HW::k]
-        if len(edges):
-            sub = vis[HW:].reshape(len(edges), k, vis.shape[1]) * (2.0 ** np.arange(1, k + 1))[None, :, None]
-            code[edges, : vis.shape[1]] += sub.sum(1)
-            cnt[edges] += k
-        out["lit_frac"] = code.reshape(H, W, n_lights)
-        out["n_samples"] = cnt.reshape(H, W)
-        out["sample_inst"] = s_inst
-        out["owner"] = owner
+        out.update(sample_facts(H, W, part, vis, owner, part_inst, scale))
+    return out
+
+
+def sample_facts(H: int, W: int, part, vis, owner, part_inst, scale) -> dict:
+    """The ``return_aux`` entries of the render's result (arguments as :func:`frame_outputs`): light
+    visibility at pixel centres, the part map, the exposure, and per-sample facts for edit masks."""
+    HW = H * W
+    out: dict = {}
+    n_lights = max(1, vis.shape[1])
+    lit = np.zeros((HW, n_lights), bool)
+    lit[:, : vis.shape[1]] = vis[:HW] > 0
+    out["lit"] = lit.reshape(H, W, -1)
+    out["part"] = part[:HW].reshape(H, W)
+    out["exposure_scale"] = scale
+    # per-sample facts (centre samples first, then edge subsamples), for edit masks
+    s_inst = np.append(np.asarray(part_inst, np.int64), 0)[part]  # part -1 (a miss) -> instance 0
+    # per pixel and light, the exact pattern of lit samples (bit k = sample k of the pixel):
+    # subsamples come in groups of len(AA_OFFSETS) per edge pixel, in the order of owner
+    k = len(AA_OFFSETS)
+    code = np.zeros((HW, n_lights))
+    code[:, : vis.shape[1]] = vis[:HW]
+    cnt = np.ones(HW, np.float32)
+    edges = owner[HW::k]
+    if len(edges):
+        sub = vis[HW:].reshape(len(edges), k, vis.shape[1]) * (2.0 ** np.arange(1, k + 1))[None, :, None]
+        code[edges, : vis.shape[1]] += sub.sum(1)
+        cnt[edges] += k
+    out["lit_frac"] = code.reshape(H, W, n_lights)
+    out["n_samples"] = cnt.reshape(H, W)
+    out["sample_inst"] = s_inst
+    out["owner"] = owner
     return out
 
 

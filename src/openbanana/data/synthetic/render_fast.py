@@ -19,16 +19,19 @@ import time
 
 import numpy as np
 
-from openbanana.data.synthetic import cpu_rays, cpu_shade, cpu_trace
+from openbanana.data.synthetic import cpu_outputs, cpu_rays, cpu_shade, cpu_trace
+from openbanana.data.synthetic.classes import CLASS_ID
 from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
 from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
     AA_OFFSETS,
     PartRows,
-    frame_outputs,
     part_frames,
+    sample_facts,
 )
 from openbanana.data.synthetic.scene import WorldSpec
+
+_SKY = CLASS_ID["sky"]
 
 
 def part_table(rows: PartRows, rot: np.ndarray, size: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +138,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
         owner[:] = np.arange(HW)
     dirs, t, part, face, u, v, owner = (a[:N] for a in (dirs, t, part, face, u, v, owner))
     clock("antialias", N - HW)
-    pos, nrm, geo = (np.zeros((N, 3), np.float32) for _ in range(3))
+    pos, nrm, geo = (np.empty((N, 3), np.float32) for _ in range(3))
     cpu_shade.surface(dirs, t, part, face, u, v, atlas.corner_normals, atlas.face_normals, pf, pos, nrm, geo)
     lights = light_table(spec, w2c)
     vis = np.empty((N, len(lights)), np.float32)
@@ -148,7 +151,12 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     rgb = np.empty((H * W, 3), np.uint8)
     cpu_shade.resolve(hdr, owner, scale, H * W, cpu_shade.TONE_LUT, rgb)
     clock("shade")
-    out = frame_outputs(H, W, rgb.reshape(H, W, 3), t, part, nrm, vis, owner, rows.ids[:, 0], rows.ids[:, 1], scale,
-                        return_aux)
+    depth, semantic = np.empty(HW, np.float32), np.empty(HW, np.uint8)
+    normals, instance = np.empty((HW, 3), np.float32), np.empty(HW, np.int32)
+    cpu_outputs.pixel_maps(t, part, nrm, rows.ids[:, 0], rows.ids[:, 1], _SKY, depth, normals, semantic, instance)
+    out = {"rgb": rgb.reshape(H, W, 3), "depth_m": depth.reshape(H, W), "normals": normals.reshape(H, W, 3),
+           "semantic": semantic.reshape(H, W), "instance": instance.reshape(H, W)}
+    if return_aux:
+        out.update(sample_facts(H, W, part, vis, owner, rows.ids[:, 1], scale))
     clock("outputs")
     return out
