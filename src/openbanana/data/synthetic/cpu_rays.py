@@ -8,6 +8,7 @@ row-major, then ``len(offsets)`` subsamples per edge pixel in pixel order.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 
@@ -15,12 +16,15 @@ from numba import njit
 def centre_rays(H, W, focal, dirs):
     """Write the camera-frame directions (z = -1) through the H * W pixel centres, row-major,
     into dirs[:H * W] (float32 (>= H * W, 3)); ``focal`` in pixels."""
+    gx = np.empty(W, np.float32)  # a direction's x depends on the column only, its y on the row
+    for x in range(W):
+        gx[x] = (x + 0.5 - W / 2) / focal
     for y in range(H):
-        gy = -(y + 0.5 - H / 2)
+        gy = np.float32(-(y + 0.5 - H / 2) / focal)
         for x in range(W):
             i = y * W + x
-            dirs[i, 0] = (x + 0.5 - W / 2) / focal
-            dirs[i, 1] = gy / focal
+            dirs[i, 0] = gx[x]
+            dirs[i, 1] = gy
             dirs[i, 2] = -1.0
 
 
