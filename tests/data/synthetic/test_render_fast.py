@@ -140,9 +140,9 @@ def test_ray_kernels_give_the_numpy_rays_bit_for_bit(H, W):
         np.testing.assert_array_equal(owner[:n], np.concatenate([np.arange(H * W), np.repeat(edges, k)]))
 
 
-def test_pixel_maps_kernel_gives_the_numpy_maps():
+def test_pixel_labels_kernel_gives_the_numpy_maps():
     from openbanana.data.synthetic.classes import CLASS_ID
-    from openbanana.data.synthetic.cpu_outputs import pixel_maps
+    from openbanana.data.synthetic.cpu_outputs import pixel_labels
     from openbanana.data.synthetic.render import frame_outputs
 
     rng = np.random.default_rng(0)
@@ -152,8 +152,7 @@ def test_pixel_maps_kernel_gives_the_numpy_maps():
     nrm = rng.normal(size=(N, 3)).astype(np.float32)
     cls, inst = rng.integers(0, 40, P), rng.integers(0, 9, P)
     want = frame_outputs(H, W, None, t, part, nrm, np.zeros((N, 1), np.float32), np.arange(N), cls, inst, 1.0, False)
-    depth, normals = np.empty(H * W, np.float32), np.empty((H * W, 3), np.float32)
     semantic, instance = np.empty(H * W, np.uint8), np.empty(H * W, np.int32)
-    pixel_maps(t, part, nrm, cls, inst, CLASS_ID["sky"], depth, normals, semantic, instance)
-    for key, got in (("depth_m", depth), ("normals", normals), ("semantic", semantic), ("instance", instance)):
+    pixel_labels(part, cls, inst, CLASS_ID["sky"], semantic, instance)
+    for key, got in (("semantic", semantic), ("instance", instance)):
         assert got.dtype == want[key].dtype and got.tobytes() == want[key].tobytes(), key

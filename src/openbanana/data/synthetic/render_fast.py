@@ -151,10 +151,10 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     rgb = np.empty((H * W, 3), np.uint8)
     cpu_shade.resolve(hdr, owner, scale, H * W, cpu_shade.TONE_LUT, rgb)
     clock("shade")
-    depth, semantic = np.empty(HW, np.float32), np.empty(HW, np.uint8)
-    normals, instance = np.empty((HW, 3), np.float32), np.empty(HW, np.int32)
-    cpu_outputs.pixel_maps(t, part, nrm, rows.ids[:, 0], rows.ids[:, 1], _SKY, depth, normals, semantic, instance)
-    out = {"rgb": rgb.reshape(H, W, 3), "depth_m": depth.reshape(H, W), "normals": normals.reshape(H, W, 3),
+    semantic, instance = np.empty(HW, np.uint8), np.empty(HW, np.int32)
+    cpu_outputs.pixel_labels(part, rows.ids[:, 0], rows.ids[:, 1], _SKY, semantic, instance)
+    out = {"rgb": rgb.reshape(H, W, 3), "depth_m": t[:HW].reshape(H, W).copy(),
+           "normals": nrm[:HW].reshape(H, W, 3).copy(),
            "semantic": semantic.reshape(H, W), "instance": instance.reshape(H, W)}
     if return_aux:
         out.update(sample_facts(H, W, part, vis, owner, rows.ids[:, 1], scale))
