@@ -156,3 +156,29 @@ def test_pixel_labels_kernel_gives_the_numpy_maps():
     pixel_labels(part, cls, inst, CLASS_ID["sky"], semantic, instance)
     for key, got in (("semantic", semantic), ("instance", instance)):
         assert got.dtype == want[key].dtype and got.tobytes() == want[key].tobytes(), key
+
+
+def test_part_table_kernel_gives_the_numpy_frames_and_rows(spec_factory, part_factory):
+    from openbanana.data.synthetic.render import PartRows, part_attributes, part_frames
+    from openbanana.data.synthetic.render_fast import part_table
+    from openbanana.data.synthetic.scene import Camera, rot_x
+
+    # axis-aligned cameras and parts give many signed zeros, tilts take the stacked matmul
+    parts = [part_factory("box", (1.0, 2.0, 0.5), (1.0, -1.0, -3.0), yaw=yaw, tilt=tilt)
+             for yaw in (0.0, 90.0, 180.0, -90.0, 33.0) for tilt in (None, rot_x(90.0))]
+    specs = [spec_factory(parts, camera=Camera((0.5, 1.0, 2.0), yaw, pitch, 0.0, 60.0))
+             for yaw, pitch in ((0.0, 0.0), (180.0, 0.0), (90.0, -30.0))]
+    for spec in specs + [sample_world(s, split) for s, split in ((0, "train"), (5, "val"), (2, "shift"))]:
+        rows = PartRows.of(spec)
+        w2c = spec.camera.world_to_cam()
+        rot, pf, pi = part_table(spec, rows, w2c)
+        rot0, size, trans = part_frames(spec, rows, w2c)
+        a = part_attributes(spec, rot0, size, trans, rows)
+        P = len(rot0)
+        cut = np.float32(1e-5) ** (1.0 / np.maximum(a["shin"], 1e-3))
+        want = np.concatenate([a["rot"].reshape(P, 9), a["trans"], (rot0 / size[:, None, :]).reshape(P, 9), a["size"],
+                               a["color"], a["color2"], np.stack([a[k] for k in ("scale", "spec", "shin", "emis", "salt")],
+                                                                 1), cut[:, None]], 1).astype(np.float32)
+        assert rot.tobytes() == rot0.tobytes()
+        assert pf.tobytes() == want.tobytes()
+        np.testing.assert_array_equal(pi, np.stack([a["cls"], a["inst"], a["tex"], a["image"]], 1))

@@ -108,7 +108,8 @@ class PartRows:
         return PartRows(f[:, :7], f[:, 7:], ids, tilts)
 
 
-def _part_rotations(rows: PartRows, w2c: np.ndarray) -> np.ndarray:
+def part_world_rotations(rows: PartRows) -> np.ndarray:
+    """World-frame rotation of every part, rot_y(yaw) @ tilt: (P, 3, 3) float64."""
     yaw = np.deg2rad(rows.geo[:, 0])
     c, s = np.cos(yaw), np.sin(yaw)
     R = np.zeros((len(yaw), 3, 3))
@@ -116,7 +117,13 @@ def _part_rotations(rows: PartRows, w2c: np.ndarray) -> np.ndarray:
     if rows.tilts:  # one stacked matmul: the same 3x3 product per part as R[i] @ tilt
         idx = np.fromiter(rows.tilts, np.int64, len(rows.tilts))
         R[idx] = np.matmul(R[idx], np.stack(list(rows.tilts.values())))
-    return np.einsum("ij,pjk->pik", w2c, R)
+    return R
+
+
+def part_translations(spec: WorldSpec, rows: PartRows, w2c: np.ndarray) -> np.ndarray:
+    """Camera-frame position of every part's origin, (P, 3) float64 metres; ``w2c`` the camera's
+    world-to-camera rotation."""
+    return (rows.geo[:, 4:7] - np.asarray(spec.camera.position_m)) @ w2c.T
 
 
 def part_frames(spec: WorldSpec, rows: PartRows | None = None,
@@ -125,10 +132,9 @@ def part_frames(spec: WorldSpec, rows: PartRows | None = None,
     camera point = rot @ (size * template point) + trans. ``w2c``: ``spec.camera.world_to_cam()``
     when the caller has it."""
     rows = PartRows.of(spec) if rows is None else rows
-    cam = spec.camera
-    w2c = cam.world_to_cam() if w2c is None else w2c
-    rot = _part_rotations(rows, w2c)
-    return rot, rows.geo[:, 1:4], (rows.geo[:, 4:7] - np.asarray(cam.position_m)) @ w2c.T
+    w2c = spec.camera.world_to_cam() if w2c is None else w2c
+    rot = np.einsum("ij,pjk->pik", w2c, part_world_rotations(rows))
+    return rot, rows.geo[:, 1:4], part_translations(spec, rows, w2c)
 
 
 def part_attributes(spec: WorldSpec, rot: np.ndarray, size: np.ndarray, trans: np.ndarray,

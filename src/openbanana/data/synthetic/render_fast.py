@@ -19,14 +19,15 @@ import time
 
 import numpy as np
 
-from openbanana.data.synthetic import cpu_outputs, cpu_rays, cpu_shade, cpu_trace
+from openbanana.data.synthetic import cpu_outputs, cpu_rays, cpu_shade, cpu_tables, cpu_trace
 from openbanana.data.synthetic.classes import CLASS_ID
 from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
 from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
     AA_OFFSETS,
     PartRows,
-    part_frames,
+    part_translations,
+    part_world_rotations,
     sample_facts,
 )
 from openbanana.data.synthetic.scene import WorldSpec
@@ -34,21 +35,19 @@ from openbanana.data.synthetic.scene import WorldSpec
 _SKY = CLASS_ID["sky"]
 
 
-def part_table(rows: PartRows, rot: np.ndarray, size: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Float (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade``, from the
-    part rows and frames (``render.part_frames``); the values of ``render.part_attributes``."""
-    P = len(rot)
+def part_table(spec: WorldSpec, rows: PartRows, w2c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Camera-frame part rotations (P, 3, 3) float64 (``render.part_frames``'), and the float
+    (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade`` (the values of
+    ``render.part_attributes``); ``w2c`` the camera's world-to-camera rotation."""
+    P = len(rows.geo)
     m = rows.mat
-    pf = np.empty((P, 36), np.float32)
-    pf[:, 0:9] = rot.reshape(P, 9)
-    pf[:, 9:12] = trans
-    pf[:, 12:21] = (rot / size[:, None, :]).reshape(P, 9)  # inverse transpose of rot @ diag(size)
-    pf[:, 21:24] = size
-    pf[:, 24:30] = np.clip(m[:, :6].astype(np.float32), 0, 1) ** np.float32(2.2)  # linear colour, colour2
-    pf[:, 30:35] = m[:, 6:11]  # scale, specular, shininess, emission, salt
+    lin = np.clip(m[:, :6].astype(np.float32), 0, 1) ** np.float32(2.2)  # linear colour, colour2
     # highlight cut-off: below it, n.h ** shininess < 1e-5 and the specular term is skipped
-    pf[:, 35] = np.float32(1e-5) ** (1.0 / np.maximum(m[:, 8].astype(np.float32), 1e-3))
-    return pf, np.ascontiguousarray(rows.ids[:, :4])
+    cut = np.float32(1e-5) ** (1.0 / np.maximum(m[:, 8].astype(np.float32), 1e-3))
+    rot, pf = np.empty((P, 3, 3)), np.empty((P, 36), np.float32)
+    cpu_tables.part_rows(w2c, part_world_rotations(rows), rows.geo[:, 1:4], part_translations(spec, rows, w2c), m,
+                         lin, cut, rot, pf)
+    return rot, pf, np.ascontiguousarray(rows.ids[:, :4])
 
 
 def light_table(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
@@ -105,8 +104,8 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     rows = PartRows.of(spec)
     c2w = spec.camera.cam_to_world()
     w2c = c2w.T
-    rot, size, trans = part_frames(spec, rows, w2c)
-    pf, pi = part_table(rows, rot, size, trans)
+    rot, pf, pi = part_table(spec, rows, w2c)
+    size = rows.geo[:, 1:4]
     # instances in the world frame (axis-aligned rooms keep tight bounds), rays from the camera frame
     cam_pos = np.asarray(spec.camera.position_m, np.float64)
     transforms = np.empty((len(rot), 3, 4), np.float32)
