@@ -96,11 +96,12 @@ class PartRows:
         fl: list = []
         it: list = []
         tilts = {}
+        class_id, texture_id = CLASS_ID, TEXTURE_ID
         for i, p in enumerate(parts):
             m = p.material
             fl += (p.yaw_deg, *p.size_m, *p.offset, *m.color, *m.color2, m.scale_m, m.specular, m.shininess,
                    m.emissive, m.salt)
-            it += (CLASS_ID[p.class_name], p.instance_id, TEXTURE_ID[m.texture], m.image, p.caster)
+            it += (class_id[p.class_name], p.instance_id, texture_id[m.texture], m.image, p.caster)
             if p.tilt is not None:
                 tilts[i] = p.tilt
         f = np.frombuffer(bytearray(struct.pack(f"{18 * P}d", *fl)), np.float64).reshape(P, 18)
@@ -116,7 +117,7 @@ def part_world_rotations(rows: PartRows) -> np.ndarray:
     R[:, 0, 0], R[:, 0, 2], R[:, 1, 1], R[:, 2, 0], R[:, 2, 2] = c, s, 1.0, -s, c
     if rows.tilts:  # one stacked matmul: the same 3x3 product per part as R[i] @ tilt
         idx = np.fromiter(rows.tilts, np.int64, len(rows.tilts))
-        R[idx] = np.matmul(R[idx], np.stack(list(rows.tilts.values())))
+        R[idx] = np.matmul(R[idx], np.array(list(rows.tilts.values()), np.float64))
     return R
 
 

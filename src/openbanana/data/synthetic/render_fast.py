@@ -53,15 +53,18 @@ def part_table(spec: WorldSpec, rows: PartRows, w2c: np.ndarray) -> tuple[np.nda
 def light_table(spec: WorldSpec, w2c: np.ndarray) -> np.ndarray:
     """Float (L, 11) light rows (layout in ``cpu_shade``) in the camera frame, ``w2c`` the camera's
     world-to-camera rotation; the values of ``render.light_arrays``."""
-    c = np.asarray(spec.camera.position_m)
-    rows = np.empty((len(spec.lights), 11), np.float32)
-    for j, lt in enumerate(spec.lights):
-        k = lt.intensity
-        rows[j, 0] = lt.kind == "sun"
-        rows[j, 1:4] = w2c @ (np.asarray(lt.position_m) - c)
-        rows[j, 4:7] = w2c @ np.asarray(lt.direction)
-        rows[j, 7:10] = lt.color[0] * k, lt.color[1] * k, lt.color[2] * k
-        rows[j, 10] = lt.shadows
+    L = spec.lights
+    n = len(L)
+    # positions relative to the camera and directions, each rotated by one 3x3 matrix-vector
+    # product (a stacked matmul runs the very product of ``w2c @ v`` per vector)
+    vec = np.array([(*lt.position_m, *lt.direction) for lt in L], np.float64).reshape(n, 2, 3)
+    vec[:, 0] -= spec.camera.position_m
+    other = np.array([(lt.kind == "sun", lt.color[0] * lt.intensity, lt.color[1] * lt.intensity,
+                       lt.color[2] * lt.intensity, lt.shadows) for lt in L], np.float64).reshape(n, 5)
+    rows = np.empty((n, 11), np.float32)
+    rows[:, 0] = other[:, 0]
+    rows[:, 1:7] = np.matmul(w2c, vec[..., None]).reshape(n, 6)
+    rows[:, 7:11] = other[:, 1:]
     return rows
 
 
