@@ -4,9 +4,11 @@ with two speed changes that do not alter what is rendered:
 1. geometry: templates keep their BVH for the life of the process and a frame is an Embree
    instance array of part transforms (``instanced.py``), so nothing is transformed or rebuilt
    per triangle;
-2. every per-sample step (packet casting, surface attributes, shadow rays, textures, lights,
-   sky, exposure, tone curve, anti-aliasing resolve) is a numba loop (``cpu_trace.py``,
-   ``cpu_shade.py``) instead of ~100 numpy passes over the frame.
+2. every per-sample step (camera and subsample rays, packet casting, surface attributes, shadow
+   rays, textures, lights, sky, exposure, tone curve, anti-aliasing resolve, label maps) is a
+   numba loop (``cpu_rays.py``, ``cpu_trace.py``, ``cpu_shade.py``, ``cpu_outputs.py``) over one
+   sample buffer instead of ~100 numpy passes over the frame; the per-part table is one loop too
+   (``cpu_tables.py``).
 
 Pipeline and sample layout (pixel centres first, then 3 rotated-grid subsamples of each edge
 pixel) are those of the numpy engine, so the per-sample facts that edits rely on keep their
@@ -36,7 +38,7 @@ _SKY = CLASS_ID["sky"]
 
 
 def part_table(spec: WorldSpec, rows: PartRows, w2c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Camera-frame part rotations (P, 3, 3) float64 (``render.part_frames``'), and the float
+    """Camera-frame part rotations (P, 3, 3) float64 (those of ``render.part_frames``), the float
     (P, 36) and int (P, 4) part tables in the layout documented in ``cpu_shade`` (the values of
     ``render.part_attributes``); ``w2c`` the camera's world-to-camera rotation."""
     P = len(rows.geo)
