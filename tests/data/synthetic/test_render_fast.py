@@ -182,3 +182,28 @@ def test_part_table_kernel_gives_the_numpy_frames_and_rows(spec_factory, part_fa
         assert rot.tobytes() == rot0.tobytes()
         assert pf.tobytes() == want.tobytes()
         np.testing.assert_array_equal(pi, np.stack([a["cls"], a["inst"], a["tex"], a["image"]], 1))
+
+
+def test_shadow_origins_are_the_numpy_shadow_ray_origins():
+    from openbanana.data.synthetic.cpu_shade import shadow_origins
+    from openbanana.data.synthetic.render import NumpyOps, shadow_rays
+
+    rng = np.random.default_rng(1)
+    N = 500
+    part = rng.integers(-1, 4, N)
+    pos = rng.uniform(-20, 20, (N, 3)).astype(np.float32)
+    geo = rng.normal(size=(N, 3)).astype(np.float32)
+    geo /= np.linalg.norm(geo, axis=1, keepdims=True)
+    xf = np.concatenate([sample_world(0, "train").camera.cam_to_world(), [[1.0], [-2.0], [0.5]]], 1)
+    org, org_scene = np.zeros((N, 3), np.float32), np.zeros((N, 3), np.float32)
+    shadow_origins(part, pos, geo, xf, org, org_scene)
+    hit = part >= 0
+    lights = {"rgb": np.ones((1, 3), np.float32), "shadows": np.array([True]), "is_sun": np.array([True]),
+              "dir": np.array([[0.0, -1.0, 0.0]], np.float32)}
+    want, _, _, point, _ = shadow_rays(NumpyOps, lights, pos[hit], geo[hit], geo[hit])  # points facing the sun
+    assert len(point) > 100
+    np.testing.assert_allclose(org[hit][point], want, rtol=1e-6, atol=1e-6)
+    assert not org[~hit].any() and not org_scene[~hit].any()  # misses untouched
+    o = org[hit].astype(np.float64)
+    mapped = ((xf[:, 0] * o[:, :1] + xf[:, 1] * o[:, 1:2]) + xf[:, 2] * o[:, 2:]) + xf[:, 3]
+    assert org_scene[hit].tobytes() == mapped.astype(np.float32).tobytes()

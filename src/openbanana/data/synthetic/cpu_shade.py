@@ -154,6 +154,25 @@ def init_visibility(part, lights, vis):
 
 
 @njit(cache=True, nogil=True)
+def shadow_origins(part, pos, geo, xf, org, org_scene):
+    """Shadow-ray origin of every hit (part >= 0), shared by all its lights: the hit point moved
+    off the surface along the geometric normal by 1 mm + 0.02 % of its distance, float32 in the
+    camera frame (``org``, (N, 3)) and mapped into the scene frame by the rigid (3, 4) map ``xf``
+    (``org_scene``, (N, 3), as packed into a ray packet)."""
+    for i in range(part.shape[0]):
+        if part[i] < 0:
+            continue
+        p0, p1, p2 = pos[i, 0], pos[i, 1], pos[i, 2]
+        eps = 1e-3 + 2e-4 * math.sqrt(p0 ** 2 + p1 ** 2 + p2 ** 2)
+        o0 = np.float32(p0 + geo[i, 0] * eps)
+        o1 = np.float32(p1 + geo[i, 1] * eps)
+        o2 = np.float32(p2 + geo[i, 2] * eps)
+        org[i, 0], org[i, 1], org[i, 2] = o0, o1, o2
+        for a in range(3):
+            org_scene[i, a] = xf[a, 0] * o0 + xf[a, 1] * o1 + xf[a, 2] * o2 + xf[a, 3]
+
+
+@njit(cache=True, nogil=True)
 def _sky(d0, d1, d2, env, lights, tile, out):
     s = 1.0 / math.sqrt(d0 * d0 + d1 * d1 + d2 * d2 + 1e-20)
     d0, d1, d2 = d0 * s, d1 * s, d2 * s

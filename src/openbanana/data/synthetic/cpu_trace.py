@@ -9,13 +9,12 @@ compiles in but cannot cache to disk: they are kept small so the per-process com
 from __future__ import annotations
 
 import ctypes
-import math
 import threading
 
 import numpy as np
 from numba import njit
 
-from openbanana.data.synthetic.cpu_shade import init_visibility
+from openbanana.data.synthetic.cpu_shade import init_visibility, shadow_origins
 from openbanana.data.synthetic.instanced import packet_buffer
 from openbanana.data.synthetic.raycast import _lib
 
@@ -103,27 +102,27 @@ def _cast_shadows(scene, valid, buf, ub, m, lane_sample, lane_light, vis):
 
 
 @njit(nogil=True)
-def _shadows(scene, valid, buf, xf, part, pos, nrm, geo, lights, vis):
+def _shadows(scene, valid, buf, xf, part, org, org_scene, nrm, geo, lights, vis):
     init_visibility(part, lights, vis)
     ub = buf.view(np.uint32)
     lane_sample, lane_light = np.empty(16, np.int64), np.empty(16, np.int64)
+    sun_dir = np.empty(3, np.float32)
     m = cast = 0
     for j in range(lights.shape[0]):
         if lights[j, 10] == 0:
             continue
         sun = lights[j, 0] > 0
         tf = np.float32(1e4) if sun else np.float32(0.999)
+        if sun:  # one direction for every ray: mapped into the scene frame once
+            for a in range(3):
+                sun_dir[a] = xf[a, 0] * -lights[j, 4] + xf[a, 1] * -lights[j, 5] + xf[a, 2] * -lights[j, 6]
         for i in range(part.shape[0]):
             if part[i] < 0:
                 continue
-            # the shadow ray, in line (a call per pair costs 5x the arithmetic): from the hit point
-            # offset along the geometric normal, toward the light; none where the light is behind
-            # the shading or the geometric surface
-            p0, p1, p2 = pos[i, 0], pos[i, 1], pos[i, 2]
-            eps = 1e-3 + 2e-4 * math.sqrt(p0 ** 2 + p1 ** 2 + p2 ** 2)
-            o0 = np.float32(p0 + geo[i, 0] * eps)
-            o1 = np.float32(p1 + geo[i, 1] * eps)
-            o2 = np.float32(p2 + geo[i, 2] * eps)
+            # the shadow ray, in line (a call per pair costs 5x the arithmetic): from the sample's
+            # ray origin (``cpu_shade.shadow_origins``) toward the light; none where the light is
+            # behind the shading or the geometric surface
+            o0, o1, o2 = org[i, 0], org[i, 1], org[i, 2]
             if sun:  # a direction
                 d0, d1, d2 = -lights[j, 4], -lights[j, 5], -lights[j, 6]
             else:
@@ -139,8 +138,8 @@ def _shadows(scene, valid, buf, xf, part, pos, nrm, geo, lights, vis):
             if not (dn > 0 and dg > 0):
                 continue
             for a in range(3):
-                buf[a, m] = xf[a, 0] * o0 + xf[a, 1] * o1 + xf[a, 2] * o2 + xf[a, 3]
-                buf[4 + a, m] = xf[a, 0] * d0 + xf[a, 1] * d1 + xf[a, 2] * d2
+                buf[a, m] = org_scene[i, a]
+                buf[4 + a, m] = sun_dir[a] if sun else xf[a, 0] * d0 + xf[a, 1] * d1 + xf[a, 2] * d2
             buf[3, m] = 0.0
             buf[7, m] = 0.0
             buf[8, m] = tf
@@ -198,8 +197,11 @@ def intersect_into(scene, dirs: np.ndarray, shape_index: np.ndarray, face_offset
 def shadow_visibility(scene, part: np.ndarray, pos: np.ndarray, nrm: np.ndarray, geo: np.ndarray, lights: np.ndarray,
                       vis: np.ndarray) -> int:
     """Fill ``vis`` (N, L) float32: 1 where light j reaches hit sample i (no shadow caster between,
-    the light in front of the surface; always for lights that cast no shadows), else 0. Shadow rays
-    are built (``cpu_shade.shadow_ray``) and cast packet by packet, light after light, with no
-    ray arrays in between. Returns how many rays were cast."""
-    return _shadows(scene.ptr, _lib()["valid"].ctypes.data, _buffer("ray", 12), scene.cam_to_scene, part, pos, nrm, geo,
-                    lights, vis)
+    the light in front of the surface; always for lights that cast no shadows), else 0. Each hit's
+    ray origin is computed once for all lights (``cpu_shade.shadow_origins``), then the rays are
+    built and cast packet by packet, light after light, with no ray arrays in between. Returns
+    how many rays were cast."""
+    org, org_scene = np.empty((len(part), 3), np.float32), np.empty((len(part), 3), np.float32)
+    shadow_origins(part, pos, geo, scene.cam_to_scene, org, org_scene)
+    return _shadows(scene.ptr, _lib()["valid"].ctypes.data, _buffer("ray", 12), scene.cam_to_scene, part, org,
+                    org_scene, nrm, geo, lights, vis)
