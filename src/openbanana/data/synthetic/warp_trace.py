@@ -121,9 +121,17 @@ class WarpBatchIntersector:
         self._wp = wp
         self.device = tris[0].device
         self._wp_device = wp.device_from_torch(self.device)
-        with wp.ScopedDevice(self._wp_device):
+        with self._scope():
             self.all = _GroupedMesh(wp, tris, self.device)
             self.casters = _GroupedMesh(wp, [t[: int(c)] for t, c in zip(tris, n_casters)], self.device)
+
+    def _scope(self):
+        """Warp's current device and, on CUDA, torch's current stream, so BVH builds and queries
+        are ordered with the torch work that produces and consumes their tensors."""
+        wp = self._wp
+        if self.device.type == "cuda":
+            return wp.ScopedStream(wp.stream_from_torch(self.device))
+        return wp.ScopedDevice(self._wp_device)
 
     def intersect(self, o, d):
         """Nearest hits of rays o, d (B, R, 3) (each row against its own scene): t (B, R) float32
@@ -136,9 +144,10 @@ class WarpBatchIntersector:
         m = self.all
         if m.mesh is not None and R:
             wp = self._wp
-            wp.launch(self._nearest, dim=(B, R), device=self._wp_device,
-                      inputs=[m.mesh.id, wp.from_torch(m.counts), wp.from_torch(m.base), _vec3(wp, o),
-                              _vec3(wp, d)], outputs=[wp.from_torch(t), wp.from_torch(face)])
+            with self._scope():
+                wp.launch(self._nearest, dim=(B, R), inputs=[m.mesh.id, wp.from_torch(m.counts), wp.from_torch(m.base),
+                                                             _vec3(wp, o), _vec3(wp, d)],
+                          outputs=[wp.from_torch(t), wp.from_torch(face)])
         return t, face.long()
 
     def occluded(self, o, d, tfar):
@@ -150,9 +159,10 @@ class WarpBatchIntersector:
         m = self.casters
         if m.mesh is not None and R:
             wp = self._wp
-            wp.launch(self._any_hit, dim=(B, R), device=self._wp_device,
-                      inputs=[m.mesh.id, wp.from_torch(m.counts), _vec3(wp, o), _vec3(wp, d),
-                              wp.from_torch(tfar.to(torch.float32).contiguous())], outputs=[wp.from_torch(out)])
+            with self._scope():
+                wp.launch(self._any_hit, dim=(B, R), inputs=[m.mesh.id, wp.from_torch(m.counts), _vec3(wp, o),
+                                                             _vec3(wp, d), wp.from_torch(tfar.to(torch.float32).contiguous())],
+                          outputs=[wp.from_torch(out)])
         return out
 
 
