@@ -28,37 +28,35 @@ _IDENTITY = np.eye(3, 4)
 
 
 @njit(nogil=True)
-def _pack(buf, xf, org, dirs, tfar, start, n, mask):
-    ub = buf.view(np.uint32)
-    for j in range(16):
-        i = start + j
-        if i < n:
-            o = i if org.shape[0] > 1 else 0  # one origin row: every ray starts there
-            for a in range(3):  # camera frame -> scene frame (rigid: t is unchanged)
-                buf[a, j] = xf[a, 0] * org[o, 0] + xf[a, 1] * org[o, 1] + xf[a, 2] * org[o, 2] + xf[a, 3]
-                buf[4 + a, j] = xf[a, 0] * dirs[i, 0] + xf[a, 1] * dirs[i, 1] + xf[a, 2] * dirs[i, 2]
-            buf[8, j] = tfar[i] if tfar.shape[0] > 1 else tfar[0]
-        else:  # padding ray: valid but harmless
-            buf[0, j] = buf[1, j] = buf[2, j] = 0.0
-            buf[4, j] = buf[5, j] = 0.0
-            buf[6, j] = -1.0
-            buf[8, j] = 0.0
-        buf[3, j] = 0.0
-        buf[7, j] = 0.0
-        ub[9, j] = mask
-        ub[10, j] = 0
-        ub[11, j] = 0
-
-
-@njit(nogil=True)
 def _intersect(scene, valid, buf, xf, org, dirs, array_part, shape_index, face_offset, t, part, face, u, v):
     n = dirs.shape[0]
     ub = buf.view(np.uint32)
     base = buf.ctypes.data
-    inf = np.full(1, np.inf, np.float32)
+    # ray origins in the scene frame, once per origin row (one row: the camera, for every ray)
+    org_scene = np.empty((org.shape[0], 3), np.float32)
+    for o in range(org.shape[0]):
+        for a in range(3):
+            org_scene[o, a] = xf[a, 0] * org[o, 0] + xf[a, 1] * org[o, 1] + xf[a, 2] * org[o, 2] + xf[a, 3]
+    one = org.shape[0] == 1
     for start in range(0, n, 16):
-        _pack(buf, xf, org, dirs, inf, start, n, _INVALID)
-        for j in range(16):
+        for j in range(16):  # pack: camera frame -> scene frame (rigid: t is unchanged)
+            i = start + j
+            if i < n:
+                o = 0 if one else i
+                for a in range(3):
+                    buf[a, j] = org_scene[o, a]
+                    buf[4 + a, j] = xf[a, 0] * dirs[i, 0] + xf[a, 1] * dirs[i, 1] + xf[a, 2] * dirs[i, 2]
+                buf[8, j] = np.inf
+            else:  # padding ray: valid but harmless
+                buf[0, j] = buf[1, j] = buf[2, j] = 0.0
+                buf[4, j] = buf[5, j] = 0.0
+                buf[6, j] = -1.0
+                buf[8, j] = 0.0
+            buf[3, j] = 0.0
+            buf[7, j] = 0.0
+            ub[9, j] = _INVALID
+            ub[10, j] = 0
+            ub[11, j] = 0
             for r in range(17, 21):
                 ub[r, j] = _INVALID
         _INTERSECT16(valid, scene, base, 0)
