@@ -111,6 +111,8 @@ def texture_weight(tid, u, v, fade, salt, tile):
 def surface(dirs, t, part, face, u, v, corner_normals, face_normals, pf, pos, nrm, geo):
     """Camera-frame hit point, shading normal and geometric normal of every hit (part >= 0),
     both normals flipped toward the viewer; zeros on a miss (the outputs may come uninitialised)."""
+    last_p = last_f = -1  # (part, face) of the previous hit: consecutive samples mostly share it,
+    h0 = h1 = h2 = np.float32(0.0)  # and with it the geometric normal h (before the flip)
     for i in range(dirs.shape[0]):
         p = part[i]
         if p < 0:
@@ -120,23 +122,26 @@ def surface(dirs, t, part, face, u, v, corner_normals, face_normals, pf, pos, nr
         f = face[i]
         ui, vi = u[i], v[i]
         w0 = 1.0 - ui - vi
-        # template-frame normal interpolated over the triangle's corners, and the face normal
+        # template-frame normal interpolated over the triangle's corners, into the camera frame by
+        # the part's inverse transpose, then normalised
         c0 = corner_normals[f, 0, 0] * w0 + corner_normals[f, 1, 0] * ui + corner_normals[f, 2, 0] * vi
         c1 = corner_normals[f, 0, 1] * w0 + corner_normals[f, 1, 1] * ui + corner_normals[f, 2, 1] * vi
         c2 = corner_normals[f, 0, 2] * w0 + corner_normals[f, 1, 2] * ui + corner_normals[f, 2, 2] * vi
-        f0, f1, f2 = face_normals[f, 0], face_normals[f, 1], face_normals[f, 2]
-        # both into the camera frame by the part's inverse transpose, then normalised
         n0 = 0.0 + pf[p, 12] * c0 + pf[p, 13] * c1 + pf[p, 14] * c2
         n1 = 0.0 + pf[p, 15] * c0 + pf[p, 16] * c1 + pf[p, 17] * c2
         n2 = 0.0 + pf[p, 18] * c0 + pf[p, 19] * c1 + pf[p, 20] * c2
-        g0 = 0.0 + pf[p, 12] * f0 + pf[p, 13] * f1 + pf[p, 14] * f2
-        g1 = 0.0 + pf[p, 15] * f0 + pf[p, 16] * f1 + pf[p, 17] * f2
-        g2 = 0.0 + pf[p, 18] * f0 + pf[p, 19] * f1 + pf[p, 20] * f2
         ls = 1.0 / math.sqrt(0.0 + n0 * n0 + n1 * n1 + n2 * n2 + 1e-20)
-        gs = 1.0 / math.sqrt(max(0.0 + g0 * g0 + g1 * g1 + g2 * g2, 1e-40))
         # rounded to float32 before the scaling, as when stored and scaled in place
         n0, n1, n2 = np.float32(np.float32(n0) * ls), np.float32(np.float32(n1) * ls), np.float32(np.float32(n2) * ls)
-        g0, g1, g2 = np.float32(np.float32(g0) * gs), np.float32(np.float32(g1) * gs), np.float32(np.float32(g2) * gs)
+        if p != last_p or f != last_f:  # the face normal the same way
+            f0, f1, f2 = face_normals[f, 0], face_normals[f, 1], face_normals[f, 2]
+            e0 = 0.0 + pf[p, 12] * f0 + pf[p, 13] * f1 + pf[p, 14] * f2
+            e1 = 0.0 + pf[p, 15] * f0 + pf[p, 16] * f1 + pf[p, 17] * f2
+            e2 = 0.0 + pf[p, 18] * f0 + pf[p, 19] * f1 + pf[p, 20] * f2
+            gs = 1.0 / math.sqrt(max(0.0 + e0 * e0 + e1 * e1 + e2 * e2, 1e-40))
+            h0, h1, h2 = np.float32(np.float32(e0) * gs), np.float32(np.float32(e1) * gs), np.float32(np.float32(e2) * gs)
+            last_p, last_f = p, f
+        g0, g1, g2 = h0, h1, h2
         ti = t[i]
         pos[i, 0], pos[i, 1], pos[i, 2] = dirs[i, 0] * ti, dirs[i, 1] * ti, dirs[i, 2] * ti
         if 0.0 + g0 * dirs[i, 0] + g1 * dirs[i, 1] + g2 * dirs[i, 2] > 0:
