@@ -172,7 +172,7 @@ def test_part_table_kernel_gives_the_numpy_frames_and_rows(spec_factory, part_fa
         rows = PartRows.of(spec)
         w2c = spec.camera.world_to_cam()
         rot, pf, pi = part_table(spec, rows, w2c)
-        rot0, size, trans = part_frames(spec, rows, w2c)
+        rot0, size, trans = part_frames(spec, rows)
         a = part_attributes(spec, rot0, size, trans, rows)
         P = len(rot0)
         cut = np.float32(1e-5) ** (1.0 / np.maximum(a["shin"], 1e-3))

@@ -127,13 +127,11 @@ def part_translations(spec: WorldSpec, rows: PartRows, w2c: np.ndarray) -> np.nd
     return (rows.geo[:, 4:7] - np.asarray(spec.camera.position_m)) @ w2c.T
 
 
-def part_frames(spec: WorldSpec, rows: PartRows | None = None,
-                w2c: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def part_frames(spec: WorldSpec, rows: PartRows | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Camera-frame rotation (P, 3, 3), size (P, 3) in metres and translation (P, 3) of every part:
-    camera point = rot @ (size * template point) + trans. ``w2c``: ``spec.camera.world_to_cam()``
-    when the caller has it."""
+    camera point = rot @ (size * template point) + trans."""
     rows = PartRows.of(spec) if rows is None else rows
-    w2c = spec.camera.world_to_cam() if w2c is None else w2c
+    w2c = spec.camera.world_to_cam()
     rot = np.einsum("ij,pjk->pik", w2c, part_world_rotations(rows))
     return rot, rows.geo[:, 1:4], part_translations(spec, rows, w2c)
 
