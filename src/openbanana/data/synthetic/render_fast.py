@@ -101,9 +101,17 @@ class _Clock:
 
 
 def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, return_aux: bool = False,
-                    exposure_scale: float | None = None, timings: dict | None = None) -> dict:
+                    exposure_scale: float | None = None, timings: dict | None = None,
+                    aa_offsets: np.ndarray | None = None) -> dict:
     """Render ``spec`` at (H, W); arguments and result as ``render.render_spec``. ``timings``: a dict
-    that receives process seconds per stage and ray counts (for benchmarks)."""
+    that receives process seconds per stage and ray counts (for benchmarks). ``aa_offsets``: (K, 2)
+    subsample offsets in pixels in place of ``render.AA_OFFSETS`` (for quality studies,
+    ``benchmarks/aa_quality.py``; the edit facts of ``return_aux`` need the shipped pattern)."""
+    offsets = AA_OFFSETS
+    if aa_offsets is not None:
+        offsets = np.ascontiguousarray(aa_offsets, np.float32).reshape(-1, 2)
+        if return_aux and not np.array_equal(offsets, AA_OFFSETS):
+            raise ValueError("return_aux needs the shipped anti-aliasing pattern (render.AA_OFFSETS)")
     clock = _Clock(timings)
     atlas = template_atlas()
     rows = PartRows.of(spec)
@@ -124,7 +132,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     focal = cam.focal_px(W)
     # one sample buffer: H * W pixel centres, then the subsamples of edge pixels (at most all pixels)
     HW = H * W
-    cap = HW * (len(AA_OFFSETS) + 1) if antialias else HW
+    cap = HW * (len(offsets) + 1) if antialias else HW
     dirs = np.empty((cap, 3), np.float32)
     t, u, v = (np.empty(cap, np.float32) for _ in range(3))
     part, face, owner = (np.empty(cap, np.int64) for _ in range(3))
@@ -134,7 +142,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     clock("primary", HW)
     N = HW
     if antialias:
-        N = cpu_rays.edge_subsamples(part, H, W, focal, AA_OFFSETS, dirs, owner)
+        N = cpu_rays.edge_subsamples(part, H, W, focal, offsets, dirs, owner)
         if N > HW:
             cpu_trace.intersect_into(scene, dirs[HW:N], shape_index, atlas.face_offset, t[HW:N], part[HW:N],
                                      face[HW:N], u[HW:N], v[HW:N])

@@ -1,0 +1,70 @@
+"""Anti-aliasing quality against cost: how far 128 px renders are from the pixel-area average, for
+the shipped subsample pattern and cheaper ones.
+
+Reference: the same scene rendered at 4x the size (with its own anti-aliasing) and averaged over
+each 4x4 block, with the exposure of the 128 px render, so the error is the sampling error alone.
+Prints the mean absolute error (levels of 255, mean over RGB) over all pixels and over edge pixels
+(where the hit part changes), the samples per scene and the render time per scene (process time).
+
+    python benchmarks/aa_quality.py --n 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+#: name -> subsample offsets in pixels (None: no anti-aliasing)
+PATTERNS = {
+    "3 subsamples (shipped)": None,  # render.AA_OFFSETS
+    "2 subsamples, diagonal": np.array([[-0.25, -0.25], [0.25, 0.25]], np.float32),
+    "2 subsamples, rotated grid": np.array([[-0.375, 0.125], [0.375, -0.125]], np.float32),
+    "none": np.zeros((0, 2), np.float32),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--split", default="train")
+    args = ap.parse_args()
+
+    from openbanana.data.synthetic.render import AA_OFFSETS, edge_pixels
+    from openbanana.data.synthetic.render_fast import render_compiled
+    from openbanana.data.synthetic.world import sample_world
+    from openbanana.data.workers import prepare_data_worker
+
+    prepare_data_worker()
+    S = args.size
+    specs = [sample_world(s, args.split) for s in range(500, 500 + args.n)]
+    refs, scales, edges = [], [], []
+    for spec in specs:
+        o = render_compiled(spec, S, S, return_aux=True)
+        scales.append(o["exposure_scale"])
+        edges.append(edge_pixels(o["part"]))
+        big = render_compiled(spec, 4 * S, 4 * S, exposure_scale=o["exposure_scale"])["rgb"].astype(np.float64)
+        refs.append(big.reshape(S, 4, S, 4, 3).mean((1, 3)))
+    print(f"{args.n} scenes of {args.split} at {S}x{S}; reference: {4 * S} px, 4x4 box average")
+    print("| pattern | error, all pixels | error, edge pixels | samples per scene | render ms |")
+    print("|---|---:|---:|---:|---:|")
+    for name, offsets in PATTERNS.items():
+        offsets = AA_OFFSETS if offsets is None else offsets
+        err_all, err_edge, samples, t = [], [], [], 0.0
+        for spec, ref, scale, e in zip(specs, refs, scales, edges):
+            timings: dict = {}
+            a = time.process_time()
+            rgb = render_compiled(spec, S, S, exposure_scale=scale, aa_offsets=offsets, timings=timings)["rgb"]
+            t += time.process_time() - a
+            d = np.abs(rgb.astype(np.float64) - ref).mean(-1)
+            err_all.append(d.mean())
+            err_edge.append(d[e].mean())
+            samples.append(S * S + timings.get("antialias_rays", 0))
+        print(f"| {name} | {np.mean(err_all):.2f} | {np.mean(err_edge):.2f} | {np.mean(samples):.0f} | "
+              f"{1e3 * t / args.n:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
