@@ -100,7 +100,7 @@ def test_engine_arguments_are_checked(spec_factory):
 
 
 def test_without_numba_auto_falls_back_and_compiled_says_why(spec_factory, monkeypatch):
-    import openbanana.data.synthetic.render as render
+    from openbanana.data.synthetic import render
 
     monkeypatch.setattr(render, "compiled_available", lambda: False)
     spec = spec_factory([])
@@ -207,3 +207,21 @@ def test_shadow_origins_are_the_numpy_shadow_ray_origins():
     o = org[hit].astype(np.float64)
     mapped = ((xf[:, 0] * o[:, :1] + xf[:, 1] * o[:, 1:2]) + xf[:, 2] * o[:, 2:]) + xf[:, 3]
     assert org_scene[hit].tobytes() == mapped.astype(np.float32).tobytes()
+
+
+def test_custom_subsample_patterns_for_quality_studies():
+    """aa_offsets (benchmarks/aa_quality.py): no subsamples renders what antialias=False renders,
+    more subsamples cast more rays, and edit facts refuse any pattern but the shipped one."""
+    from openbanana.data.synthetic.render import AA_OFFSETS
+
+    spec = sample_world(4, "train")
+    none = render_compiled(spec, 32, 32, aa_offsets=np.zeros((0, 2)))
+    off = render_compiled(spec, 32, 32, antialias=False)
+    assert all(np.array_equal(none[k], off[k]) for k in ("rgb", "depth_m", "normals", "semantic", "instance"))
+    two, three = {}, {}
+    render_compiled(spec, 32, 32, aa_offsets=AA_OFFSETS[:2], timings=two)
+    shipped = render_compiled(spec, 32, 32, aa_offsets=AA_OFFSETS, timings=three)
+    assert 0 < two["antialias_rays"] * 3 == three["antialias_rays"] * 2
+    assert np.array_equal(shipped["rgb"], render_compiled(spec, 32, 32)["rgb"])
+    with pytest.raises(ValueError, match="shipped anti-aliasing pattern"):
+        render_compiled(spec, 32, 32, aa_offsets=AA_OFFSETS[:2], return_aux=True)
