@@ -53,8 +53,15 @@ def noun_phrase(obj, with_colour: bool) -> str:
     return f"{obj.color_name} {obj.class_name}" if with_colour else obj.class_name
 
 
-def _match(objs, cls, colour):
-    return [o for o in objs if o.class_name == cls and (colour is None or o.color_name == colour)]
+def _index(objs) -> dict:
+    """The objects each noun phrase matches, in scene order: (class, colour) and (class, None) ->
+    list (a phrase matching nothing is absent); built once per scene, as proposals look the same
+    phrases up many times."""
+    index: dict[tuple[str, str | None], list] = {}
+    for o in objs:
+        index.setdefault((o.class_name, None), []).append(o)
+        index.setdefault((o.class_name, o.color_name), []).append(o)
+    return index
 
 
 def _volume(o):
@@ -85,6 +92,14 @@ def _relation(rel, target, landmark) -> bool:
     return x > landmark.bbox_px[2]
 
 
+def _relations(target, landmark) -> tuple[str, ...]:
+    """The relations of _relation that hold between target and landmark, in the order on, left
+    of, right of (one call per pair where proposals ask about all three)."""
+    x = target.centroid_px[0]
+    return ((("on",) if target.support == landmark.instance_id else ())
+            + (("left of",) if x < landmark.bbox_px[0] else ()) + (("right of",) if x > landmark.bbox_px[2] else ()))
+
+
 def parse(expression: str) -> dict:
     """Parse an expression of the grammar; raises ValueError if it is not one."""
     m = _EXPR.match(expression.strip())
@@ -101,14 +116,15 @@ def parse(expression: str) -> dict:
 def resolve(expression: str, scene) -> list[int]:
     """Instance ids of the visible objects an expression denotes (empty if none; > 1 if ambiguous)."""
     q = parse(expression)
-    return _denotes(candidates(scene), q["sup"], q["target"], q["rel"], q["landmark"])
+    return _denotes(_index(candidates(scene)), q["sup"], q["target"], q["rel"], q["landmark"])
 
 
-def _denotes(objs, sup, target, rel, landmark) -> list[int]:
-    """resolve() on a parsed expression: target and landmark are (class, colour or None)."""
-    found = _match(objs, *target)
+def _denotes(index, sup, target, rel, landmark) -> list[int]:
+    """resolve() on a parsed expression over the _index of the visible objects: target and
+    landmark are (class, colour or None)."""
+    found = index.get(target, [])
     if rel:
-        lms = _match(objs, *landmark)
+        lms = index.get(landmark, ())
         if len(lms) != 1:
             return []
         found = [o for o in found if o.instance_id != lms[0].instance_id and _relation(rel, o, lms[0])]
@@ -144,6 +160,7 @@ def referring_expressions(scene, rng: np.random.Generator, max_count: int = 8) -
     the resolver's own evaluation (:func:`_denotes`, what :func:`resolve` runs after parsing); only
     the accepted one is written out as text."""
     objs = candidates(scene)
+    index = _index(objs)
     W = scene.size[1]
     out: list[tuple[str, int]] = []
     order = rng.permutation(len(objs)).tolist()
@@ -163,21 +180,20 @@ def referring_expressions(scene, rng: np.random.Generator, max_count: int = 8) -
         landmarks = [x for x in objs if x.instance_id != o.instance_id]
         rng.shuffle(landmarks)
         for lm in landmarks[:4]:
-            for rel in ("on", "left of", "right of"):
-                if not _relation(rel, o, lm):
-                    continue
+            for rel in _relations(o, lm):
                 for lc in ((False, True) if lm.class_name in COLOURED else (False,)):
                     proposals += [(None, wc, rel, lm, lc) for wc in colours]
         # prefer short, plain expressions but keep variety
         simple = proposals[:2]
         rest = proposals[2:]
         rng.shuffle(rest)
-        for sup, wc, rel, lm, lc in simple + rest if rng.uniform() < 0.5 else rest + simple:
+        # rng.random() is rng.uniform(): the same draw, the same value, without uniform's argument handling
+        for sup, wc, rel, lm, lc in simple + rest if rng.random() < 0.5 else rest + simple:
             target = _np_parsed(o, wc)
             landmark = _np_parsed(lm, lc) if rel else None
-            if _denotes(objs, sup, target, rel, landmark) != [o.instance_id]:
+            if _denotes(index, sup, target, rel, landmark) != [o.instance_id]:
                 continue
-            if sup is not None and not _clear_margin(sup, _match(objs, *target), o, W):
+            if sup is not None and not _clear_margin(sup, index[target], o, W):
                 continue
             if sup is not None:
                 expr = f"the {sup} " + noun_phrase(o, wc)
@@ -197,20 +213,22 @@ def reasoning_queries(scene) -> list[tuple[str, list[int]]]:
     outdoor = scene.kind == "outdoor"
     q: list[tuple[str, list[int]]] = []
 
-    def add(text, pred):
-        ids = sorted(o.instance_id for o in objs if pred(o))
+    def add(text, ids):
         if ids:
-            q.append((text, ids))
+            q.append((text, sorted(ids)))
 
-    add("something you could sit on", lambda o: o.class_name in SITTABLE)
-    add("something that gives light", lambda o: o.class_name in LIGHT_SOURCES)
-    add("something you could drink from", lambda o: o.class_name in DRINKABLE_FROM)
-    add("something alive", lambda o: o.class_name in ("plant", "tree", "person"))
-    add(f"what would roll if the {'street' if outdoor else 'floor'} tilted", lambda o: o.rolls)
-    add("something you could drive", lambda o: o.class_name == "car")
-    add("a place to put a book", lambda o: o.class_name in ("shelf", "table", "cabinet"))
-    add("something that tells drivers what to do", lambda o: o.class_name == "sign")
-    add("something you could walk through", lambda o: o.class_name == "door")
+    def of(classes):  # a list comprehension per query: no predicate call per object
+        return [o.instance_id for o in objs if o.class_name in classes]
+
+    add("something you could sit on", of(SITTABLE))
+    add("something that gives light", of(LIGHT_SOURCES))
+    add("something you could drink from", of(DRINKABLE_FROM))
+    add("something alive", of(("plant", "tree", "person")))
+    add(f"what would roll if the {'street' if outdoor else 'floor'} tilted", [o.instance_id for o in objs if o.rolls])
+    add("something you could drive", of(("car",)))
+    add("a place to put a book", of(("shelf", "table", "cabinet")))
+    add("something that tells drivers what to do", of(("sign",)))
+    add("something you could walk through", of(("door",)))
     if objs:
         near = min(objs, key=lambda o: o.depth_m)
         q.append(("the object closest to the camera", [near.instance_id]))
