@@ -43,6 +43,8 @@ def test_yaw_offsets_match_matmul_bit_for_bit():
             for v in comps + [rng.uniform(-3, 3) for _ in range(6)]:
                 o = R @ np.array([u, 0, v])
                 assert _bits(turn.offset(u, v)) == _bits((o[0], o[2])), (deg, u, v)
+                if u != 0 and v != 0:  # numpy floats, as the matmul gives (specs keep their types)
+                    assert all(type(x) is np.float64 for x in turn.offset(u, v))
                 if v == 0:
                     assert _bits(turn.along_x(u)) == _bits((o[0], o[2]))
                 if u == 0:
