@@ -81,3 +81,17 @@ def test_fast_rng_draws_what_randrange_draws():
         a.integers(5, 5)
     with pytest.raises(ValueError):
         builder.choice(())
+
+
+def test_free_decides_as_the_pow_comparison():
+    rng = random.Random(4)
+    builder = Builder(FastRng(0), SPLIT_CONFIGS["train"])
+    for _ in range(20000):
+        builder.footprints = [(rng.uniform(-3, 3), rng.uniform(-3, 3), rng.uniform(0.1, 1)) for _ in range(rng.randint(0, 5))]
+        x, z, r = rng.uniform(-3, 3), rng.uniform(-3, 3), rng.uniform(0.1, 1)
+        if builder.footprints and rng.random() < 0.5:  # a near tie: on the limit of the first footprint
+            fx, fz, fr = builder.footprints[0]
+            x = fx + (r + fr + 0.05) * rng.choice([1.0, -1.0, 0.6])
+            z = fz if abs(x - fx) >= r + fr + 0.05 else fz + ((r + fr + 0.05) ** 2 - (x - fx) ** 2) ** 0.5
+        want = all((x - fx) ** 2 + (z - fz) ** 2 >= (r + fr + 0.05) ** 2 for fx, fz, fr in builder.footprints)
+        assert builder.free(x, z, r) == want

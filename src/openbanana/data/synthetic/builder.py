@@ -143,16 +143,22 @@ class Builder:
         r = r * k + (lo + span * rnd()) * 0.3
         g = g * k + (lo + span * rnd()) * 0.3
         b = b * k + (lo + span * rnd()) * 0.3
-        # min(1.0, max(0.0, v)) each
-        return (1.0 if r >= 1.0 else (r if r > 0.0 else 0.0), 1.0 if g >= 1.0 else (g if g > 0.0 else 0.0),
-                1.0 if b >= 1.0 else (b if b > 0.0 else 0.0))
+        # min(1.0, max(0.0, v)) each (one chained comparison for the usual value inside)
+        return (r if 0.0 < r < 1.0 else (1.0 if r >= 1.0 else 0.0), g if 0.0 < g < 1.0 else (1.0 if g >= 1.0 else 0.0),
+                b if 0.0 < b < 1.0 else (1.0 if b >= 1.0 else 0.0))
 
     def pattern(self) -> str:
         return str(self.choice(self.cfg.patterns))
 
     def free(self, x, z, r, pad=0.05) -> bool:
+        """Whether a disc of radius r (plus pad) at (x, z) keeps clear of every footprint, decided
+        by ``dx ** 2 + dz ** 2 < (r + fr + pad) ** 2``. ``**`` is a libm pow call and not always
+        the rounded product, so products (much cheaper) decide all but the near ties, within 1e-9
+        of the limit, which ``**`` decides as before."""
         for fx, fz, fr in self.footprints:
-            if (x - fx) ** 2 + (z - fz) ** 2 < (r + fr + pad) ** 2:
+            dx, dz, lim = x - fx, z - fz, r + fr + pad
+            d, limit = dx * dx + dz * dz, lim * lim
+            if d < limit * 0.999999999 or (d <= limit * 1.000000001 and dx ** 2 + dz ** 2 < lim ** 2):
                 return False
         return True
 
