@@ -6,7 +6,7 @@ import pytest
 from openbanana.data.synthetic import CLASS_COLORS, CLASSES, SPLITS, sample_world
 from openbanana.data.synthetic.materials import HELD_OUT_TEXTURES, TEXTURES
 from openbanana.data.synthetic.shapes import HELD_OUT_SHAPES, template, template_names
-from openbanana.data.synthetic.splits import SPLIT_CONFIGS
+from openbanana.data.synthetic.splits import SPLIT_CONFIGS, first_draw, scene_rng
 
 
 def test_classes_and_palette():
@@ -102,3 +102,17 @@ def test_objects_rest_on_something(split):
                 assert 0.0 < bottom < top + 1e-6, (s, o.class_name)
             else:
                 assert abs(bottom - top) < 0.02, (s, o.class_name, sup.class_name)
+
+
+def test_first_draw_gives_the_bounded_draws_of_a_fresh_stream():
+    for split in SPLITS:
+        for seed in [*range(200), 2**40 + 7, 10**12]:
+            word = first_draw(seed, split)
+            assert word >> 2 == scene_rng(seed, split).integers(2**62)
+            assert (word & 0xFFFFFFFF) >> 2 == scene_rng(seed, split).integers(1 << 30)
+    assert first_draw(np.int64(5), "val") == first_draw(5, "val")
+    for bad in (True, -1, 1.0):
+        with pytest.raises(TypeError):
+            first_draw(bad, "train")
+    with pytest.raises(ValueError):
+        first_draw(1, "test")

@@ -10,7 +10,7 @@ from numba import njit
 from openbanana.data.synthetic.language import caption, reasoning_queries, referring_expressions
 from openbanana.data.synthetic.render import render_spec
 from openbanana.data.synthetic.scene import Scene, WorldSpec
-from openbanana.data.synthetic.splits import scene_rng
+from openbanana.data.synthetic.splits import first_draw
 from openbanana.data.synthetic.world import sample_world
 
 _INF = float("inf")
@@ -131,7 +131,8 @@ def scene_from_spec(spec: WorldSpec, size, *, language: bool = True, aux: bool =
 def finish_scene(scene: Scene, language: bool = True) -> None:
     measure_objects(scene)
     if language:
-        rng = np.random.default_rng([scene.seed, 0x1A6, scene_rng(scene.seed, scene.split).integers(1 << 30)])
+        # (first_draw & 0xFFFFFFFF) >> 2 is scene_rng(seed, split).integers(1 << 30)
+        rng = np.random.default_rng([scene.seed, 0x1A6, (first_draw(scene.seed, scene.split) & 0xFFFFFFFF) >> 2])
         scene.caption = caption(scene, rng)
         scene.referring = referring_expressions(scene, rng)
         scene.reasoning = reasoning_queries(scene)

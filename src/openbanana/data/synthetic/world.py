@@ -18,7 +18,7 @@ from openbanana.data.synthetic.builder import (  # noqa: F401 - re-exported for 
 from openbanana.data.synthetic.indoor import room, small_object  # noqa: F401
 from openbanana.data.synthetic.outdoor import person, street  # noqa: F401
 from openbanana.data.synthetic.scene import WorldSpec
-from openbanana.data.synthetic.splits import scene_rng, split_config
+from openbanana.data.synthetic.splits import first_draw, split_config
 
 
 def sample_world(seed: int, split: str = "train") -> WorldSpec:
@@ -30,7 +30,7 @@ def sample_world(seed: int, split: str = "train") -> WorldSpec:
         WorldSpec with world-frame parts, objects, lights, camera and environment.
     """
     cfg = split_config(split)
-    rng = FastRng(int(scene_rng(seed, split).integers(2**62)))
+    rng = FastRng(first_draw(seed, split) >> 2)  # scene_rng(seed, split).integers(2**62)
     b = Builder(rng, cfg)
     if rng.uniform() < cfg.indoor_share:
         kind, rtype = "indoor", b.choice(cfg.indoor_types)
