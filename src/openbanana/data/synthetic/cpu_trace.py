@@ -24,7 +24,19 @@ _PROTO = ctypes.CFUNCTYPE(None, _U64, _U64, _U64, _U64)
 _INTERSECT16 = _PROTO(ctypes.cast(_lib_handle.rtcIntersect16, ctypes.c_void_p).value)
 _OCCLUDED16 = _PROTO(ctypes.cast(_lib_handle.rtcOccluded16, ctypes.c_void_p).value)
 _INVALID = np.uint32(0xFFFFFFFF)
-_IDENTITY = np.eye(3, 4)
+
+
+@njit(nogil=True)
+def _pad_lane(buf, ub, j, mask):
+    """An empty ray in lane j of a packet (``ub``: the packet viewed as uint32): valid, tfar 0, so
+    it hits nothing; fills the last packet of a batch."""
+    buf[0, j] = buf[1, j] = buf[2, j] = 0.0
+    buf[4, j] = buf[5, j] = 0.0
+    buf[6, j] = -1.0
+    buf[3, j] = buf[7, j] = buf[8, j] = 0.0
+    ub[9, j] = mask
+    ub[10, j] = 0
+    ub[11, j] = 0
 
 
 @njit(nogil=True)
@@ -46,17 +58,13 @@ def _intersect(scene, valid, buf, xf, org, dirs, array_part, shape_index, face_o
                 for a in range(3):
                     buf[a, j] = org_scene[o, a]
                     buf[4 + a, j] = xf[a, 0] * dirs[i, 0] + xf[a, 1] * dirs[i, 1] + xf[a, 2] * dirs[i, 2]
+                buf[3, j] = buf[7, j] = 0.0
                 buf[8, j] = np.inf
-            else:  # padding ray: valid but harmless
-                buf[0, j] = buf[1, j] = buf[2, j] = 0.0
-                buf[4, j] = buf[5, j] = 0.0
-                buf[6, j] = -1.0
-                buf[8, j] = 0.0
-            buf[3, j] = 0.0
-            buf[7, j] = 0.0
-            ub[9, j] = _INVALID
-            ub[10, j] = 0
-            ub[11, j] = 0
+                ub[9, j] = _INVALID
+                ub[10, j] = 0
+                ub[11, j] = 0
+            else:
+                _pad_lane(buf, ub, j, _INVALID)
             for r in range(17, 21):
                 ub[r, j] = _INVALID
         _INTERSECT16(valid, scene, base, 0)
@@ -73,26 +81,11 @@ def _intersect(scene, valid, buf, xf, org, dirs, array_part, shape_index, face_o
 
 
 @njit(nogil=True)
-def _set_ray(buf, ub, j, xf, o0, o1, o2, d0, d1, d2, tfar, mask):
-    """Write one camera-frame ray into lane j of a packet (``ub``: the packet viewed as uint32),
-    mapped into the scene frame (rigid: t is unchanged)."""
-    for a in range(3):
-        buf[a, j] = xf[a, 0] * o0 + xf[a, 1] * o1 + xf[a, 2] * o2 + xf[a, 3]
-        buf[4 + a, j] = xf[a, 0] * d0 + xf[a, 1] * d1 + xf[a, 2] * d2
-    buf[3, j] = 0.0
-    buf[7, j] = 0.0
-    buf[8, j] = tfar
-    ub[9, j] = mask
-    ub[10, j] = 0
-    ub[11, j] = 0
-
-
-@njit(nogil=True)
 def _cast_shadows(scene, valid, buf, ub, m, lane_sample, lane_light, vis):
     """Cast the m rays of a packet (the rest padded with empty rays, tfar 0) and mark the pairs
     that reach their light."""
     for k in range(m, 16):
-        _set_ray(buf, ub, k, _IDENTITY, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, np.float32(0.0), np.uint32(1))
+        _pad_lane(buf, ub, k, np.uint32(1))
     _OCCLUDED16(valid, scene, buf.ctypes.data, 0)
     for k in range(m):
         if buf[8, k] != -np.inf:  # Embree sets tfar to -inf on an occluded ray
