@@ -83,18 +83,10 @@ def _superlative_key(sup):
     return _SUPERLATIVE_KEYS[sup]
 
 
-def _relation(rel, target, landmark) -> bool:
-    if rel == "on":
-        return target.support == landmark.instance_id
-    x = target.centroid_px[0]
-    if rel == "left of":
-        return x < landmark.bbox_px[0]
-    return x > landmark.bbox_px[2]
-
-
 def _relations(target, landmark) -> tuple[str, ...]:
-    """The relations of _relation that hold between target and landmark, in the order on, left
-    of, right of (one call per pair where proposals ask about all three)."""
+    """The spatial relations that hold between target and landmark, in the order on, left of,
+    right of: "on" is the support relation, left / right compare the target's centroid with the
+    landmark's bounding box in the image."""
     x = target.centroid_px[0]
     return ((("on",) if target.support == landmark.instance_id else ())
             + (("left of",) if x < landmark.bbox_px[0] else ()) + (("right of",) if x > landmark.bbox_px[2] else ()))
@@ -127,7 +119,7 @@ def _denotes(index, sup, target, rel, landmark) -> list[int]:
         lms = index.get(landmark, ())
         if len(lms) != 1:
             return []
-        found = [o for o in found if o.instance_id != lms[0].instance_id and _relation(rel, o, lms[0])]
+        found = [o for o in found if o.instance_id != lms[0].instance_id and rel in _relations(o, lms[0])]
     if sup and found:
         found = [min(found, key=_superlative_key(sup))]
     return sorted(o.instance_id for o in found)
