@@ -257,6 +257,18 @@ def _batched_occluded(o, d, tfar, a, e1, e2, chunk_elems=None):
     return res
 
 
+def scene_slots(rows, B: int):
+    """Row of each item in a per-scene padded layout: ``rows`` (N,) the scene of each item, sorted;
+    returns (slot (N,), M) with slot the item's index within its scene and M the most items of any
+    scene (at least 1), so items go to [rows, slot] of a (B, M, ...) tensor."""
+    import torch
+
+    per_scene = torch.bincount(rows, minlength=B)
+    first = torch.cumsum(per_scene, 0) - per_scene
+    slot = torch.arange(len(rows), device=rows.device) - first[rows]
+    return slot, max(1, int(per_scene.max().item())) if len(rows) else 1
+
+
 def edge_pixels_torch(part_map):
     """``render.edge_pixels`` of a batch: part_map (B, H, W) -> (B, H, W) bool."""
     import torch
@@ -292,11 +304,10 @@ def edge_subsamples(part_map, focal):
     ey = ((pix // W).double() + 0.5)[:, None] + off[None, :, 1]
     f = focal[b][:, None]
     d = torch.stack([(ex - W / 2) / f, -(ey - H / 2) / f, torch.full_like(ex, -1.0)], -1).float()  # [E, K, 3]
-    per_scene = torch.bincount(b, minlength=B)
-    first = torch.cumsum(per_scene, 0) - per_scene
-    slot = ((torch.arange(len(b), device=dev) - first[b])[:, None] * K + torch.arange(K, device=dev)).reshape(-1)
+    edge_slot, n_edges = scene_slots(b, B)
+    slot = (edge_slot[:, None] * K + torch.arange(K, device=dev)).reshape(-1)
     rows = b.repeat_interleave(K)
-    M = max(1, int(per_scene.max().item()) * K if len(b) else 1)
+    M = max(1, n_edges * K)
     dirs = torch.zeros((B, M, 3), device=dev)
     dirs[..., 2] = -1.0
     valid = torch.zeros((B, M), dtype=torch.bool, device=dev)
@@ -427,6 +438,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     part = {k: ops.t(np.concatenate(v)) for k, v in parts.items()}
     f_off_t = torch.as_tensor(f_off, device=dev)
     clock("geometry")
+    focal64 = torch.tensor([spec.camera.focal_px(W) for spec, _ in prepared], dtype=torch.float64, device=dev)
     # ---- 2. primary rays of all scenes in one call
     dirs = torch.stack([ops.t(pixel_dirs(spec.camera, H, W)) for spec, _ in prepared])  # [B, R, 3]
     t, face = caster.intersect(torch.zeros_like(dirs), dirs)
@@ -440,7 +452,6 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     clock("primary")
     # ---- 3. anti-aliasing subsamples of edge pixels, one call
     if antialias:
-        focal64 = torch.tensor([spec.camera.focal_px(W) for spec, _ in prepared], dtype=torch.float64, device=dev)
         sd, sval, sp = edge_subsamples(part_map.view(B, H, W), focal64)
         st, sf = caster.intersect(torch.zeros_like(sd), sd)
         sg = torch.where(sf >= 0, sf + f_off_t[:, None], -1)
@@ -496,10 +507,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     rs = sc[pi]
     order = torch.argsort(rs, stable=True)
     pi, lj, rs = pi[order], lj[order], rs[order]
-    counts = torch.bincount(rs, minlength=B)
-    starts = torch.cumsum(counts, 0) - counts
-    slot = torch.arange(len(rs), device=dev) - starts[rs]
-    M = int(counts.max().item()) if len(rs) else 1
+    slot, M = scene_slots(rs, B)
     so = torch.zeros((B, M, 3), device=dev)
     sdr = torch.zeros((B, M, 3), device=dev)
     sdr[..., 2] = -1.0
@@ -513,7 +521,7 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     clock("shadows")
     # ---- 6. shading of all points at once
     bank = ops.t(image_bank())
-    focal = ops.f32([spec.camera.focal_px(W) for spec, _ in prepared])
+    focal = focal64.float()
     t_hit = s_t[ahit]
     alb, emis = albedo(ops, part, pidx, p, n, t_hit, focal[sc], bank)
     up = env_b["up"][sc]
