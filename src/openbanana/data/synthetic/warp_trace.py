@@ -101,8 +101,7 @@ class _GroupedMesh:
         # three vertices per triangle (no sharing needed: the BVH is over triangles)
         self._points = flat.reshape(-1, 3).to(torch.float32).contiguous()
         self._indices = torch.arange(3 * n, dtype=torch.int32, device=device)
-        self._groups = torch.repeat_interleave(torch.arange(len(tris), dtype=torch.int32, device=device),
-                                               torch.tensor(counts, device=device)).to(torch.int32).contiguous()
+        self._groups = torch.repeat_interleave(torch.arange(len(tris), dtype=torch.int32, device=device), self.counts)
         self.mesh = wp.Mesh(points=wp.from_torch(self._points, dtype=wp.vec3), indices=wp.from_torch(self._indices),
                             groups=wp.from_torch(self._groups))
 
