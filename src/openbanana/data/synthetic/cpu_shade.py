@@ -266,7 +266,8 @@ def shade(dirs, t, part, pos, nrm, vis, pf, pi, lights, env, tile, bank, focal, 
             h0, h1, h2 = l0 + v0, l1 + v1, l2 + v2
             nh = (n0 * h0 + n1 * h1 + n2 * h2) / math.sqrt(h0 * h0 + h1 * h1 + h2 * h2 + 1e-20)
             if nh > pf[p, 35]:
-                sp = ndl * nh ** shin
+                # the power in float32, as the array version computes it (and ~3x cheaper than in float64)
+                sp = ndl * np.float32(nh) ** np.float32(shin)
                 sr += er * sp
                 sg += eg * sp
                 sb += eb * sp
