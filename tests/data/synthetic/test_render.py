@@ -176,6 +176,47 @@ def test_anti_aliasing_blends_edges(spec_factory, part_factory):
     assert len(np.unique(aa[..., 0])) > len(np.unique(no[..., 0]))  # intermediate edge values appear
 
 
+def test_edge_kinds_tell_vertical_horizontal_and_corner_edges_apart():
+    import torch
+
+    from openbanana.data.synthetic.render import edge_kinds, edge_pixels
+
+    part = np.zeros((5, 6), np.int64)
+    part[:, 3:] = 1  # a vertical seam between columns 2 and 3
+    part[4, :] = -1  # a horizontal one above the last row
+    want = np.full((5, 6), -1)
+    want[:3, 2:4] = 0  # the part changes left / right only
+    want[3, :] = want[4, :] = 1  # above / below only
+    want[3, 2:4] = 2  # both (the last row has no seam: all -1)
+    np.testing.assert_array_equal(edge_kinds(part), want)
+    np.testing.assert_array_equal(edge_kinds(torch.as_tensor(part)[None])[0].numpy(), want)  # batched torch
+    np.testing.assert_array_equal(edge_pixels(part), want >= 0)
+
+
+def test_subsamples_follow_the_edge_kind_and_edit_facts_count_them(spec_factory, part_factory):
+    from openbanana.data.synthetic.render import AA, AAPattern, edge_kinds, subsample_dirs
+
+    part = np.zeros((4, 4), np.int64)
+    part[:, 2:] = 1
+    part[3, 3] = 2
+    cam = Camera((0.0, 0.0, 0.0), 0.0, 0.0, 0.0, 60.0)
+    pixel, dirs = subsample_dirs(cam, part)
+    kinds = edge_kinds(part).reshape(-1)
+    np.testing.assert_array_equal(np.bincount(pixel, minlength=16), np.where(kinds >= 0, AA.counts[kinds], 0))
+    f = cam.focal_px(4)
+    first = np.flatnonzero(pixel == 1)  # pixel (0, 1): an edge across x, 2 subsamples spread in x
+    np.testing.assert_allclose(dirs[first, 0] * f, 1 + 0.5 + AA.offsets[0, :2, 0] - 2, rtol=1e-6)
+    spec = spec_factory([part_factory("box", (1, 1, 1), (0.013, 0.021, -3), "box", 1, yaw=20.0)])
+    out = render_spec(spec, 24, 24, return_aux=True)
+    k = edge_kinds(out["part"])
+    np.testing.assert_array_equal(out["n_samples"], np.where(k >= 0, AA.counts[k] + 1, 1))
+    assert out["lit_frac"].max() < 2 ** (AA.counts.max() + 1)  # one bit per sample of a pixel
+    with pytest.raises(ValueError, match="shape"):
+        AAPattern(np.zeros((2, 3, 2)), [1, 1])
+    with pytest.raises(ValueError, match="counts"):
+        AAPattern(np.zeros((3, 2, 2)), [1, 2, 3])
+
+
 def test_bad_sizes_and_seeds_raise():
     with pytest.raises(TypeError):
         render_scene(0, size="big")

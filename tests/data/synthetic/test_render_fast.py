@@ -123,21 +123,21 @@ def test_threads_render_the_same_bytes():
 @pytest.mark.parametrize(("H", "W"), [(32, 40), (17, 9)])
 def test_ray_kernels_give_the_numpy_rays_bit_for_bit(H, W):
     from openbanana.data.synthetic.cpu_rays import centre_rays, edge_subsamples
-    from openbanana.data.synthetic.render import AA_OFFSETS, pixel_dirs, subsample_dirs
+    from openbanana.data.synthetic.render import AA, pixel_dirs, subsample_dirs
 
     rng = np.random.default_rng(H)
     for seed in range(3):
         cam = sample_world(seed, "train").camera
         part = rng.integers(-1, 3, H * W) if seed else np.full(H * W, 2)  # seed 0: no edge at all
-        k = len(AA_OFFSETS)
+        k = AA.offsets.shape[1]
         dirs, owner = np.zeros((H * W * (k + 1), 3), np.float32), np.zeros(H * W * (k + 1), np.int64)
         centre_rays(H, W, cam.focal_px(W), dirs)
-        n = edge_subsamples(part, H, W, cam.focal_px(W), AA_OFFSETS, dirs, owner)
-        edges, sd = subsample_dirs(cam, part.reshape(H, W))
-        assert n == H * W + len(sd)
+        n = edge_subsamples(part, H, W, cam.focal_px(W), AA.offsets, AA.counts, dirs, owner)
+        pixel, sd = subsample_dirs(cam, part.reshape(H, W))
+        assert n == H * W + len(sd) and (n > H * W) == (seed > 0)
         assert dirs[: H * W].tobytes() == pixel_dirs(cam, H, W).tobytes()
         assert dirs[H * W : n].tobytes() == sd.tobytes()
-        np.testing.assert_array_equal(owner[:n], np.concatenate([np.arange(H * W), np.repeat(edges, k)]))
+        np.testing.assert_array_equal(owner[:n], np.concatenate([np.arange(H * W), pixel]))
 
 
 def test_pixel_labels_kernel_gives_the_numpy_maps():
@@ -210,18 +210,17 @@ def test_shadow_origins_are_the_numpy_shadow_ray_origins():
 
 
 def test_custom_subsample_patterns_for_quality_studies():
-    """aa_offsets (benchmarks/aa_quality.py): no subsamples renders what antialias=False renders,
-    more subsamples cast more rays, and edit facts refuse any pattern but the shipped one."""
-    from openbanana.data.synthetic.render import AA_OFFSETS
+    """aa (benchmarks/aa_quality.py): no subsamples renders what antialias=False renders, more
+    subsamples cast more rays, the default is render.AA, and edit facts follow any pattern."""
+    from openbanana.data.synthetic.render import AA, ROTATED_GRID, AAPattern
 
     spec = sample_world(4, "train")
-    none = render_compiled(spec, 32, 32, aa_offsets=np.zeros((0, 2)))
+    none = render_compiled(spec, 32, 32, aa=AAPattern.uniform(np.zeros((0, 2))))
     off = render_compiled(spec, 32, 32, antialias=False)
     assert all(np.array_equal(none[k], off[k]) for k in ("rgb", "depth_m", "normals", "semantic", "instance"))
     two, three = {}, {}
-    render_compiled(spec, 32, 32, aa_offsets=AA_OFFSETS[:2], timings=two)
-    shipped = render_compiled(spec, 32, 32, aa_offsets=AA_OFFSETS, timings=three)
+    render_compiled(spec, 32, 32, aa=AAPattern.uniform(ROTATED_GRID[:2]), timings=two)
+    grid = render_compiled(spec, 32, 32, aa=AAPattern.uniform(ROTATED_GRID), timings=three, return_aux=True)
     assert 0 < two["antialias_rays"] * 3 == three["antialias_rays"] * 2
-    assert np.array_equal(shipped["rgb"], render_compiled(spec, 32, 32)["rgb"])
-    with pytest.raises(ValueError, match="shipped anti-aliasing pattern"):
-        render_compiled(spec, 32, 32, aa_offsets=AA_OFFSETS[:2], return_aux=True)
+    assert np.array_equal(render_compiled(spec, 32, 32, aa=AA)["rgb"], render_compiled(spec, 32, 32)["rgb"])
+    assert set(np.unique(grid["n_samples"]).tolist()) == {1.0, 4.0}

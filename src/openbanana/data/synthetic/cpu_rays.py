@@ -3,7 +3,7 @@ anti-aliasing subsamples of edge pixels, written into one sample buffer.
 
 The same rays, bit for bit, as ``render.pixel_dirs`` and ``render.subsample_dirs`` (the same
 float64 arithmetic, rounded to float32 once), in the same sample layout: the H * W pixel centres
-row-major, then ``len(offsets)`` subsamples per edge pixel in pixel order.
+row-major, then the subsamples of each edge pixel (``render.AA``) in pixel order.
 """
 
 from __future__ import annotations
@@ -29,17 +29,18 @@ def centre_rays(H, W, focal, dirs):
 
 
 @njit(cache=True, nogil=True)
-def edge_subsamples(part, H, W, focal, offsets, dirs, owner):
+def edge_subsamples(part, H, W, focal, offsets, counts, dirs, owner):
     """Subsample rays of every edge pixel (its 4-neighbourhood changes part or hit / miss, as
-    ``render.edge_pixels``), after the H * W centre samples.
+    ``render.edge_kinds``), after the H * W centre samples.
 
     Args:
         part: (>= H * W,) int part index of the centre samples, -1 = miss.
-        offsets: (K, 2) subsample offsets in pixels (``render.AA_OFFSETS``).
-        dirs: float32 (>= H * W * (K + 1), 3); receives the subsample directions from row H * W on.
-        owner: int64 (>= H * W * (K + 1),); receives the pixel of every sample (centres included).
+        offsets, counts: a ``render.AAPattern``'s (3, K_max, 2) subsample offsets in pixels and
+            (3,) counts per edge kind.
+        dirs: float32 (>= H * W * (K_max + 1), 3); receives the subsample directions from row H * W on.
+        owner: int64 (>= H * W * (K_max + 1),); receives the pixel of every sample (centres included).
     Returns:
-        the number of samples, H * W + K * edge pixels.
+        the number of samples, H * W + the subsamples of the edge pixels.
     """
     HW = H * W
     for i in range(HW):
@@ -49,12 +50,15 @@ def edge_subsamples(part, H, W, focal, offsets, dirs, owner):
         for x in range(W):
             i = y * W + x
             p = part[i]
-            if ((x > 0 and part[i - 1] != p) or (x < W - 1 and part[i + 1] != p) or (y > 0 and part[i - W] != p)
-                    or (y < H - 1 and part[i + W] != p)):
-                for k in range(offsets.shape[0]):
-                    dirs[n, 0] = (x + 0.5 + offsets[k, 0] - W / 2) / focal
-                    dirs[n, 1] = -(y + 0.5 + offsets[k, 1] - H / 2) / focal
-                    dirs[n, 2] = -1.0
-                    owner[n] = i
-                    n += 1
+            across_x = (x > 0 and part[i - 1] != p) or (x < W - 1 and part[i + 1] != p)
+            across_y = (y > 0 and part[i - W] != p) or (y < H - 1 and part[i + W] != p)
+            if not (across_x or across_y):
+                continue
+            kind = 2 if (across_x and across_y) else (0 if across_x else 1)
+            for k in range(counts[kind]):
+                dirs[n, 0] = (x + 0.5 + offsets[kind, k, 0] - W / 2) / focal
+                dirs[n, 1] = -(y + 0.5 + offsets[kind, k, 1] - H / 2) / focal
+                dirs[n, 2] = -1.0
+                owner[n] = i
+                n += 1
     return n

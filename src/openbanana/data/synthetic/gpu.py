@@ -21,9 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from openbanana.data.synthetic.render import (
-    AA_OFFSETS,
+    AA,
+    AAPattern,
     albedo,
     assemble,
+    edge_kinds,
     env_arrays,
     light_arrays,
     pixel_dirs,
@@ -269,21 +271,7 @@ def scene_slots(rows, B: int):
     return slot, max(1, int(per_scene.max().item())) if len(rows) else 1
 
 
-def edge_pixels_torch(part_map):
-    """``render.edge_pixels`` of a batch: part_map (B, H, W) -> (B, H, W) bool."""
-    import torch
-
-    e = torch.zeros_like(part_map, dtype=torch.bool)
-    d = part_map[:, :, 1:] != part_map[:, :, :-1]
-    e[:, :, 1:] |= d
-    e[:, :, :-1] |= d
-    d = part_map[:, 1:, :] != part_map[:, :-1, :]
-    e[:, 1:, :] |= d
-    e[:, :-1, :] |= d
-    return e
-
-
-def edge_subsamples(part_map, focal):
+def edge_subsamples(part_map, focal, aa: AAPattern = AA):
     """Anti-aliasing subsamples of every scene's edge pixels, on the device, in the order and with
     the float64-then-float32 arithmetic of ``render.subsample_dirs`` / ``pixel_dirs``.
 
@@ -297,22 +285,25 @@ def edge_subsamples(part_map, focal):
     import torch
 
     B, H, W = part_map.shape
-    dev, K = part_map.device, len(AA_OFFSETS)
-    b, pix = torch.nonzero(edge_pixels_torch(part_map).view(B, -1), as_tuple=True)  # scene-major, pixel order
-    off = torch.as_tensor(AA_OFFSETS, dtype=torch.float64, device=dev)
-    ex = ((pix % W).double() + 0.5)[:, None] + off[None, :, 0]
-    ey = ((pix // W).double() + 0.5)[:, None] + off[None, :, 1]
-    f = focal[b][:, None]
-    d = torch.stack([(ex - W / 2) / f, -(ey - H / 2) / f, torch.full_like(ex, -1.0)], -1).float()  # [E, K, 3]
-    edge_slot, n_edges = scene_slots(b, B)
-    slot = (edge_slot[:, None] * K + torch.arange(K, device=dev)).reshape(-1)
-    rows = b.repeat_interleave(K)
-    M = max(1, n_edges * K)
+    dev = part_map.device
+    kinds = edge_kinds(part_map).view(B, -1)
+    b, pix = torch.nonzero(kinds >= 0, as_tuple=True)  # scene-major, pixel order
+    kind = kinds[b, pix]
+    n = torch.as_tensor(aa.counts, device=dev)[kind]
+    b, pix, kind = b.repeat_interleave(n), pix.repeat_interleave(n), kind.repeat_interleave(n)
+    slot, M = scene_slots(b, B)  # position among the scene's subsamples
+    first = torch.cumsum(n, 0) - n
+    within = torch.arange(len(b), device=dev) - first.repeat_interleave(n)  # position within its pixel
+    off = torch.as_tensor(aa.offsets, dtype=torch.float64, device=dev)[kind, within]
+    ex = (pix % W).double() + 0.5 + off[:, 0]
+    ey = (pix // W).double() + 0.5 + off[:, 1]
+    f = focal[b]
+    d = torch.stack([(ex - W / 2) / f, -(ey - H / 2) / f, torch.full_like(ex, -1.0)], -1).float()
     dirs = torch.zeros((B, M, 3), device=dev)
     dirs[..., 2] = -1.0
     valid = torch.zeros((B, M), dtype=torch.bool, device=dev)
     pixel = torch.zeros((B, M), dtype=torch.int64, device=dev)
-    dirs[rows, slot], valid[rows, slot], pixel[rows, slot] = d.reshape(-1, 3), True, pix.repeat_interleave(K)
+    dirs[b, slot], valid[b, slot], pixel[b, slot] = d, True, pix
     return dirs, valid, pixel
 
 

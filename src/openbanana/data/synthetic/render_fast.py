@@ -10,8 +10,8 @@ with two speed changes that do not alter what is rendered:
    sample buffer instead of ~100 numpy passes over the frame; the per-part table is one loop too
    (``cpu_tables.py``).
 
-Pipeline and sample layout (pixel centres first, then 3 rotated-grid subsamples of each edge
-pixel) are those of the numpy engine, so the per-sample facts that edits rely on keep their
+Pipeline and sample layout (pixel centres first, then the subsamples of each edge pixel, ``render.AA``)
+are those of the numpy engine, so the per-sample facts that edits rely on keep their
 meaning.
 """
 
@@ -26,7 +26,8 @@ from openbanana.data.synthetic.classes import CLASS_ID
 from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
 from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.render import (
-    AA_OFFSETS,
+    AA,
+    AAPattern,
     PartRows,
     part_translations,
     part_world_rotations,
@@ -102,16 +103,10 @@ class _Clock:
 
 def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, return_aux: bool = False,
                     exposure_scale: float | None = None, timings: dict | None = None,
-                    aa_offsets: np.ndarray | None = None) -> dict:
+                    aa: AAPattern = AA) -> dict:
     """Render ``spec`` at (H, W); arguments and result as ``render.render_spec``. ``timings``: a dict
-    that receives process seconds per stage and ray counts (for benchmarks). ``aa_offsets``: (K, 2)
-    subsample offsets in pixels in place of ``render.AA_OFFSETS`` (for quality studies,
-    ``benchmarks/aa_quality.py``; the edit facts of ``return_aux`` need the shipped pattern)."""
-    offsets = AA_OFFSETS
-    if aa_offsets is not None:
-        offsets = np.ascontiguousarray(aa_offsets, np.float32).reshape(-1, 2)
-        if return_aux and not np.array_equal(offsets, AA_OFFSETS):
-            raise ValueError("return_aux needs the shipped anti-aliasing pattern (render.AA_OFFSETS)")
+    that receives process seconds per stage and ray counts (for benchmarks). ``aa``: the
+    anti-aliasing pattern in place of ``render.AA`` (for quality studies, ``benchmarks/aa_quality.py``)."""
     clock = _Clock(timings)
     atlas = template_atlas()
     rows = PartRows.of(spec)
@@ -132,7 +127,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     focal = cam.focal_px(W)
     # one sample buffer: H * W pixel centres, then the subsamples of edge pixels (at most all pixels)
     HW = H * W
-    cap = HW * (len(offsets) + 1) if antialias else HW
+    cap = HW * (aa.offsets.shape[1] + 1) if antialias else HW
     dirs = np.empty((cap, 3), np.float32)
     t, u, v = (np.empty(cap, np.float32) for _ in range(3))
     part, face, owner = (np.empty(cap, np.int64) for _ in range(3))
@@ -142,7 +137,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
     clock("primary", HW)
     N = HW
     if antialias:
-        N = cpu_rays.edge_subsamples(part, H, W, focal, offsets, dirs, owner)
+        N = cpu_rays.edge_subsamples(part, H, W, focal, aa.offsets, aa.counts, dirs, owner)
         if N > HW:
             cpu_trace.intersect_into(scene, dirs[HW:N], shape_index, atlas.face_offset, t[HW:N], part[HW:N],
                                      face[HW:N], u[HW:N], v[HW:N])
