@@ -80,6 +80,11 @@ def first_draw(seed: int, split: str) -> int:
     return _first_draw(int(seed), split)
 
 
+def clear_caches() -> None:
+    """Forget the cached first draws (benchmarks that make the same scenes again)."""
+    _first_draw.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def _first_draw(seed: int, split: str) -> int:
     return int(scene_rng(seed, split).bit_generator.random_raw())
