@@ -18,7 +18,6 @@ import time
 import numpy as np
 
 
-
 def patterns() -> dict:
     """name -> anti-aliasing pattern (``render.AAPattern``)."""
     from openbanana.data.synthetic.render import AA, ROTATED_GRID, AAPattern

@@ -10,9 +10,9 @@ with two speed changes that do not alter what is rendered:
    sample buffer instead of ~100 numpy passes over the frame; the per-part table is one loop too
    (``cpu_tables.py``).
 
-Pipeline and sample layout (pixel centres first, then the subsamples of each edge pixel, ``render.AA``)
-are those of the numpy engine, so the per-sample facts that edits rely on keep their
-meaning.
+Pipeline and sample layout (pixel centres first, then the subsamples of each edge pixel,
+``render.AA``) are those of the numpy engine, so the per-sample facts that edits rely on keep
+their meaning.
 """
 
 from __future__ import annotations
