@@ -1,11 +1,11 @@
 """Speed of the synthetic world against the speed of training on its images.
 
 CPU (default): renders scenes at --size and reports scenes/s per core from process CPU time
-(honest on a shared machine: other processes do not count), the split of that time into world
+(other processes do not count), the fastest of --repeat passes over the same scenes (a busy host
+still slows a pass down; every pass's rate is printed), the split of that time into world
 sampling / rendering / language, the compiled engine's render stages with ray counts, with
 --compare the numpy reference engine's rate in the same run, and the multi-core wall-clock rate
-with --workers. The reference
-printed beside it is the default model's training images/s at the same size, measured in the same
+with --workers. The reference printed beside it is the default model's training images/s at the same size, measured in the same
 run (``openbanana.training.speed``: the loop's step on random weights of the shipped model's
 architecture; on the GPU with --gpu, else on one CPU thread).
 
