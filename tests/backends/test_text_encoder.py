@@ -44,3 +44,18 @@ def test_tokenize_matches_bytes_row_by_row(max_len):
 def test_tokenize_empty_batch():
     ids, mask = tokenize([], 160)
     assert ids.shape == mask.shape == (0, 1)
+
+
+def test_length_groups_give_the_features_of_one_padded_batch():
+    """Prompts of very different lengths are encoded in groups (a 1000-byte palette does not make
+    every 20-byte instruction pay for 1000 positions); the features equal the one-batch ones."""
+    torch.manual_seed(0)
+    enc = TextEncoder(TextEncoderConfig(dim=32, layers=2, heads=2, max_len=1100)).eval()
+    prompts = ["p" * 1000, "depth", "", "x" * 40, "y" * 300, "zz"]
+    with torch.no_grad():
+        tok, mask, pooled = enc(prompts)
+        ids, m = tokenize(prompts, 1100)
+        ref = enc.norm(enc._encode(ids, m)) * m[..., None]
+    assert torch.equal(mask, m)
+    assert torch.allclose(tok, ref, atol=1e-5)
+    assert torch.allclose(pooled, ref.sum(1) / m.sum(1, keepdim=True), atol=1e-5)

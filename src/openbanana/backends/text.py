@@ -114,9 +114,38 @@ class TextEncoder(nn.Module):
         ids, mask = tokenize(prompts, self.cfg.max_len)
         ids = to_device_nonblocking(ids, device)
         mask = ids != PAD  # built on the device: no second copy
-        x = self.tok(ids) + self.pos[: ids.shape[1]]  # [B, L, dim]
-        for blk in self.blocks:
-            x = blk(x, mask)
+        lens = mask.sum(1)
+        if ids.shape[0] > 1 and int(lens.min()) * 2 < ids.shape[1]:
+            x = self._encode_by_length(ids, mask, lens)
+        else:
+            x = self._encode(ids, mask)
         x = self.norm(x) * mask[..., None]  # [B, L, dim]
         pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
         return x, mask, pooled
+
+    def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.tok(ids) + self.pos[: ids.shape[1]]  # [B, L, dim]
+        for blk in self.blocks:
+            x = blk(x, mask)
+        return x
+
+    def _encode_by_length(self, ids: torch.Tensor, mask: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        """The same features as :meth:`_encode`, with prompts encoded in groups of similar length,
+        each cut to its own longest prompt: a batch mixing one ~1000-byte palette with 40-byte
+        instructions would otherwise pay self-attention and MLPs over 1000 positions for every row
+        (real tokens never see padding, so the features of real tokens do not change)."""
+        B, L = ids.shape
+        order = torch.argsort(lens, stable=True)
+        x = torch.zeros(B, L, self.cfg.dim, device=ids.device, dtype=self.tok.weight.dtype)
+        start = 0
+        while start < B:
+            # grow the group while its longest prompt is at most twice its shortest
+            first = int(lens[order[start]])
+            end = start + 1
+            while end < B and int(lens[order[end]]) <= 2 * max(first, 8):
+                end += 1
+            rows = order[start:end]
+            n = int(lens[rows].max())
+            x[rows, :n] = self._encode(ids[rows, :n], mask[rows, :n])
+            start = end
+        return x

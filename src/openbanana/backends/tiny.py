@@ -62,6 +62,20 @@ class TinyConfig:
         emb_dim: width of the time/text embedding that drives FiLM.
         text: the text encoder's config.
         time_distribution: training times, ``"logit_normal"`` or ``"uniform"``.
+        patch: space-to-depth factor of the stem. 1 = the first level works at full resolution;
+            p > 1 folds each p x p block of pixels into channels (``PixelUnshuffle``) so that no
+            level runs at full resolution (the cost per image falls about p**2-fold), and unfolds
+            the output with ``PixelShuffle``. Height and width must then be multiples of
+            ``p * 2**(levels - 1)``.
+        refine: channels of the full-resolution refinement head (0 = none): a 3x3 conv over the
+            unfolded output, its ``refine_features`` extra channels and the input image, added to
+            the output, so edges follow the image's pixels instead of the p x p block grid.
+        refine_features: extra unfolded feature channels fed to the refinement head.
+        prediction: what the network's last layer predicts, ``"v"`` (velocity ``eps - x0``) or
+            ``"x"`` (the clean image ``x0``, turned into a velocity ``(x_t - x0) / t`` with ``t``
+            clamped at ``x_min_t``): large-patch pixel models learn the clean image far better
+            (JiT, arXiv 2511.13720). In the one-step mode (``x_t = 0, t = 1``) both read the same.
+        x_min_t: the smallest ``t`` the x-prediction divides by.
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -74,6 +88,11 @@ class TinyConfig:
     emb_dim: int = 128
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     time_distribution: str = "logit_normal"
+    patch: int = 1
+    refine: int = 0
+    refine_features: int = 0
+    prediction: str = "v"
+    x_min_t: float = 0.05
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -89,13 +108,20 @@ class TinyConfig:
         for m in self.channel_mults:
             if (self.channels * m) % 8 or (self.channels * m) % self.heads:
                 raise ValueError(f"level width {self.channels * m} must be divisible by 8 and by heads")
+        if self.patch < 1 or self.refine < 0 or self.refine_features < 0:
+            raise ValueError(f"patch must be >= 1 and refine, refine_features >= 0, got {self.patch}, "
+                             f"{self.refine}, {self.refine_features}")
+        if self.prediction not in ("v", "x"):
+            raise ValueError(f"prediction must be 'v' or 'x', got {self.prediction!r}")
+        if not 0 < self.x_min_t <= 1:
+            raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
             raise ValueError(f"storage_dtype must be one of {sorted(_STORAGE)}, got {self.storage_dtype!r}")
 
     @property
     def downsample_factor(self) -> int:
         """Height and width must be multiples of this."""
-        return 2 ** (len(self.channel_mults) - 1)
+        return self.patch * 2 ** (len(self.channel_mults) - 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +156,16 @@ def tiny_s() -> TinyConfig:
     """~7 M parameters: CPU-hours or a short GPU run."""
     return TinyConfig(channels=48, channel_mults=(1, 2, 2, 3), num_res_blocks=1, attn_levels=(2, 3), emb_dim=192,
                       text=TextEncoderConfig(dim=128, layers=3, heads=4))
+
+
+@SIZES.register("fold-s")
+def fold_s() -> TinyConfig:
+    """~7.5 M parameters, designed to learn per CPU-second at 128x128: 4x4 pixels folded into channels
+    (levels at 32, 16, 8 px), attention at 16 and 8 px, a full-resolution refinement head, and
+    x-prediction. The shipped default model."""
+    return TinyConfig(channels=64, channel_mults=(1, 2, 2), num_res_blocks=1, attn_levels=(1, 2), emb_dim=256,
+                      heads=4, patch=4, refine=16, refine_features=8, prediction="x", storage_dtype="bfloat16",
+                      text=TextEncoderConfig(dim=128, layers=3, heads=4, max_len=1280))
 
 
 @SIZES.register("tiny-m")
@@ -207,7 +243,13 @@ class AttnBlock(nn.Module):
 
 # ============================================================================ network
 class TinyUNet(nn.Module):
-    """The velocity network ``(x_t, cond, has_cond, t, text, one_step) -> v``."""
+    """The velocity network ``(x_t, cond, has_cond, t, text, one_step) -> v``.
+
+    With ``cfg.patch = P > 1`` the levels work at ``H/P, H/2P, ...``: the stem folds pixels into
+    channels and the head unfolds them, then an optional full-resolution refinement corrects the
+    result from the input pixels. With ``cfg.prediction = "x"`` the last layer predicts the clean
+    image and ``forward`` returns the velocity it implies.
+    """
 
     def __init__(self, cfg: TinyConfig) -> None:
         super().__init__()
@@ -218,7 +260,10 @@ class TinyUNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(ch, E), nn.SiLU(), nn.Linear(E, E))
         self.text_pool = nn.Linear(T, E)
         self.mode = nn.Embedding(2, E)  # 0 = flow sampling, 1 = deterministic one-step
-        self.stem = nn.Conv2d(3 + 3 + 1, ch, 3, padding=1)
+        P = cfg.patch
+        # [B, 7, H, W] -> (fold) [B, 7 P^2, H/P, W/P] -> [B, ch, H/P, W/P]
+        self.fold = nn.PixelUnshuffle(P) if P > 1 else nn.Identity()
+        self.stem = nn.Conv2d((3 + 3 + 1) * P * P, ch, 3, padding=1)
 
         self.down = nn.ModuleList()
         skips, cur = [ch], ch
@@ -243,9 +288,18 @@ class TinyUNet(nn.Module):
             if lvl > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                              nn.Conv2d(cur, cur, 3, padding=1)))
-        self.out_norm, self.out = _norm(cur), nn.Conv2d(cur, 3, 3, padding=1)
+        out_ch = 3 + (cfg.refine_features if cfg.refine else 0)
+        self.out_norm, self.out = _norm(cur), nn.Conv2d(cur, out_ch * P * P, 3, padding=1)
+        self.unfold = nn.PixelShuffle(P) if P > 1 else nn.Identity()  # [B, out_ch P^2, h, w] -> [B, out_ch, H, W]
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.refine = None
+        if cfg.refine:
+            # full resolution, cheap: (output, features, x_t, cond, flag) -> a correction of the output
+            self.refine = nn.Sequential(nn.Conv2d(out_ch + 7, cfg.refine, 3, padding=1), nn.SiLU(),
+                                        nn.Conv2d(cfg.refine, 3, 3, padding=1))
+            nn.init.zeros_(self.refine[2].weight)
+            nn.init.zeros_(self.refine[2].bias)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
                 text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], one_step: torch.Tensor) -> torch.Tensor:
@@ -264,7 +318,8 @@ class TinyUNet(nn.Module):
         emb = F.silu(emb + self.text_pool(pooled) + self.mode(one_step.long()))  # [B, E]
         flag = has_cond.to(x_t.dtype)[:, None, None, None].expand(-1, 1, *x_t.shape[-2:])  # [B, 1, H, W]
         cond = cond * flag
-        h = self.stem(torch.cat([x_t, cond, flag], dim=1))  # [B, ch, H, W]
+        inputs = torch.cat([x_t, cond, flag], dim=1)  # [B, 7, H, W]
+        h = self.stem(self.fold(inputs))  # [B, ch, H/P, W/P]
         hs = [h]
         for blk in self.down:
             if isinstance(blk, nn.ModuleList):
@@ -280,7 +335,15 @@ class TinyUNet(nn.Module):
                 h = blk[1](h, tokens, mask) if isinstance(blk[1], AttnBlock) else h
             else:
                 h = blk(h)  # upsample: [B, C, 2H, 2W]
-        return self.out(F.silu(self.out_norm(h)))  # [B, 3, H, W]
+        y = self.unfold(self.out(F.silu(self.out_norm(h))))  # [B, 3 (+ features), H, W]
+        out = y[:, :3]
+        if self.refine is not None:
+            out = out + self.refine(torch.cat([y, inputs], dim=1))  # [B, 3, H, W]
+        if self.cfg.prediction == "x":
+            # the clean image -> the velocity it implies: v = (x_t - x0) / t
+            tt = t.to(out.dtype).clamp(min=self.cfg.x_min_t)[:, None, None, None]
+            return (x_t - out) / tt
+        return out
 
 
 # ============================================================================ backend
