@@ -38,7 +38,7 @@ def test_history_losses_and_card_text():
                "generation": {"history": {"pretrain": 0.5, "instruct": 0.51}, "before_history": 0.5,
                               "after_history": 0.51, "relative_change": 0.02}}
     card = render_model_card(results, command="python scripts/evaluate_default.py --n 2")
-    assert "| depth delta1 | >= 0.85 | 0.500 |" in card and "| semantic mIoU | >= 0.6 | n/a |" in card
+    assert "| depth delta1 | >= 0.85 | 0.500 |" in card and "| semantic mIoU, fixed palette | >= 0.6 | n/a |" in card
     assert "+2.0%" in card and "python scripts/evaluate_default.py --n 2" in card
     assert "images seen: 160" in card
 
@@ -58,6 +58,9 @@ def test_script_writes_card_and_scores(model_dir, capsys):
     assert 0 <= r["depth_delta1"] <= 1 and r["depth_abs_rel"] >= 0
     assert 0 <= r["normals_mean_deg"] <= 180 and 0 <= r["semantic_miou"] <= 1
     assert r["n_scenes"] == 2 and r["n_referring"] >= 1 and 0 <= r["referring_ciou"] <= 1
+    assert 0 <= r["semantic_random_miou"] <= 1 and r["n_failed"] == 0
+    # at 16 px every instance is under the scored size: no instance sample, and the card says n/a
+    assert r["n_instance"] == 0 and np.isnan(r["instance_f1"])
     gen = out["generation"]
     assert gen["before"] == pytest.approx(gen["after"]) and gen["relative_change"] == pytest.approx(0.0, abs=1e-9)
     card = (model_dir / "MODEL_CARD.md").read_text()

@@ -63,10 +63,11 @@ def test_synthetic_val_every_task_with_the_oracle():
     res, _ = evaluate(OracleModel(src), bench, opts, source=src)
     assert res["n_failed"] == 0, res["failures"]
     m = res["metrics"]
-    assert set(m) == {"depth", "normals", "semantic", "instance", "referring", "reasoning"}
+    assert set(m) == {"depth", "normals", "semantic", "semantic-random", "instance", "referring", "reasoning"}
     assert m["depth"]["delta1"] == 1.0 and m["depth"]["abs_rel"] < 2e-3
     assert m["normals"]["mean"] < 0.5
     assert m["semantic"]["miou"] == 1.0
+    assert m["semantic-random"]["miou"] == 1.0  # answers and ground truth both index the random palette
     assert m["referring"]["ciou"] == 1.0 and m["reasoning"]["giou"] == 1.0
     assert m["instance"]["f1"] == 1.0  # instances too small to decode are masked out of the score
     noisy, _ = evaluate(OracleModel(src, noise_sigma=12.0), bench, opts, source=src)
@@ -84,3 +85,20 @@ def test_data_root_may_be_the_data_set_folder_itself(tmp_path):
     assert len(b.source(tmp_path / "nyuv2")) == 1
     with pytest.raises(DataLayoutError, match="folder named 'nyuv2'"):
         b.source(tmp_path / "nyuv2" / "test")
+
+
+def test_random_palette_scores_map_palette_labels_to_classes():
+    """A semantic answer indexes the instruction's palette; the scorer maps it to the class list, so a
+    swapped answer scores 0 and the right one 1, whatever the palette's order."""
+    from openbanana.data.sources.base import Target
+    from openbanana.evaluation.scoring import SemanticScorer
+
+    classes = ["floor", "wall", "chair"]
+    palette = {"chair": (10, 200, 30), "floor": (200, 10, 10)}  # palette index 0 = chair, 1 = floor
+    gt = np.array([[1, 1, 0, 0]], np.uint8)  # palette indices: floor, floor, chair, chair
+    good, bad = SemanticScorer(classes), SemanticScorer(classes)
+    good.update(0, Target(task="semantic", gt=gt, spec={"palette": palette}), gt.astype(np.int32))
+    bad.update(0, Target(task="semantic", gt=gt, spec={"palette": palette}), (1 - gt).astype(np.int32))
+    assert good.compute()["iou_per_class"]["chair"] == 1.0 and good.compute()["iou_per_class"]["floor"] == 1.0
+    assert bad.compute()["iou_per_class"]["chair"] == 0.0
+    assert np.isnan(good.compute()["iou_per_class"]["wall"])  # absent everywhere: not averaged in

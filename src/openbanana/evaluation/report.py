@@ -25,6 +25,7 @@ SUMMARY_METRICS: dict[str, tuple[tuple[str, str], ...]] = {
     "depth": (("delta1", "δ1"), ("abs_rel", "AbsRel"), ("rmse", "RMSE m")),
     "normals": (("mean", "mean°"), ("median", "median°"), ("a11_25", "<11.25° %")),
     "semantic": (("miou", "mIoU"), ("pixel_accuracy", "pix acc")),
+    "semantic-random": (("miou", "mIoU"), ("pixel_accuracy", "pix acc")),
     "instance": (("f1", "F1@0.5"), ("matched_miou", "matched IoU")),
     "referring": (("ciou", "cIoU"), ("giou", "gIoU")),
     "reasoning": (("giou", "gIoU"), ("ciou", "cIoU")),

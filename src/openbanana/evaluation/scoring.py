@@ -153,12 +153,25 @@ class SemanticScorer(Scorer):
     def _evaluator(self) -> M.SemanticEvaluator:
         return M.SemanticEvaluator(len(self.class_names), self.ignore_index)
 
+    def _palette_to_classes(self, labels: np.ndarray, palette: Any) -> np.ndarray:
+        """Answers and ground truth index the palette of the instruction; the confusion matrix
+        indexes ``class_names``. (Identity when the palette lists the classes in their order.)"""
+        if not isinstance(palette, dict) or list(palette) == self.class_names[: len(palette)]:
+            return labels
+        unknown = [n for n in palette if n not in self.class_names]
+        if unknown:
+            raise ValueError(f"semantic: palette classes {unknown} are not among the benchmark's classes")
+        lut = np.full(256, self.ignore_index, np.int64)
+        lut[: len(palette)] = [self.class_names.index(n) for n in palette]
+        return lut[np.clip(labels.astype(np.int64), 0, 255)]
+
     def update(self, index: int, target: Target, answer: Any) -> dict[str, float]:
-        gt = np.asarray(target.gt)
+        palette = target.spec.get("palette")
+        gt = self._palette_to_classes(np.asarray(target.gt), palette)
         pred = _answer_array(answer, "semantic answer")
         if pred.ndim != 2:
             raise ValueError(f"semantic answer: expected an (H, W) label map, got shape {pred.shape}")
-        pred = resize_nearest(pred, gt.shape[:2])
+        pred = resize_nearest(self._palette_to_classes(pred, palette), gt.shape[:2])
         if target.valid is not None:
             gt = np.where(target.valid, gt, self.ignore_index)
         ev = self._evaluator()

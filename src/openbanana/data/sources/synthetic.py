@@ -5,6 +5,8 @@ Record ``i`` of split ``val`` or ``shift`` is ``render_scene(seed=i, split=split
 
 - ``depth``: metric depth (sky = inf, not scored); ``normals``: paper-frame normals;
 - ``semantic``: all classes of the synthetic world, one fixed palette (the class colours);
+- ``semantic-random``: the classes in view, in a random order, each in a random colour (a
+  palette no model has seen: :func:`random_palette`, seeded by the split and index);
 - ``instance``: the thing class with the most instances in view (``category=`` in the prompt);
   instances under :data:`MIN_INSTANCE_PX` pixels (or 0.2% of the image) are masked out of the
   score (at 128 px, books and cups are a few pixels: no decoder can separate them);
@@ -35,6 +37,15 @@ def synthetic_palette() -> dict[str, tuple[int, int, int]]:
     return {name: tuple(int(v) for v in CLASS_COLORS[i]) for i, name in enumerate(CLASSES)}
 
 
+def random_palette(classes: list[str], rng: np.random.Generator) -> dict[str, tuple[int, int, int]]:
+    """``classes`` in a random order, each a random colour well apart from the others and from
+    black, which means void (the training mixture's random palettes, drawn afresh)."""
+    from openbanana.data.mixture import random_colors
+
+    order = [classes[i] for i in rng.permutation(len(classes))]
+    return dict(zip(order, random_colors(rng, len(order)), strict=True))
+
+
 class SyntheticSource(DataSource):
     """``length`` scenes of ``split`` at ``size`` pixels (square)."""
 
@@ -63,6 +74,14 @@ class SyntheticSource(DataSource):
             Target(task="normals", gt=np.asarray(s.normals, np.float32)),
             Target(task="semantic", gt=np.asarray(s.semantic), spec={"palette": dict(self._palette)}),
         ]
+        present = [n for i, n in enumerate(self._palette) if (s.semantic == i).any()]
+        if present:
+            rng = np.random.default_rng([index, 1 + ("val", "shift").index(self.split), 0x5E3])
+            palette = random_palette(present, rng)
+            lut = np.full(256, 255, np.uint8)  # class id -> index in this palette (labels index the palette)
+            lut[[list(self._palette).index(n) for n in palette]] = np.arange(len(palette))
+            targets.append(Target(task="semantic", gt=lut[s.semantic], group="semantic-random",
+                                  spec={"palette": palette}, key="random"))
         inst = np.asarray(s.instance)
         ids, areas = np.unique(inst[inst > 0], return_counts=True)
         area = dict(zip(ids.tolist(), areas.tolist()))
