@@ -24,7 +24,9 @@ DataLoader worker:
     the whole palette); classes left out are painted black (void); the
     palette's text notation (JSON, tuples, hex, names, ...) is drawn by the task's instruction;
   - ``instance``: one thing class present, each of its instances its own colour, on black
-    (``instance_black_prob``) or a random background colour named in the instruction;
+    (``instance_black_prob``) or a random background colour named in the instruction; the
+    instances are numbered left to right (:func:`canonical_instance_order`), so the colours are a
+    function of the picture;
   - ``referring`` / ``reasoning``: the scene's referring expressions (up to
     ``max_referring_targets`` at once) or reasoning queries, each painted in a named colour on black.
 
@@ -185,7 +187,7 @@ def _present_classes(scene: Any) -> list[int]:
     return [int(i) for i in ids if i != 255]
 
 
-def _random_colors(rng: np.random.Generator, n: int, min_dist: float = 60.0) -> list[tuple[int, int, int]]:
+def random_colors(rng: np.random.Generator, n: int, min_dist: float = 60.0) -> list[tuple[int, int, int]]:
     """n random colours at least ``min_dist`` apart in RGB and from black (black means void)."""
     out: list[np.ndarray] = []
     while len(out) < n:
@@ -217,7 +219,7 @@ def semantic_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) ->
         palette = {world.CLASSES[i]: tuple(int(v) for v in colors[i]) for i in ids}
     else:
         order = [ids[j] for j in rng.permutation(len(ids))]
-        palette = dict(zip((world.CLASSES[i] for i in order), _random_colors(rng, len(order)), strict=True))
+        palette = dict(zip((world.CLASSES[i] for i in order), random_colors(rng, len(order)), strict=True))
     lut = np.full(256, 255, np.int64)  # class id -> palette index, 255 void
     for j, name in enumerate(palette):
         lut[world.CLASSES.index(name)] = j
@@ -225,6 +227,28 @@ def semantic_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) ->
     spec = {"palette": palette}
     return _sample("semantic", scene.rgb, encode("semantic", labels, **spec), _instruction("semantic", rng, cfg, **spec),
                    spec)
+
+
+def canonical_instance_order(instance: np.ndarray, ids: list[int]) -> np.ndarray:
+    """The instances ``ids`` of an instance map renumbered 1..n from left to right (by the column of
+    their centroid; ties by id), everything else 0.
+
+    The instance code colours ids in increasing order, so this gives every picture one answer: the
+    leftmost object the first colour of :func:`~openbanana.tasks.codecs.instances.instance_colors`,
+    the next one the second, and so on. A model trained in the deterministic one-step mode can
+    learn a rule like that; it cannot learn colours drawn at random per sample (it would paint
+    their mean, a grey that the decoder reads as one object).
+    """
+    h, w = instance.shape
+    flat = instance.ravel().astype(np.int64)
+    size = max(int(flat.max()) + 1, max(ids, default=0) + 1)
+    counts = np.bincount(flat, minlength=size)
+    cols = np.bincount(flat, weights=np.tile(np.arange(w, dtype=np.float64), h), minlength=size)
+    present = [i for i in ids if counts[i] > 0]
+    order = sorted(present, key=lambda i: (cols[i] / counts[i], i))
+    lut = np.zeros(size, np.int32)
+    lut[order] = np.arange(1, len(order) + 1, dtype=np.int32)
+    return lut[flat].reshape(h, w)
 
 
 def instance_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
@@ -241,7 +265,7 @@ def instance_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) ->
         return None
     cls = things[int(rng.integers(len(things)))]
     ids = [o.instance_id for o in scene.objects if o.class_name == cls]
-    inst = np.where(np.isin(scene.instance, ids), scene.instance, 0).astype(np.int32)
+    inst = canonical_instance_order(scene.instance, ids)
     bg = (0, 0, 0) if rng.random() < cfg.instance_black_prob else BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
     spec = {"background": bg, "category": cls}
     target = encode("instance", inst, background=bg, seed=int(rng.integers(cfg.instance_color_seeds)))
