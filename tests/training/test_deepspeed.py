@@ -58,11 +58,46 @@ def _files(ck: Path, name: str) -> dict[str, torch.Tensor]:
     return load_file(str(ck / f"{name}.safetensors"))
 
 
-def _assert_close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str, atol: float = 1e-6) -> None:
+def _assert_close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str, atol: float = 1e-6,
+                  loose: dict[str, float] | None = None) -> None:
+    """Equal up to float32 reduction order; names in ``loose`` get their own tolerance."""
     assert a.keys() == b.keys(), what
     for k, v in a.items():
-        assert v.shape == b[k].shape and torch.allclose(v, b[k], atol=atol, rtol=1e-5), (
-            what, k, float((v - b[k]).abs().max()))
+        tol = (loose or {}).get(k, atol)
+        assert v.shape == b[k].shape and torch.allclose(v, b[k], atol=tol, rtol=1e-5), (
+            what, k, float((v - b[k]).abs().max()), tol)
+
+
+def _noise_driven(steps: int, lr: float, prefix: str = "") -> dict[str, float]:
+    """Parameters whose exact gradient is zero, with the tolerance the arithmetic allows them.
+
+    A bias feeding a GroupNorm whose groups are single channels (``MICRO``: 16 channels, 16 groups)
+    is removed by the normalisation, so its exact gradient is 0 and its computed gradient is
+    rounding noise (~1e-12), which depends on the order in which the two ranks' gradients are
+    summed: gloo's all-reduce under DDP, DeepSpeed's bucketed reduce-scatter under ZeRO-2. AdamW
+    normalises that noise (``m / (sqrt(v) + eps)`` with ``eps = 1e-8``, the same size as the noise),
+    so such a weight moves by a noise-driven amount of at most ``lr`` per step either way: the two
+    runs may differ by up to ``2 * steps * lr`` there (seen: 1.3e-6 after 4 steps of 1e-3), while
+    every other weight agrees to 1e-6. The set is found, not listed: one backward pass on a batch.
+    """
+    from training_helpers import MICRO as micro
+
+    from openbanana.backends.base import Batch
+
+    torch.manual_seed(0)
+    m = TinyBackend.from_config(micro)
+    with torch.no_grad():  # make every path live (zero-initialised layers hide the others' gradients)
+        for p in m.parameters():
+            if p.dim() > 1 and not p.any():
+                p.normal_(0, 0.05)
+    g = torch.Generator().manual_seed(0)
+    b = Batch(target=torch.rand(4, 3, 16, 16, generator=g) * 2 - 1, cond=torch.rand(4, 3, 16, 16, generator=g) * 2 - 1,
+              has_cond=torch.ones(4, dtype=torch.bool), prompts=["a", "bb", "ccc", ""],
+              one_step=torch.tensor([True, False, True, False]))
+    m.training_loss(b).backward()
+    scale = max(float(p.grad.abs().max()) for p in m.parameters() if p.grad is not None)
+    return {f"{prefix}{n}": 2.0 * steps * lr for n, p in m.named_parameters()
+            if p.grad is None or float(p.grad.abs().max()) <= 1e-6 * scale}
 
 
 def _losses(summary: dict) -> list[float]:
@@ -89,8 +124,10 @@ def test_zero2_two_cpu_processes_match_ddp_resume_exactly_and_export(tmp_path):
     # same seed and global batch: the same losses, weights, EMA and AdamW state as DDP
     assert np.allclose(_losses(s_zero), _losses(s_ddp), rtol=1e-5, atol=1e-6)
     ck_z, ck_d = zero / "checkpoints" / "step_0000004", ddp / "checkpoints" / "step_0000004"
+    loose = _noise_driven(steps=4, lr=1e-3)
+    assert loose and all("bias" in k for k in loose), loose  # only biases removed by a normalisation
     for name in ("model", "ema"):
-        _assert_close(_files(ck_z, name), _files(ck_d, name), name)
+        _assert_close(_files(ck_z, name), _files(ck_d, name), name, loose=loose)
     fresh = TinyBackend.from_config(MICRO)
     names = [f"backend.{n}" for n, p in fresh.named_parameters() if p.requires_grad]  # DDP's index order
     opt_d = {f"{names[int(k.split('.', 1)[0])]}.{k.split('.', 1)[1]}": v for k, v in _files(ck_d, "optimizer").items()}
