@@ -74,6 +74,18 @@ def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progre
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
+#: val scenes the test suite scores the shipped model on (tests/test_default_model.py)
+GUARD_SCENES = 8
+
+
+def guard_scores(model_dir: str | Path | None = None, *, device: str = "cpu") -> dict[str, Any]:
+    """The shipped model's (or ``model_dir``'s) scores on the first :data:`GUARD_SCENES` val scenes:
+    the numbers the test suite holds the shipped model to (well under a minute on 2 CPU cores)."""
+    from openbanana.pipeline import load_model
+
+    return evaluate_split(load_model(model_dir, device=device), "val", GUARD_SCENES, batch_size=8)
+
+
 @torch.no_grad()
 def heldout_generation_loss(pipe: Any, *, n: int = 64, batch_size: int = 16, seed: int = 1234) -> float:
     """Mean flow-matching loss of ``pipe``'s backend on ``n`` held-out generation samples
