@@ -108,3 +108,24 @@ def write_inputs(folder: Path, *, h: int = 24, w: int = 36) -> dict[str, Path]:
         p.write_bytes(data)
         out[name] = p
     return out
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """Run ``openbanana`` like a user (on the CPU for ``predict`` unless ``--device`` is given);
+    returns (exit code, stdout, stderr) and checks that no traceback was printed."""
+    import contextlib
+
+    from openbanana.cli import main
+
+    if argv[:1] == ["predict"] and "--device" not in argv:
+        argv = [*argv, "--device", "cpu"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    stdout, stderr = out.getvalue(), err.getvalue()
+    assert "Traceback" not in stdout + stderr
+    return code, stdout, stderr

@@ -220,3 +220,83 @@ def test_load_model_errors(tmp_path, monkeypatch, pipe_dir):
     (broken / "pipeline.json").write_text('{"backend": "no-such-backend", "resolution": 16}')
     with pytest.raises(ValueError, match="unknown backend 'no-such-backend'"):
         load_model(broken)
+
+
+# ------------------------------------------------------------------------ valid masks, empty answers
+_TASK_SPECS = {"referring": {"expressions": ["the lamp"]}, "reasoning": {"expressions": ["what gives light?"]}}
+
+
+@pytest.fixture
+def painter(monkeypatch, pipe):
+    """``painter(rgb)``: the pipeline's backend draws ``rgb`` everywhere (decoding stays real)."""
+
+    def use(rgb):
+        def sample(cond, prompts, *, height, width, **_):
+            x = torch.tensor(rgb, dtype=torch.float32) / 127.5 - 1.0
+            return x.view(1, 3, 1, 1).expand(len(prompts), 3, height, width).clone()
+
+        monkeypatch.setattr(pipe.backend, "sample", sample)
+        return pipe
+
+    return use
+
+
+@pytest.mark.parametrize("task", ["depth", "normals", "semantic", "instance", "referring", "reasoning"])
+def test_valid_is_a_bool_mask_for_every_task(pipe, scene, task):
+    pred = pipe.predict(scene.rgb, task=task, **_TASK_SPECS.get(task, {}))
+    assert isinstance(pred.valid, np.ndarray) and pred.valid.dtype == bool and pred.valid.shape == (H, W)
+    a = pred.answer
+    if task == "depth":
+        np.testing.assert_array_equal(pred.valid, np.isfinite(a) & (np.nan_to_num(a, nan=-1.0) >= 0))
+        assert pred.valid.any()
+    elif task == "normals":
+        np.testing.assert_array_equal(pred.valid, np.linalg.norm(a, axis=-1) > 0.5)
+    else:
+        assert pred.valid.all()  # labels, ids and masks answer every pixel
+
+
+def test_depth_valid_marks_the_invalid_pixels_nan(pipe, scene):
+    pred = pipe.predict(scene.rgb, task="depth", ensemble_size=2, num_inference_steps=1,
+                        generator=torch.Generator().manual_seed(0))
+    assert np.isnan(pred.answer[~pred.valid]).all() and np.isfinite(pred.answer[pred.valid]).all()
+
+
+def test_generation_has_no_valid_mask(pipe):
+    assert pipe.generate("a red ball").predictions[0].valid is None
+
+
+@pytest.mark.parametrize(
+    ("rgb", "task", "empty", "reason"),
+    [
+        ((0, 0, 0), "semantic", True, f"every pixel is void: none of the {len(CLASSES)} class colours was drawn"),
+        ((0, 0, 0), "instance", True, "no instance: every pixel is background"),
+        ((0, 0, 0), "referring", True, "no pixel has the target colour (255, 0, 0)"),
+        ((0, 0, 0), "reasoning", True, "no pixel has the target colour (255, 0, 0)"),
+        ((0, 0, 0), "normals", True, "no pixel has a valid normal"),
+        ((0, 0, 0), "depth", False, None),  # black is 0 m, a valid depth
+        ((255, 0, 0), "referring", False, None),
+        ((128, 64, 0), "semantic", False, None),  # the floor's colour
+    ],
+)
+def test_empty_answers(painter, rgb, task, empty, reason):
+    pred = painter(rgb).predict(np.full((H, W, 3), 90, np.uint8), task=task, **_TASK_SPECS.get(task, {}))
+    assert pred.empty is empty and pred.empty_reason == reason
+
+
+def test_one_empty_mask_of_several_is_named_but_the_answer_is_not_empty(painter):
+    pred = painter((255, 0, 0)).predict(np.full((H, W, 3), 90, np.uint8),
+                                        'Highlight "the car" in red and "the dog" in blue.')
+    assert pred.answer[0].all() and not pred.answer[1].any()
+    assert pred.empty is False
+    assert pred.empty_reason == "no pixel for 'the dog' (1 of 2 masks empty)"
+
+
+def test_a_mask_task_without_targets_says_what_to_give(pipe, scene):
+    from openbanana.pipeline import resolve_request
+
+    for task in ("referring", "reasoning"):
+        with pytest.raises(InstructionError, match=rf"^task '{task}' needs an instruction naming what to segment"):
+            pipe.predict(scene.rgb, task=task)
+    assert resolve_request(None, "depth", True) == pipe.resolve(None, "depth", True)
+    assert resolve_request(None, "referring", True, {"expressions": ["the lamp"]})[1].startswith(
+        'Highlight "the lamp" in red')

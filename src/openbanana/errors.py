@@ -1,5 +1,6 @@
 """Exceptions users see. Every user error is a ValueError/TypeError subclass with a message
-that says what was expected and what arrived; the CLI and server turn them into one line."""
+that says what was expected and what arrived; the CLI and server turn them into one line.
+:func:`quoted` and :func:`shorten` keep the user's text in a message short."""
 
 
 class OpenBananaError(ValueError):
@@ -16,3 +17,19 @@ class InstructionError(OpenBananaError):
 
 class DataLayoutError(OpenBananaError):
     """A data set on disk does not have the layout an adapter expects."""
+
+
+#: how many characters of a user's text an error message repeats
+QUOTE_LIMIT = 80
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """The first ``limit`` characters of ``text``, with ``…`` when it was longer."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` quoted for a one-line message: ``repr`` of :func:`shorten` (an 830-character
+    instruction is not echoed whole)."""
+    return repr(shorten(text, limit))

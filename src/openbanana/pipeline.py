@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from openbanana.errors import InstructionError, OpenBananaError
+from openbanana.errors import InstructionError, OpenBananaError, quoted
 from openbanana.pipeline_config import PipelineConfig, backend_dir
 from openbanana.pipeline_ops import (
     RESIZE_MODES,
@@ -93,7 +93,9 @@ class Prediction:
             - instance: int32 ``(H, W)`` instance ids, 0 = background, 1..N the instances;
             - referring / reasoning: bool ``(N, H, W)``, one mask per requested colour (in the
               order of ``spec["colors"]``).
-        valid: bool ``(H, W)`` pixels where the answer is defined, or None when every pixel is.
+        valid: bool ``(H, W)`` pixels where the answer is defined, for every vision task (None only
+            for generation): depth, finite predictions in the codec's range (>= 0 m); normals, unit
+            vectors; labels, instance ids and masks, every pixel (void and background are answers).
         uncertainty: float32 ``(H, W)`` per-pixel spread of an ensemble (``ensemble_size > 1``),
             else None. Depth: relative median absolute deviation (unitless, >= 0); normals: mean
             angle to the combined normal in degrees (0-180); labels: share of members voting for
@@ -117,6 +119,50 @@ class Prediction:
     class_names: list[str] | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     ensemble_size: int = 1
+
+    @property
+    def empty(self) -> bool:
+        """Whether the answer holds nothing: semantic labels all void, no instance, no referring or
+        reasoning mask with a pixel, no valid depth or normal. False for generation."""
+        return answer_emptiness(self)[0]
+
+    @property
+    def empty_reason(self) -> str | None:
+        """Why the answer, or a part of it (one mask of several), is empty, in words; else None."""
+        return answer_emptiness(self)[1]
+
+
+def answer_emptiness(pred: Any) -> tuple[bool, str | None]:
+    """``(whole answer empty, why in words)`` for a :class:`Prediction` (or an object with its
+    ``task``, ``answer``, ``valid``, ``spec`` and ``class_names``). The reason is also given when
+    only some masks of a multi-target answer are empty (then the first value is False)."""
+    if pred.answer is None:
+        return False, None
+    a = np.asarray(pred.answer)
+    if a.dtype == bool and a.ndim == 3:
+        return _masks_emptiness(a, pred.spec or {})
+    if pred.task == "instance":
+        return (True, "no instance: every pixel is background") if not (a > 0).any() else (False, None)
+    if np.issubdtype(a.dtype, np.integer):
+        n = len(pred.class_names or [])
+        return (True, f"every pixel is void: none of the {n} class colours was drawn") if (a == 255).all() \
+            else (False, None)
+    what = "depth" if a.ndim == 2 else "normal"
+    valid = np.isfinite(a) if pred.valid is None else np.asarray(pred.valid, bool)
+    return (True, f"no pixel has a valid {what}") if not valid.any() else (False, None)
+
+
+def _masks_emptiness(masks: np.ndarray, spec: dict[str, Any]) -> tuple[bool, str | None]:
+    hits = masks.reshape(len(masks), -1).any(axis=1)
+    if hits.all():
+        return False, None
+    colors = list(spec.get("colors") or [(255, 0, 0)])
+    names = list(spec.get("expressions") or [])
+    if not hits.any():
+        shown = ", ".join(str(tuple(int(v) for v in c)) for c in colors[: len(masks)])
+        return True, f"no pixel has the target colour{'s' if len(masks) > 1 else ''} {shown}"
+    missing = [quoted(names[i]) if i < len(names) else f"mask {i}" for i in np.flatnonzero(~hits)]
+    return False, f"no pixel for {', '.join(missing)} ({len(missing)} of {len(masks)} masks empty)"
 
 
 @dataclass
@@ -235,6 +281,20 @@ def _split_decoded(decoded: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return answer, None if valid is None else np.asarray(valid, bool)
 
 
+def _valid_mask(kind: str, answer: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """bool ``(H, W)`` where a resized answer is defined: scalars (depth) finite and >= 0, vectors
+    (normals) finite and of unit length, and every pixel of labels, ids and masks."""
+    a = np.asarray(answer)
+    hw = a.shape[1:] if kind == "masks" else a.shape[:2]
+    v = np.ones(hw, bool) if valid is None else np.asarray(valid, bool).copy()
+    if kind == "scalar":
+        with np.errstate(invalid="ignore"):
+            v &= np.isfinite(a) & (a >= 0)
+    elif kind == "vector":
+        v &= np.isfinite(a).all(axis=-1) & (np.linalg.norm(np.nan_to_num(a), axis=-1) > 0.5)
+    return v
+
+
 def default_spec(task: str) -> dict[str, Any]:
     """Spec used with a task's canonical instruction when the caller gives none.
 
@@ -254,6 +314,71 @@ def _spec_complete(task: str, spec: dict[str, Any]) -> bool:
     if task == "semantic":
         return "palette" in spec or "instruction" in spec
     return bool(spec)
+
+
+def resolve_request(instruction: str | None, task: str | None, has_image: bool,
+                    spec: dict[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
+    """Decide the task, the instruction text and the spec of one request (no model needed, so a
+    surface can check a request before loading one).
+
+    Args:
+        instruction: free text, or None to use the task's canonical instruction.
+        task: a task name, or None to read it from the instruction.
+        has_image: whether an input image is given (free instructions then mean editing).
+        spec: explicit spec (``palette=``, ``colors=``, ``background=``, ``colormap=``,
+            ``category=``, ``expressions=`` ...); wins over what the instruction says.
+
+    Returns:
+        ``(task_name, instruction, spec)``.
+
+    Raises:
+        InstructionError: the instruction names a task but its spec cannot be parsed, or the task
+            has no canonical instruction without one (referring and reasoning need their targets).
+    """
+    spec = dict(spec or {})
+    if task in GENERATION_TASKS:
+        return task, instruction or "", spec
+    tasks = _tasks_module()
+    if task is not None:
+        t = tasks.TASKS.get(task)
+        if instruction is None:
+            spec = {**default_spec(task), **spec}
+            return task, _canonical_instruction(t, task, spec), spec
+        # the task's own parser reads the spec (its error says what the text lacks)
+        parse = getattr(t, "spec_from_instruction", None)
+        parsed_spec = parse(instruction) if parse is not None and not _spec_complete(task, spec) else {}
+        return task, instruction, {**default_spec(task), **parsed_spec, **spec}
+    parsed = _route_instruction(instruction, has_image)
+    if parsed is None:
+        return ("edit" if has_image else "t2i"), instruction, spec
+    return parsed[0], instruction, {**parsed[1], **spec}
+
+
+def _canonical_instruction(t: Any, task: str, spec: dict[str, Any]) -> str:
+    """The task's own instruction for ``spec``; a task that cannot write one without its targets
+    (referring, reasoning) says what to give instead."""
+    try:
+        return t.instruction(None, **spec)
+    except InstructionError:
+        if "expressions" in getattr(t, "spec_keys", ()) and not spec.get("expressions"):
+            raise InstructionError(
+                f"task {task!r} needs an instruction naming what to segment (e.g. 'highlight the red car') "
+                "or expressions=['the red car']"
+            ) from None
+        raise
+
+
+def _route_instruction(instruction: str, has_image: bool) -> tuple[str, dict[str, Any]] | None:
+    """The router's (task, spec) for a vision instruction, or None for generation/editing."""
+    from openbanana.tasks.router import detect_task
+
+    req = detect_task(instruction, has_image=has_image)
+    name = getattr(req, "task", None) if req is not None else None
+    if name is not None and not isinstance(name, str):
+        name = getattr(name, "name", None)
+    if name is None or name in GENERATION_TASKS or name not in _tasks_module().TASKS:
+        return None
+    return name, dict(getattr(req, "spec", None) or {})
 
 
 # ============================================================================ pipeline
@@ -403,51 +528,14 @@ class OpenBananaPipeline:
     # ------------------------------------------------------------------ routing
     def resolve(self, instruction: str | None, task: str | None, has_image: bool,
                 spec: dict[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
-        """Decide the task, the instruction text and the spec of one request.
-
-        Args:
-            instruction: free text, or None to use the task's canonical instruction.
-            task: a task name, or None to read it from the instruction.
-            has_image: whether an input image is given (free instructions then mean editing).
-            spec: explicit spec (``palette=``, ``colors=``, ``background=``, ``colormap=``,
-                ``category=``, ``expressions=`` ...); wins over what the instruction says.
-
-        Returns:
-            ``(task_name, instruction, spec)``.
-
-        Raises:
-            InstructionError: the instruction names a task but its spec cannot be parsed.
-        """
-        spec = dict(spec or {})
-        if task in GENERATION_TASKS:
-            return task, instruction or "", spec
-        tasks = _tasks_module()
-        if task is not None:
-            t = tasks.TASKS.get(task)
-            if instruction is None:
-                spec = {**default_spec(task), **spec}
-                return task, t.instruction(None, **spec), spec
-            # the task's own parser reads the spec (its error says what the text lacks)
-            parse = getattr(t, "spec_from_instruction", None)
-            parsed_spec = parse(instruction) if parse is not None and not _spec_complete(task, spec) else {}
-            return task, instruction, {**default_spec(task), **parsed_spec, **spec}
-        parsed = self._route(instruction, has_image)
-        if parsed is None:
-            return ("edit" if has_image else "t2i"), instruction, spec
-        return parsed[0], instruction, {**parsed[1], **spec}
+        """Decide the task, the instruction text and the spec of one request
+        (:func:`resolve_request`, which needs no model)."""
+        return resolve_request(instruction, task, has_image, spec)
 
     @staticmethod
     def _route(instruction: str, has_image: bool) -> tuple[str, dict[str, Any]] | None:
         """The router's (task, spec) for a vision instruction, or None for generation/editing."""
-        from openbanana.tasks.router import detect_task
-
-        req = detect_task(instruction, has_image=has_image)
-        name = getattr(req, "task", None) if req is not None else None
-        if name is not None and not isinstance(name, str):
-            name = getattr(name, "name", None)
-        if name is None or name in GENERATION_TASKS or name not in _tasks_module().TASKS:
-            return None
-        return name, dict(getattr(req, "spec", None) or {})
+        return _route_instruction(instruction, has_image)
 
     # ------------------------------------------------------------------ call
     @torch.no_grad()
@@ -518,7 +606,9 @@ class OpenBananaPipeline:
             img = loaded[i] if loaded is not None else None
             name, text, item_spec = self.resolve(instructions[i], task, img is not None, spec)
             if img is None and name != "t2i":
-                raise InstructionError(f"instruction {text!r} asks for {name!r}, which needs an input image")
+                raise InstructionError(
+                    f"instruction {quoted(text)} asks for {name!r}, which needs an input image"
+                )
             item = _Item(name, text, item_spec, img)
             if img is not None:
                 item.frame, item.placement = to_model_frame(img, S, resize_mode)  # type: ignore[arg-type]
@@ -578,9 +668,10 @@ class OpenBananaPipeline:
         decoded = [_split_decoded(tasks.decode(it.task, r, **it.spec)) for r in raws]
         kind = _answer_kind(t, decoded[0][0])
         answer, valid, unc = combine_answers([d[0] for d in decoded], kind, [d[1] for d in decoded])
-        pred.answer, pred.valid = resize_answer(answer, kind, it.placement, valid)
-        if pred.valid is not None and pred.valid.all() and valid is None:
-            pred.valid = None
+        pred.answer, resized_valid = resize_answer(answer, kind, it.placement, valid)
+        pred.valid = _valid_mask(kind, pred.answer, resized_valid)
+        if kind == "scalar":
+            pred.answer = np.where(pred.valid, pred.answer, np.float32(np.nan)).astype(np.float32)
         if unc is not None:
             pred.uncertainty, _ = resize_answer(unc, "scalar", it.placement)
         pred.class_names = self._class_names(it)

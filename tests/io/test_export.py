@@ -214,3 +214,33 @@ def test_make_sheet_size():
     )
     assert sheet.shape[0] == 40 + 18 + 12 and sheet.shape[1] == 80 + 40 + 18
     assert DEFAULT_FOV_DEG == 60.0
+
+
+def test_semantic_json_names_the_class_of_every_label(tmp_path):
+    from openbanana.io.export import label_classes
+
+    labels = np.array([[0, 1], [255, 1]], np.int32)
+    pred = {"task": "semantic", "answer": labels, "class_names": ["zebra", "apple"],
+            "spec": {"palette": {"zebra": (1, 2, 3), "apple": (4, 5, 6)}}}
+    assert label_classes(pred) == {"0": "zebra", "1": "apple", "255": "void"}
+    files = write_prediction(pred, None, tmp_path, "s")
+    assert json.loads(files["json"].read_text())["classes"] == {"0": "zebra", "1": "apple", "255": "void"}
+    assert label_classes({"task": "depth", "answer": np.ones((2, 2), np.float32), "class_names": None}) is None
+    assert label_classes({"task": "instance", "answer": labels, "class_names": ["car"]}) is None
+
+
+def test_two_depth_maps_drawn_on_one_scale():
+    from openbanana.io.export import colorize_depth, depth_limits
+
+    near = np.full((4, 4), 2.0, np.float32)
+    near[0] = 1.0
+    far = near * 10
+    assert depth_limits(near) == pytest.approx((0.5, 1.0))
+    assert depth_limits(np.full((2, 2), np.nan)) is None
+    own_near, own_far = colorize_depth(near), colorize_depth(far)
+    np.testing.assert_array_equal(own_near, own_far)  # each on its own scale: the same picture
+    shared = depth_limits(near)
+    np.testing.assert_array_equal(colorize_depth(near, limits=shared), own_near)
+    far_on_near = colorize_depth(far, limits=shared)
+    assert not np.array_equal(far_on_near, own_far)
+    np.testing.assert_array_equal(far_on_near, np.broadcast_to(far_on_near[0, 0], far_on_near.shape))  # all "far"

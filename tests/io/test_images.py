@@ -211,6 +211,32 @@ def test_decompression_bomb_refused_before_decoding():
         load_image(bomb, max_pixels=10**12)  # our cap lifted: Pillow's limit still refuses it
 
 
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG whose header claims ``w x h`` over a few bytes of pixel stream."""
+    def chunk(kind, body):
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    header = w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(
+        b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [12000, 20000])  # 144 MP (over Pillow's 89 MP warning), 400 MP (its error)
+def test_an_image_over_pillows_limit_is_refused_citing_our_cap(tmp_path, side):
+    with pytest.raises(ImageLoadError, match=rf"{side * side:,} pixels, more than the cap of 16,000,000") as exc:
+        load_image(_png_header(side, side), max_pixels=16_000_000)
+    assert "89478485" not in str(exc.value) and "178956970" not in str(exc.value)
+    # the demo's loader says the 16 MP it documents
+    from openbanana.errors import OpenBananaError
+    from openbanana.server.app import MAX_PIXELS, Demo
+
+    path = tmp_path / "big.png"
+    path.write_bytes(_png_header(side, side))
+    with pytest.raises(OpenBananaError, match=rf"^big\.png: image is {side * side:,} pixels, more than the cap of "
+                       rf"{MAX_PIXELS:,}"):
+        Demo(pipe=None).load(str(path))
+
+
 def test_huge_image_over_our_cap():
     data = _png_bytes(Image.new("RGB", (300, 200)))
     with pytest.raises(ImageLoadError, match="60,000 pixels, more than the cap of 50,000"):
@@ -297,3 +323,15 @@ def test_png16_rejects_bad_values():
         encode_png16(np.zeros((2, 2), np.float32))
     with pytest.raises(ImageLoadError, match="not a PNG"):
         decode_png16(b"GIF89a....")
+
+
+def test_list_inputs_and_path_kind_survive_names_too_long_for_the_system(tmp_path):
+    from openbanana.io.images import path_kind
+
+    text = "Semantic segmentation. Paint every pixel with the colour of its class: " + "floor: (128, 64, 0); " * 40
+    assert path_kind(text) is None and path_kind("a\x00b") is None
+    (tmp_path / "a.png").write_bytes(b"x")
+    assert path_kind(tmp_path / "a.png") == "file" and path_kind(tmp_path) == "dir"
+    with pytest.raises(ImageLoadError) as err:
+        list_inputs(text)
+    assert str(err.value) == f"{text[:80].rstrip()}…: no such file or folder"

@@ -241,3 +241,31 @@ def test_render_parse_round_trip_property(notation, palette, seed):
     out = parse_palette(text)
     assert out == palette, text
     assert list(out) == list(palette)
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("zebra is red, apple is blue, mango is green", ["zebra", "apple", "mango"]),
+        ('trucks are shown in light blue; {"person": [220, 20, 60]}', ["trucks", "person"]),
+        ('{"zebra": [1, 2, 3]} and the apple is (4, 5, 6); {"mango": "#070809"}, yak in red',
+         ["zebra", "apple", "mango", "yak"]),
+        ("Semantic segmentation: wall (102, 102, 156), floor #804000, ceiling in light purple",
+         ["wall", "floor", "ceiling"]),
+    ],
+)
+def test_parse_palette_keeps_the_order_the_instruction_names_the_classes(text, order):
+    assert list(parse_palette(text)) == order
+    assert sorted(order) != order  # out of alphabetical order, so sorting would show
+
+
+def test_parse_palette_mixed_json_and_sentences_values():
+    assert parse_palette('cars are shown in light blue; {"person": [220, 20, 60]}') == {
+        "cars": (173, 216, 230), "person": (220, 20, 60)}
+
+
+def test_a_long_unparsable_palette_is_quoted_short():
+    text = "semantic segmentation of everything. " * 30
+    with pytest.raises(InstructionError) as err:
+        parse_palette(text)
+    assert f"{text[:80].rstrip()}…'" in str(err.value) and len(str(err.value)) < 400

@@ -7,7 +7,7 @@ import pytest
 
 from openbanana.errors import InstructionError
 from openbanana.tasks import TASKS
-from openbanana.tasks.router import TaskRequest, detect_task
+from openbanana.tasks.router import TaskRequest, detect_task, task_conflict
 
 EXPRESSIONS = ["man in the red shirt", "dog on the left", "second car from the right", "woman holding an umbrella",
                "small white cup", "person sitting on a bench", "bowl nearest to the camera"]
@@ -151,3 +151,39 @@ def test_router_errors(text, message):
 def test_router_type_error():
     with pytest.raises(TypeError, match="expected the instruction as str"):
         detect_task(None)
+
+
+@pytest.mark.parametrize(
+    ("text", "task", "asked"),
+    [
+        ("estimate the depth", "normals", "depth"),
+        ("estimate the surface normals", "depth", "normals"),
+        ("Semantic segmentation: the sky is #4682B4", "instance", "semantic"),
+        ("segment the red car", "reasoning", "referring"),
+        ("estimate the depth", "edit", "depth"),
+        ("estimate the depth", "depth", None),
+        ("the sky is #4682B4, the road is (128, 64, 128)", "semantic", None),  # names no task
+        ("make the sofa blue", "edit", None),
+        ("make the sofa blue", "semantic", None),  # an edit request names no vision task
+        ('Question: "what cuts bread?" Highlight the answer in red.', "referring", None),  # fits both
+        ('Highlight "the depth sensor" in red', "depth", "referring"),  # quoted words do not count
+    ],
+)
+def test_task_conflict(text, task, asked):
+    assert task_conflict(text, task) == asked
+
+
+@pytest.mark.parametrize("task", TASKS.names())
+def test_no_instruction_template_contradicts_its_own_task(task):
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        spec = _random_spec(task, rng)
+        for text in (TASKS.get(task).instruction(rng, **spec), TASKS.get(task).instruction(None, **spec)):
+            assert task_conflict(text, task) is None, text
+
+
+def test_an_unclear_long_instruction_is_quoted_short():
+    text = "please do the usual thing with this picture " * 20
+    with pytest.raises(InstructionError) as err:
+        detect_task(text, has_image=True)
+    assert f"'{text[:80].rstrip()}…'" in str(err.value)

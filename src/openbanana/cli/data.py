@@ -75,7 +75,7 @@ def synth(
             from openbanana.data.shards import scene_to_sample
             from openbanana.data.synthetic.gpu import stream_batches
 
-            with ctx.Pool(workers, prepare_data_worker) as pool:
+            with ctx.Pool(workers, prepare_data_worker, (os.getpid(),)) as pool:
                 batches = stream_batches(range(start, start + n), batch=batch, pool=pool, split=split,
                                          post=scene_to_sample, size=size, device=device, intersector=intersector)
                 samples = (sample for b in batches for sample in b)
@@ -85,7 +85,7 @@ def synth(
             samples = map(_render_sample, jobs)
             paths = write_shards(samples, out, shard_size=shard_size, prefix=f"synth-{split}", progress=tick)
         else:
-            with ctx.Pool(workers, prepare_data_worker) as pool:
+            with ctx.Pool(workers, prepare_data_worker, (os.getpid(),)) as pool:
                 samples = pool.imap(_render_sample, jobs, chunksize=8)
                 paths = write_shards(samples, out, shard_size=shard_size, prefix=f"synth-{split}", progress=tick)
     typer.echo(f"wrote {n} scenes in {len(paths)} shards to {out}")

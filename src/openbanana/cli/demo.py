@@ -2,8 +2,10 @@
 
 For each example image (rendered from the synthetic world's val split, so its ground truth is
 known) the model answers every vision task from its instruction; the demo writes one sheet per
-example -- the input, then for each task the generated colour image beside its decoded view and
-the ground truth -- and prints what each answer scored against the ground truth.
+example and prints what each answer scored against the ground truth. Each task's row pairs like
+with like (:func:`task_panels`): the input, what the model drew beside the ground truth drawn in
+the same colour code, then the decoded answer beside the ground truth shown the same way (the
+truth's drawing decoded, with the same palette and, for depth, the same colour scale).
 """
 
 from __future__ import annotations
@@ -55,7 +57,46 @@ def _ground_truth(task: str, scene, target_id: int):
     return None
 
 
-def _score(task: str, pred, scene) -> str:
+def _decode_truth(task: str, truth_rgb, spec: dict):
+    """What a perfect drawing decodes to: ``(answer, valid)`` of the truth's colour code, read
+    with the prediction's own spec (palette, target colours)."""
+    import numpy as np
+
+    import openbanana
+
+    decoded = openbanana.decode(task, truth_rgb, **spec)
+    answer, valid = decoded if isinstance(decoded, tuple) else (decoded, None)
+    answer = np.asarray(answer)
+    if answer.dtype == bool and answer.ndim == 2:
+        answer = answer[None]
+    return answer, valid
+
+
+def task_panels(task: str, pred, image, truth_rgb) -> list:
+    """One sheet row: the input; the model's drawing beside the ground truth in the same colour
+    code; the decoded answer beside the truth decoded and shown the same way (same palette, same
+    depth scale). Without a ground truth only the model's panels are drawn."""
+    from openbanana.io.export import answer_kind, depth_limits, visualize
+
+    kind = answer_kind(task, pred.answer)
+    truth = None if truth_rgb is None else _decode_truth(task, truth_rgb, pred.spec)
+    scale = None
+    if kind == "depth":
+        scale = depth_limits(*truth) if truth is not None else depth_limits(pred.answer, pred.valid)
+
+    def view(answer, valid):
+        return visualize(kind, answer, valid=valid, spec=pred.spec, image=image, depth_range=scale)
+
+    panels = [(f"input ({task})", image), ("model drew", pred.generated)]
+    if truth is not None:
+        panels.append(("truth, same code", truth_rgb))
+    panels.append(("decoded", view(pred.answer, pred.valid)))
+    if truth is not None:
+        panels.append(("truth, same view", view(*truth)))
+    return panels
+
+
+def _score(task: str, pred, scene, target_id: int = -1) -> str:
     """One short score of ``pred`` against the scene's ground truth (for the printed table)."""
     import numpy as np
 
@@ -83,7 +124,7 @@ def _score(task: str, pred, scene) -> str:
         return f"pixel acc {r['pixel_accuracy']:.2f}"
     if task == "referring":
         ev = metrics.ReferringEvaluator()
-        ev.update(pred.answer[0], scene.instance == pred.spec.get("_target_id", -1))
+        ev.update(pred.answer[0], scene.instance == target_id)
         return f"IoU {ev.compute()['ciou']:.2f}"
     if task == "instance":
         return f"{int(pred.answer.max())} instances (scene: {len(scene.objects)} objects)"
@@ -97,7 +138,7 @@ def run_demo(out: Path, *, model: Path | None = None, n: int = 2, device: str = 
     from rich.progress import Progress
     from rich.table import Table
 
-    from openbanana.io.export import answer_kind, make_sheet, visualize
+    from openbanana.io.export import make_sheet
     from openbanana.io.images import load_image, save_png
     from openbanana.pipeline import load_model
     from openbanana.server.app import example_images
@@ -127,18 +168,11 @@ def run_demo(out: Path, *, model: Path | None = None, n: int = 2, device: str = 
                 t = time.perf_counter()
                 pred = pipe.predict(image, task=task, **spec)
                 dt = time.perf_counter() - t
-                if task == "referring":
-                    pred.spec["_target_id"] = target
-                kind = answer_kind(task, pred.answer)
-                vis = visualize(kind, pred.answer, valid=pred.valid, spec=pred.spec, image=image)
-                panels = [("input" if not rows else "", image), (f"{task}: generated", pred.generated),
-                          (f"{task}: decoded", vis)]
-                gt = _ground_truth(task, scene, target if task == "referring" else -1)
-                if gt is not None:
-                    panels.append((f"{task}: ground truth", gt))
-                rows.append(make_sheet(panels, height=128))
+                target_id = target if task == "referring" else -1
+                gt = _ground_truth(task, scene, target_id)
+                rows.append(make_sheet(task_panels(task, pred, image, gt), height=128))
                 table.add_row(ex.stem, task, pred.instruction[:60] + ("..." if len(pred.instruction) > 60 else ""),
-                              f"{dt:.2f}", _score(task, pred, scene))
+                              f"{dt:.2f}", _score(task, pred, scene, target_id))
                 progress.advance(bar)
             sheet = out / f"{ex.stem}.demo.png"
             width = max(r.shape[1] for r in rows)

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
             "run's own train_config.json")] = None,
         override: Annotated[list[str] | None, typer.Option(
             "--override", "-O", help="key=value with dotted paths, repeatable (stages.0.steps=100)")] = None,
-        resume: Annotated[Path | None, typer.Option("--resume", help="run directory or checkpoint to resume")] = None,
+        resume: Annotated[Path | None, typer.Option(
+            "--resume", help="run directory (its newest checkpoint that verifies; newer torn ones are skipped "
+            "with one line on stderr) or one checkpoint folder to resume exactly")] = None,
         max_minutes: Annotated[float | None, typer.Option(
             "--max-minutes", help="wall-clock budget of the run; at the limit it checkpoints and exports")] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,

@@ -12,7 +12,8 @@ Per prediction (``write_prediction``), with ``STEM`` the input's file name witho
 ``STEM.overlay.png``       labels, instances or masks in colour over the input image
 ``STEM.ply``               depth only: a coloured point cloud (normals added when predicted)
 ``STEM.uncertainty.npy``   ensembles only: float32 ``(H, W)`` per-pixel spread of the members
-``STEM.json``              task, instruction, units, the 16-bit mappings, the files written
+``STEM.json``              task, instruction, units, the 16-bit mappings, ``classes`` (semantic: label
+                           value -> class name, 255 void), the files written
 =========================  ==================================================================
 
 16-bit PNG mappings (all invertible; :func:`png16_to_depth` etc. read them back):
@@ -180,8 +181,27 @@ def _hues(n: int) -> np.ndarray:
     return np.round(np.asarray(cols).reshape(n, 3) * 255).astype(np.uint8)
 
 
-def colorize_depth(depth_m: np.ndarray, valid: np.ndarray | None = None, cmap: str = "turbo") -> np.ndarray:
-    """Depth -> uint8 RGB for eyes: inverse depth between its 2nd and 98th percentile through
+def depth_limits(depth_m: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, float] | None:
+    """The inverse-depth range (1/m) :func:`colorize_depth` spreads over its colour map: the 2nd
+    and 98th percentile of the valid pixels, or None when no pixel is valid."""
+    d = np.asarray(depth_m, dtype=np.float64)
+    ok = np.isfinite(d) & (d > 0)
+    if valid is not None:
+        ok &= np.asarray(valid, dtype=bool)
+    if not ok.any():
+        return None
+    lo, hi = np.percentile(1.0 / d[ok], [2, 98])
+    return float(lo), float(hi)
+
+
+def colorize_depth(
+    depth_m: np.ndarray,
+    valid: np.ndarray | None = None,
+    cmap: str = "turbo",
+    limits: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Depth -> uint8 RGB for eyes: inverse depth between ``limits`` (default
+    :func:`depth_limits` of this map; pass another map's to draw two maps on one scale) through
     ``cmap`` (near = warm); invalid pixels black. Shape ``(H, W)`` -> ``(H, W, 3)``."""
     from matplotlib import colormaps
 
@@ -190,10 +210,11 @@ def colorize_depth(depth_m: np.ndarray, valid: np.ndarray | None = None, cmap: s
     if valid is not None:
         ok &= np.asarray(valid, dtype=bool)
     out = np.zeros((*d.shape, 3), np.uint8)
-    if not ok.any():
+    limits = limits or depth_limits(d, ok)
+    if not ok.any() or limits is None:
         return out
     inv = 1.0 / d[ok]
-    lo, hi = np.percentile(inv, [2, 98])
+    lo, hi = limits
     t = np.clip((inv - lo) / max(hi - lo, 1e-12), 0, 1)
     lut = np.round(colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)  # [256, 3]
     out[ok] = lut[np.round(t * 255).astype(np.intp)]
@@ -293,10 +314,12 @@ def visualize(
     valid: np.ndarray | None = None,
     spec: Mapping[str, Any] | None = None,
     image: np.ndarray | None = None,
+    depth_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """The ``STEM.vis.png`` view of an answer of ``kind`` (uint8 ``(H, W, 3)``)."""
+    """The ``STEM.vis.png`` view of an answer of ``kind`` (uint8 ``(H, W, 3)``); ``depth_range``:
+    the inverse-depth limits of :func:`colorize_depth` (default: the map's own)."""
     if kind == "depth":
-        return colorize_depth(answer, valid)
+        return colorize_depth(answer, valid, limits=depth_range)
     if kind == "normals":
         return colorize_normals(answer)
     if kind == "labels":
@@ -458,6 +481,9 @@ def write_prediction(
     if generated is not None:
         files["generated"] = save_png(out / f"{stem}.generated.png", np.asarray(generated, dtype=np.uint8))
     info: dict[str, Any] = {"task": task, "instruction": _field(pred, "instruction"), "kind": kind}
+    classes = label_classes(pred)
+    if classes is not None:
+        info["classes"] = classes
     if kind is not None:
         a = np.asarray(answer)
         files["npy"] = out / f"{stem}.{kind}.npy"
@@ -522,6 +548,15 @@ def write_prediction(
     files["json"] = out / f"{stem}.json"
     files["json"].write_text(json.dumps(info, indent=2, default=_jsonable) + "\n")
     return files
+
+
+def label_classes(pred: Any) -> dict[str, str] | None:
+    """For a semantic answer, the class each label value stands for: ``{"0": "road", ...,
+    "255": "void"}`` (JSON keys), from ``pred.class_names``; None for other answers."""
+    names = _field(pred, "class_names")
+    if answer_kind(_field(pred, "task"), _field(pred, "answer")) != "labels" or not names:
+        return None
+    return {**{str(i): str(n) for i, n in enumerate(names)}, "255": "void"}
 
 
 def _label_colors(labels: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import glob
 import io
+import re
 import struct
 import warnings
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from openbanana.errors import ImageLoadError
+from openbanana.errors import ImageLoadError, shorten
 from openbanana.io.png16 import load_png16, save_png16
 
 #: our own cap on width x height (50 megapixels: above any phone camera, below Pillow's bomb limit)
@@ -120,6 +121,22 @@ def _check_pixels(name: str, width: int, height: int, max_pixels: int) -> None:
         )
 
 
+_PILLOW_PIXELS_RE = re.compile(r"Image size \((\d+) pixels\)")
+
+
+def _bomb(name: str, exc: Exception, max_pixels: int) -> ImageLoadError:
+    """The error for an image Pillow refuses as a bomb: our own cap's message when the image is over
+    it too (so a surface says the cap it documents, not Pillow's 89 MP), else Pillow's limit."""
+    m = _PILLOW_PIXELS_RE.search(str(exc))
+    pixels = int(m.group(1)) if m else None
+    if pixels is not None and pixels > max_pixels:
+        return ImageLoadError(
+            f"{name}: image is {pixels:,} pixels, more than the cap of {max_pixels:,} "
+            "(a decompression bomb or a very large image; downscale it first)"
+        )
+    return ImageLoadError(f"{name}: refused as a decompression bomb ({exc})")
+
+
 def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
     """Open, check the size from the header, then decode fully (all before any conversion)."""
     with warnings.catch_warnings():
@@ -127,7 +144,7 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
         try:
             img = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise ImageLoadError(f"{name}: refused as a decompression bomb ({exc})") from None
+            raise _bomb(name, exc, max_pixels) from None
         except UnidentifiedImageError:
             head = data[:16]
             kind = "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data"
@@ -140,7 +157,7 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
         try:
             img.load()
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise ImageLoadError(f"{name}: refused as a decompression bomb ({exc})") from None
+            raise _bomb(name, exc, max_pixels) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
             msg = str(exc) or type(exc).__name__
             what = "truncated" if "truncated" in msg or isinstance(exc, EOFError) else "corrupt"
@@ -311,6 +328,16 @@ def _has_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
+def path_kind(path: str | Path) -> str | None:
+    """``"file"``, ``"dir"`` or None (nothing there, or a name the system refuses: too long, a NUL
+    byte). Never raises, so any text (an 800-character instruction) can be asked about."""
+    try:
+        p = Path(path)
+        return "file" if p.is_file() else "dir" if p.is_dir() else None
+    except (OSError, ValueError):
+        return None
+
+
 def list_inputs(specs: str | Path | Iterable[str | Path], *, recursive: bool = False) -> list[Path]:
     """Expand files, folders and glob patterns into a sorted, de-duplicated list of image paths.
 
@@ -335,9 +362,10 @@ def list_inputs(specs: str | Path | Iterable[str | Path], *, recursive: bool = F
     for spec in specs:
         text = str(spec)
         path = Path(text)
-        if path.is_file():
+        kind = path_kind(path)
+        if kind == "file":
             found = [path]
-        elif path.is_dir():
+        elif kind == "dir":
             walker = path.rglob("*") if recursive else path.iterdir()
             files = [p for p in walker if p.is_file()]
             found = sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -352,7 +380,7 @@ def list_inputs(specs: str | Path | Iterable[str | Path], *, recursive: bool = F
             if not found:
                 raise ImageLoadError(f"{text}: pattern matches no image files")
         else:
-            raise ImageLoadError(f"{text}: no such file or folder")
+            raise ImageLoadError(f"{shorten(text)}: no such file or folder")
         for p in found:
             key = p.resolve()
             if key not in seen:

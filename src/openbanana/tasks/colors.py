@@ -14,11 +14,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from openbanana.errors import InstructionError
+from openbanana.errors import quoted as quote_text
 from openbanana.tasks.color_names import CSS_COLORS, EXTRA_COLORS, MODIFIERS, NAME_PARTS
 
 RGB = tuple[int, int, int]
@@ -53,17 +55,23 @@ _WORD = "(?:" + "|".join(_VOCAB) + ")"
 _NAME_RE = re.compile(rf"\b{_WORD}(?:[ \t-]+{_WORD})*\b", re.IGNORECASE)
 
 
+#: the most words one colour name may have (``"very pale bluish light goldenrod yellow"`` has 6):
+#: a longer run of colour words is several names, and resolving is linear in the text's length
+MAX_NAME_WORDS = 8
+
+
 def resolve_name(name: str) -> RGB | None:
     """The RGB of a colour name with optional modifiers, or None if it is not one.
 
     Args:
-        name: e.g. ``"red"``, ``"light blue"``, ``"Light-Blue"``, ``"pale bluish green"``.
+        name: e.g. ``"red"``, ``"light blue"``, ``"Light-Blue"``, ``"pale bluish green"``; at most
+            :data:`MAX_NAME_WORDS` words.
 
     Returns:
         ``(r, g, b)`` ints in 0..255, or None.
     """
     words = [w for w in re.split(r"[\s\-_]+", name.strip().lower()) if w]
-    return _resolve_words(words) if words else None
+    return _resolve_words(words) if 0 < len(words) <= MAX_NAME_WORDS else None
 
 
 def _resolve_words(words: list[str]) -> RGB | None:
@@ -81,6 +89,12 @@ def _resolve_words(words: list[str]) -> RGB | None:
     if first is None:
         return None
     return tuple((a + b + 1) // 2 for a, b in zip(first, rest))  # type: ignore[return-value]
+
+
+def _channels(digits: Sequence[str]) -> list[int]:
+    """Channel values from digit strings; anything over 3 significant digits reads as 256 (out of
+    range either way), so a 5000-digit number is refused as such, not by int()'s digit limit."""
+    return [int(d) if len(d.lstrip("0")) <= 3 else 256 for d in digits]
 
 
 def _check_range(values: Sequence[int], text: str) -> RGB:
@@ -122,7 +136,7 @@ def parse_color(text: str | Sequence[int]) -> RGB:
         if isinstance(text, Sequence | np.ndarray) and len(text) == 3:
             try:
                 values = [int(v) for v in text]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # None, "x", NaN, inf
                 values = []
             if values and all(float(v) == int(v) and 0 <= int(v) <= 255 for v in text):
                 return _check_range(values, str(text))
@@ -133,7 +147,7 @@ def parse_color(text: str | Sequence[int]) -> RGB:
     if s.startswith("#"):
         raise InstructionError(f"bad hex colour {text!r}; expected #RGB or #RRGGBB")
     if (m := _TRIPLE_RE.fullmatch(s)) or (m := _BARE_TRIPLE_RE.fullmatch(s)):
-        return _check_range([int(g) for g in m.groups()], text)
+        return _check_range(_channels(m.groups()), text)
     rgb = resolve_name(s)
     if rgb is not None:
         return rgb
@@ -165,7 +179,7 @@ def find_colors(text: str) -> list[_Span]:
     spans: list[_Span] = []
     taken = np.zeros(len(text) + 1, dtype=bool)
     for m in _TRIPLE_RE.finditer(text):
-        rgb = _check_range([int(g) for g in m.groups()], m.group(0))
+        rgb = _check_range(_channels(m.groups()), m.group(0))
         spans.append(_Span(m.start(), m.end(), rgb, True, m.group(0)))
         taken[m.start() : m.end()] = True
     for m in _BAD_HEX_RE.finditer(text):
@@ -188,7 +202,7 @@ def _names_in_run(text: str, offset: int, run: str) -> list[_Span]:
     words = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z]+", run)]
     out, i = [], 0
     while i < len(words):
-        for j in range(len(words), i, -1):
+        for j in range(min(len(words), i + MAX_NAME_WORDS), i, -1):
             rgb = _resolve_words([run[a:b].lower() for a, b in words[i:j]])
             if rgb is not None:
                 a, b = offset + words[i][0], offset + words[j - 1][1]
@@ -316,35 +330,47 @@ def _load_json(block: str) -> object | None:
     for candidate in (block, re.sub(r"[(<]([\d\s,]+)[)>]", r"[\1]", block.replace("'", '"'))):
         try:
             return json.loads(candidate)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON; nested too deep; an integer of > 4300 digits
             continue
     return None
 
 
 def _json_entries(obj: object, out: list[tuple[str, RGB]]) -> None:
+    """(class, colour) pairs of a parsed JSON mapping, nested mappings included, in document order
+    (walked with an explicit stack: any depth json.loads accepts is fine)."""
     if not isinstance(obj, dict):
         return
-    for key, value in obj.items():
-        if isinstance(value, dict):
-            _json_entries(value, out)
-            continue
-        if isinstance(value, str) and not isinstance(key, str):
-            continue
-        if isinstance(value, str):
-            try:
-                out.append((str(key), parse_color(value)))
-            except InstructionError:
-                if resolve_name(key) is None and not (key.startswith(("#", "(", "[", "<", "rgb"))):
-                    raise
-                out.append((value, parse_color(key)))  # inverted mapping: {"(1, 2, 3)": "road"}
-        elif isinstance(value, list | tuple) and len(value) == 3 and all(isinstance(v, int) for v in value):
-            if not all(0 <= v <= 255 for v in value):
-                raise InstructionError(f"colour {value} for {key!r} is out of range; expected ints in 0..255")
-            out.append((str(key), (value[0], value[1], value[2])))
+    stack = [iter(obj.items())]
+    while stack:
+        for key, value in stack[-1]:
+            if isinstance(value, dict):
+                stack.append(iter(value.items()))
+                break
+            _json_entry(key, value, out)
         else:
+            stack.pop()
+
+
+def _json_entry(key: str, value: object, out: list[tuple[str, RGB]]) -> None:
+    if isinstance(value, str):
+        try:
+            out.append((str(key), parse_color(value)))
+        except InstructionError:
+            if resolve_name(key) is None and not (key.startswith(("#", "(", "[", "<", "rgb"))):
+                raise
+            out.append((value, parse_color(key)))  # inverted mapping: {"(1, 2, 3)": "road"}
+    elif (isinstance(value, list) and len(value) == 3
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        if not all(0 <= v <= 255 for v in value):
             raise InstructionError(
-                f"class {key!r} has value {value!r}; expected [r, g, b], '#RRGGBB' or a colour name"
+                f"colour {reprlib.repr(value)} for {reprlib.repr(key)} is out of range; expected ints in 0..255"
             )
+        out.append((str(key), (value[0], value[1], value[2])))
+    else:
+        raise InstructionError(
+            f"class {reprlib.repr(key)} has value {reprlib.repr(value)}; expected [r, g, b], '#RRGGBB' or a "
+            "colour name"
+        )
 
 
 def _split_clauses(masked: str) -> list[str]:
@@ -448,9 +474,14 @@ def _check_unknown_names(clause: str) -> None:
     close = difflib.get_close_matches(word.replace("-", ""), sorted(_ALL_NAMES), n=3, cutoff=0.75)
     if close:
         raise InstructionError(
-            f"unknown colour name {m.group(1)!r} in {clause.strip()!r}; did you mean "
+            f"unknown colour name {m.group(1)!r} in {quote_text(clause.strip())}; did you mean "
             f"{', '.join(repr(c) for c in close)}?"
         )
+
+
+#: the characters the parser uses as placeholders in text (colour spans, quoted strings): a user's
+#: text may hold them too, so the public functions read them as spaces
+_PLACEHOLDERS = str.maketrans(dict.fromkeys("\x00\x01\x02\x03", " "))
 
 
 def extract_background(text: str) -> tuple[RGB | None, str]:
@@ -460,7 +491,7 @@ def extract_background(text: str) -> tuple[RGB | None, str]:
     Returns:
         ``(rgb or None, remaining_text)``.
     """
-    protected, quoted = _protect_quotes(text)
+    protected, quoted = _protect_quotes(text.translate(_PLACEHOLDERS))
     spans = find_colors(protected)
     masked = _mask(protected, spans)
     rgb = None
@@ -495,17 +526,30 @@ def parse_palette(text: str) -> dict[str, RGB]:
     """
     if not isinstance(text, str):
         raise TypeError(f"expected the instruction as str, got {type(text).__name__}")
+    text = text.translate(_PLACEHOLDERS)
     entries: list[tuple[str, RGB]] = []
-    rest, pos = [], 0
-    for a, b in _json_blocks(text):
+    pos = 0
+    for a, b in _json_blocks(text):  # JSON blocks and the prose around them, in text order
         obj = _load_json(text[a:b])
         if obj is None:
             continue
+        entries += _prose_entries(text[pos:a])
         _json_entries(obj, entries)
-        rest.append(text[pos:a] + " ; ")
         pos = b
-    rest.append(text[pos:])
-    plain, quoted = _protect_quotes("".join(rest))
+    entries += _prose_entries(text[pos:])
+    if not entries:
+        raise InstructionError(
+            f"could not find any class -> colour mapping in {quote_text(text)}; write it as JSON "
+            "('{\"road\": [128, 64, 128]}'), sentences ('the road is (128, 64, 128)') or a list "
+            "('road: #804080; sky: light blue')"
+        )
+    return _to_palette(entries)
+
+
+def _prose_entries(text: str) -> list[tuple[str, RGB]]:
+    """(class, colour) pairs of the sentences and lists in ``text`` (no JSON), in text order."""
+    entries: list[tuple[str, RGB]] = []
+    plain, quoted = _protect_quotes(text)
     spans = find_colors(plain)
     masked = _VOID_RE.sub(" ", _mask(plain, spans))
     for clause in _split_clauses(masked):
@@ -515,13 +559,7 @@ def parse_palette(text: str) -> dict[str, RGB]:
         n_colors = len(re.findall(r"\x00", clause))
         for part in _split_and(clause) if n_colors > 1 else [clause]:
             entries.extend((_restore_quotes(c, quoted), rgb) for c, rgb in _clause_entries(part, spans))
-    if not entries:
-        raise InstructionError(
-            f"could not find any class -> colour mapping in {text!r}; write it as JSON "
-            "('{\"road\": [128, 64, 128]}'), sentences ('the road is (128, 64, 128)') or a list "
-            "('road: #804080; sky: light blue')"
-        )
-    return _to_palette(entries)
+    return entries
 
 
 def _to_palette(entries: list[tuple[str, RGB]]) -> dict[str, RGB]:

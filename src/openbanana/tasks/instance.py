@@ -25,13 +25,17 @@ _TEMPLATES = (
     "Colour each individual {cat} differently{bg}.",
 )
 _BG = (" on a {bg} background", "; background {bg}", ", everything else {bg}")
+#: a category name is at most this long: it bounds each regex attempt, so reading an instruction
+#: stays linear in its length (an unbounded ``.+?`` after every "every" is quadratic)
+_MAX_CATEGORY_CHARS = 80
 _CATEGORY_RES = (
     re.compile(
-        r"\b(?:every|each|all)\s+(?:individual\s+|single\s+)?(?P<cat>.+?)(?:\s+instances?)?\s+"
+        rf"\b(?:every|each|all)\s+(?:individual\s+|single\s+)?(?P<cat>.{{1,{_MAX_CATEGORY_CHARS}}}?)"
+        r"(?:\s+instances?)?\s+"
         r"(?:in\s+a\s+(?:different|distinct|unique)|with\s+its\s+own|a\s+(?:distinct|different|unique)|differently)\b",
         re.IGNORECASE,
     ),
-    re.compile(r"\bthe\s+(?P<cat>.+?)\s+instances\b", re.IGNORECASE),
+    re.compile(rf"\bthe\s+(?P<cat>.{{1,{_MAX_CATEGORY_CHARS}}}?)\s+instances\b", re.IGNORECASE),
 )
 _ANY = "object"
 

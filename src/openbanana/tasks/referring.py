@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from openbanana.errors import InstructionError
+from openbanana.errors import InstructionError, quoted
 from openbanana.tasks._spec import as_rgb, as_rgb_list, check_spec, pick
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.mask import decode_masks, encode_masks
@@ -158,7 +158,9 @@ class ReasoningTask(_MaskTask):
             head, _, rest = text.rpartition("?")
             query = re.sub(r"^\s*(?:question|query)\s*:\s*", "", head, flags=re.IGNORECASE).strip() + "?"
         else:
-            raise InstructionError(f"reasoning: could not find the question in {text!r}; quote it or end it with '?'")
+            raise InstructionError(
+                f"reasoning: could not find the question in {quoted(text)}; quote it or end it with '?'"
+            )
         bg, rest = extract_background(rest)
         colors = find_colors(rest)
         color = colors[0].rgb if colors else RED

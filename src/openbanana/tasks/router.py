@@ -4,6 +4,10 @@
 match (outside quoted text, so that a quoted query or expression cannot mislead it) reads its
 spec with ``spec_from_instruction``. Text that asks for no vision task is a text-to-image prompt
 (``"t2i"``) or, with an input image and an editing verb, an edit (``"edit"``).
+
+:func:`task_conflict` says when an instruction asks for another task than the one a caller named
+(``"estimate the depth"`` with ``task="normals"``), so that a surface can refuse the pair instead
+of decoding a depth drawing as normals.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from openbanana.errors import InstructionError
+from openbanana.errors import InstructionError, quoted
 from openbanana.tasks import TASKS
 
 #: non-vision requests the router can return besides the registered tasks
@@ -86,6 +90,39 @@ def detect_task(instruction: str, *, has_image: bool | None = None) -> TaskReque
         raise first_error
     names = ", ".join(TASKS.names())
     raise InstructionError(
-        f"could not tell which task {text!r} asks for; name one of: {names} (e.g. 'estimate the depth', "
-        "'highlight the dog in red'), or ask to generate or edit an image"
+        f"could not tell which task {quoted(text)} asks for; name one of: {names} "
+        "(e.g. 'estimate the depth', 'highlight the dog in red'), or ask to generate or edit an image"
     )
+
+
+def task_conflict(instruction: str, task: str) -> str | None:
+    """The task ``instruction`` asks for when it contradicts ``task``, else None.
+
+    The instruction contradicts ``task`` when the router reads another task from it and the text
+    has none of ``task``'s own keywords (outside quotes): ``"estimate the depth"`` contradicts
+    ``normals``, while ``"highlight the answer to: what cuts bread?"`` fits both ``reasoning`` and
+    ``referring``. Text that names no vision task (a palette alone, an edit, an unclear request)
+    contradicts no task; ``task="edit"`` is contradicted by a vision instruction without an
+    editing or drawing verb.
+
+    Args:
+        instruction: free text.
+        task: a task name of :data:`openbanana.tasks.TASKS`, or ``"edit"`` / ``"t2i"``.
+
+    Returns:
+        The name of the task the instruction asks for, or None when it does not contradict ``task``.
+    """
+    try:
+        asked = detect_task(instruction, has_image=True).task
+    except InstructionError:
+        return None  # the instruction alone names no task: the caller's task decides
+    if asked == task or asked in GENERATION_TASKS:
+        return None
+    unquoted = _QUOTED.sub(" ", instruction)
+    if task in GENERATION_TASKS:
+        wants_image = _EDIT_RE.search(unquoted) or _GENERATE_RE.search(unquoted)
+        return None if wants_image else asked
+    keywords = getattr(TASKS.get(task), "keywords", ()) if task in TASKS else ()
+    if any(re.search(k, unquoted, re.IGNORECASE) for k in keywords):
+        return None
+    return asked

@@ -61,10 +61,12 @@ Steps of :func:`train`:
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import fields
@@ -76,12 +78,15 @@ from torch import nn
 
 from openbanana.backends.base import BACKENDS, Batch
 from openbanana.backends.text import to_device_nonblocking
+from openbanana.data.workers import data_loader_worker_init
 from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
 from openbanana.training.checkpoint import (
     checkpoint_dir,
+    commit_checkpoint,
     latest_checkpoint,
     load_checkpoint,
     prune_checkpoints,
+    resumable_checkpoint,
     rng_from_files,
     save_checkpoint,
 )
@@ -165,9 +170,11 @@ def sample_stream(module: Any, data_cfg: Any, *, seed: int, rank: int, world_siz
     else:
         skip = start  # exact but slow: regenerate and drop the samples already seen
     ds = module.build_dataset(data_cfg, **kwargs)
+    # workers die with this process, even by kill -9 (else each waits forever on its full result pipe)
+    init = functools.partial(data_loader_worker_init, parent_pid=os.getpid()) if num_workers else None
     loader = DataLoader(ds, batch_size=None, num_workers=num_workers, collate_fn=lambda s: s,
                         prefetch_factor=8 if num_workers else None, persistent_workers=False,
-                        pin_memory=False)
+                        pin_memory=False, worker_init_fn=init)
     it = iter(loader)
     for _ in range(skip):
         next(it)
@@ -302,8 +309,12 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     step, stage_idx, stage_step, position, elapsed_before, unique = 0, 0, 0, 0, 0.0, 0
     history: list[dict[str, Any]] = []
     if resume is not None:
+        # the newest checkpoint that verifies (sizes, headers, checksums); the main process says on stderr
+        # which newer ones it skipped and why. Every process reads the same files, so all pick the same one.
+        ck_dir = resumable_checkpoint(resume, warn=None if not main else
+                                      lambda line: print(line, file=sys.stderr, flush=True))
         # ZeRO: the full tensors stay in host memory; each process copies in the weights and its partitions
-        ck = load_checkpoint(latest_checkpoint(resume), rank=rank, device="cpu" if zero else acc.device)
+        ck = load_checkpoint(ck_dir, rank=rank, device="cpu" if zero else acc.device)
         st = ck["state"]
         if st["backend"] != cfg.backend or st["backend_config"] != cfg.backend_config:
             raise ValueError(f"checkpoint is a {st['backend']} {st['backend_config']} run, config asks for "
@@ -354,13 +365,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
             model_state, opt_state = _zero_model_state(backend, main), _zero_optimizer_state(backend, opt, main)
         elif gather:
             model_state, opt_state = _trainable_state(backend, sharded), _optimizer_state(objective, opt, sharded)
-        save_checkpoint(checkpoint_dir(out, tag_step),
+        ck_dir = checkpoint_dir(out, tag_step)
+        save_checkpoint(ck_dir,
                         model_state=model_state if gather else None,
                         ema_state=ema.state_dict() if gather else None,
                         optimizer_state=opt_state if gather else None,
-                        generators=generators, state=state, rank=rank, is_main=main)
+                        generators=generators, state=state, rank=rank, is_main=main, commit=False)
         acc.wait_for_everyone()
-        if main:
+        if main:  # every process's files are on disk: state.json (the commit marker) goes last
+            commit_checkpoint(ck_dir, state, world_size=world)
             prune_checkpoints(out, cfg.keep_checkpoints)
 
     # 3. stages --------------------------------------------------------------------------------------

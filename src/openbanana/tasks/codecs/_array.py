@@ -139,6 +139,24 @@ def as_colors(colors: object, name: str = "colors", *, allow_empty: bool = False
     return arr.astype(np.int32)
 
 
+#: the largest squared distance between two RGB colours (black to white): 3 * 255**2
+MAX_SQUARED_DISTANCE = 3 * 255**2
+
+
+def squared_distance_limit(max_distance: object, name: str = "max_distance") -> float | None:
+    """Check a ``max_distance`` option (None, or a number >= 0) and return its square, or None.
+
+    Distances at or beyond the RGB cube's diagonal (~441.7) exclude nothing, so they give a square
+    just above :data:`MAX_SQUARED_DISTANCE` (no overflow for ``1e308`` or ``10**400``)."""
+    if max_distance is None:
+        return None
+    if not (isinstance(max_distance, (int, float)) and max_distance >= 0):  # NaN fails ">= 0"
+        raise ValueError(f"{name}: expected a distance >= 0 or None, got {max_distance!r}")
+    if max_distance * max_distance > MAX_SQUARED_DISTANCE:  # exact for ints, inf for huge floats
+        return float(MAX_SQUARED_DISTANCE + 1)
+    return float(max_distance) ** 2
+
+
 def as_color(color: object, name: str) -> np.ndarray:
     """Validate one RGB triple (0..255 integers) -> int32 (3,)."""
     try:

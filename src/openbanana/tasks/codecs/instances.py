@@ -303,8 +303,10 @@ def decode_instances(
     x = to_numpy(rgb)
     if x.ndim == 3:
         out = decode_instances_np(x, bg, params)
-    else:
-        out = np.stack([decode_instances_np(im, bg, params) for im in x])
+    else:  # a batch (an empty one gives an empty batch of id maps, as the other decoders do)
+        out = np.zeros(x.shape[:-1], np.int32)
+        for b, im in enumerate(x):
+            out[b] = decode_instances_np(im, bg, params)
     return like(out, rgb)
 
 

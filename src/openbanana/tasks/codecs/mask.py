@@ -19,6 +19,7 @@ from openbanana.tasks.codecs._array import (
     describe,
     like,
     nearest_color,
+    squared_distance_limit,
     to_numpy,
 )
 
@@ -81,11 +82,10 @@ def decode_masks(
     """
     check_rgb(rgb)
     c, bg = _check_targets(colors, background)
-    if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
-        raise ValueError(f"max_distance: expected a distance >= 0 or None, got {max_distance!r}")
+    limit = squared_distance_limit(max_distance)
     idx, d2 = nearest_color(rgb, np.concatenate([c, bg[None]]))
-    if max_distance is not None:
-        idx = np.where(d2 > float(max_distance) ** 2, c.shape[0], idx)
+    if limit is not None:
+        idx = np.where(d2 > limit, c.shape[0], idx)
     masks = idx[..., None, :, :] == np.arange(c.shape[0]).reshape((c.shape[0], 1, 1))
     return like(masks, rgb)
 

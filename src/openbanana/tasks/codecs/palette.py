@@ -21,6 +21,7 @@ from openbanana.tasks.codecs._array import (
     first_location,
     like,
     nearest_color,
+    squared_distance_limit,
     to_numpy,
 )
 
@@ -89,19 +90,20 @@ def decode_labels(
     """
     check_rgb(rgb)
     pal = check_palette(colors)
-    if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
-        raise ValueError(f"max_distance: expected a distance >= 0 or None, got {max_distance!r}")
+    limit = squared_distance_limit(max_distance)
+    if not isinstance(black_is_void, (bool, np.bool_, int, np.integer)):  # not an array: ambiguous as a flag
+        raise TypeError(f"black_is_void: expected True or False, got {type(black_is_void).__name__}")
     k = pal.shape[0]
     cand = pal
-    black_extra = black_is_void and not (pal == 0).all(1).any()
+    black_extra = bool(black_is_void) and not (pal == 0).all(1).any()
     if black_extra:
         cand = np.concatenate([pal, np.zeros((1, 3), np.int32)])
     idx, d2 = nearest_color(rgb, cand)
     lab = idx.astype(np.int64)
     lab[lab >= k] = VOID
-    if max_distance is not None:
+    if limit is not None:
         # pixels given a palette class have d2 = squared distance to the nearest palette colour
-        lab[(lab != VOID) & (d2 > float(max_distance) ** 2)] = VOID
+        lab[(lab != VOID) & (d2 > limit)] = VOID
     return like(lab, rgb)
 
 
