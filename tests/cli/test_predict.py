@@ -4,8 +4,6 @@ test per bad-input class, exit codes, never a traceback."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -13,28 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from surfaces_helpers import BAD, ODD_GOOD
+from surfaces_helpers import BAD, ODD_GOOD, run_cli
 
-from openbanana.cli import main
 from openbanana.io import load_image, load_png16
 from openbanana.io.export import png16_to_depth
 
-
-def run(argv):
-    """Run the CLI like a user; returns (exit code, stdout, stderr). On the CPU unless the test says
-    otherwise, so answers compare exactly with the CPU pipeline of the API tests."""
-    if argv[:1] == ["predict"] and "--device" not in argv:
-        argv = [*argv, "--device", "cpu"]
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    out, err = out.getvalue(), err.getvalue()
-    assert "Traceback" not in out + err
-    return code, out, err
+# run the CLI like a user: (exit code, stdout, stderr), on the CPU unless the test says otherwise,
+# so answers compare exactly with the CPU pipeline of the API tests
+run = run_cli
 
 
 @pytest.fixture(scope="module")
