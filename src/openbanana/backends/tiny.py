@@ -160,9 +160,9 @@ def tiny_s() -> TinyConfig:
 
 @SIZES.register("fold-s")
 def fold_s() -> TinyConfig:
-    """~7.5 M parameters, designed to learn per CPU-second at 128x128: 4x4 pixels folded into channels
+    """7.33 M parameters, designed to learn per CPU-second at 128x128: 4x4 pixels folded into channels
     (levels at 32, 16, 8 px), attention at 16 and 8 px, a full-resolution refinement head, and
-    x-prediction. The shipped default model."""
+    x-prediction. The CPU recipe's model (configs/default-cpu.json)."""
     return TinyConfig(channels=64, channel_mults=(1, 2, 2), num_res_blocks=1, attn_levels=(1, 2), emb_dim=256,
                       heads=4, patch=4, refine=16, refine_features=8, prediction="x", storage_dtype="bfloat16",
                       text=TextEncoderConfig(dim=128, layers=3, heads=4, max_len=1280))
