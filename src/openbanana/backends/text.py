@@ -1,12 +1,13 @@
-"""A small byte-level text encoder, trained together with the generator.
+"""A small text encoder, trained together with the generator.
 
-Instructions carry exact numbers (palettes such as ``"(128, 64, 128)"``, hex ``"#80C000"``), so the
-tokenizer is the identity on UTF-8 bytes: every digit is its own token and nothing is out of
-vocabulary. A few pre-norm transformer layers turn the bytes into token features (for
-cross-attention) and a pooled vector (for FiLM).
+Instructions carry exact numbers (palettes such as ``"(128, 64, 128)"``, hex ``"#80C000"``). The
+tokenizer (:mod:`openbanana.backends.text_tokens`, named by ``TextEncoderConfig.tokenizer``) either
+reads UTF-8 bytes, where every digit is its own token and nothing is out of vocabulary, or hashed
+words with every named colour's RGB value beside its token. A few pre-norm transformer layers turn
+the tokens into features (for cross-attention) and a pooled vector (for FiLM).
 
-Tokens: ids 0..255 are bytes, ``PAD = 256``, ``CLS = 257`` (always first, so an empty prompt -- the
-"no text" condition of classifier-free guidance -- is the single token ``[CLS]``).
+Byte tokens: ids 0..255 are bytes, ``PAD = 256``, ``CLS = 257`` (always first, so an empty prompt --
+the "no text" condition of classifier-free guidance -- is the single token ``[CLS]``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PAD = 256
-CLS = 257
-VOCAB = 258
+from openbanana.backends.text_tokens import BYTE_CLS, BYTE_PAD, TOKENIZERS, Tokens, byte_tokens, vocab_size
+
+PAD = BYTE_PAD
+CLS = BYTE_CLS
+VOCAB = BYTE_CLS + 1
 
 
 def tokenize(prompts: list[str], max_len: int = 160) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,22 +37,8 @@ def tokenize(prompts: list[str], max_len: int = 160) -> tuple[torch.Tensor, torc
         ids: ``[B, L]`` int64 token ids, ``L = min(max_len, longest + 1)``.
         mask: ``[B, L]`` bool, True on real tokens, False on padding.
     """
-    if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
-        raise TypeError(f"prompts must be a list of str, got {type(prompts).__name__}")
-    if max_len < 2:
-        raise ValueError(f"max_len must be >= 2, got {max_len}")
-    raw = [p.encode("utf-8")[: max_len - 1] for p in prompts]
-    length = 1 + max((len(b) for b in raw), default=0)
-    # one buffer for the whole batch (a uint8 view of the joined bytes), no per-prompt tensors
-    ids = torch.full((len(raw), length), PAD, dtype=torch.long)
-    ids[:, 0] = CLS
-    lens = torch.tensor([len(b) for b in raw], dtype=torch.long)
-    if int(lens.sum()):
-        flat = torch.frombuffer(bytearray(b"".join(raw)), dtype=torch.uint8).long()
-        rows = torch.repeat_interleave(torch.arange(len(raw)), lens)
-        cols = torch.arange(len(flat)) - torch.repeat_interleave(lens.cumsum(0) - lens, lens) + 1
-        ids[rows, cols] = flat
-    return ids, ids != PAD
+    tokens = byte_tokens(prompts, max_len)
+    return tokens.ids, tokens.mask
 
 
 def to_device_nonblocking(x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -66,6 +55,13 @@ class TextEncoderConfig:
     layers: int = 3
     heads: int = 4
     max_len: int = 160
+    tokenizer: str = "bytes"
+    buckets: int = 4096
+
+    def __post_init__(self) -> None:
+        TOKENIZERS.get(self.tokenizer)  # a clear error for an unknown name
+        if self.buckets < 1:
+            raise ValueError(f"text buckets must be >= 1, got {self.buckets}")
 
 
 class _Block(nn.Module):
@@ -90,14 +86,18 @@ class _Block(nn.Module):
 
 
 class TextEncoder(nn.Module):
-    """Bytes -> token features ``[B, L, dim]`` + pooled ``[B, dim]``."""
+    """Prompts -> token features ``[B, L, dim]`` + pooled ``[B, dim]``.
+
+    With a tokenizer that reads colours (``"words"``), a token that names a colour gets
+    ``color(rgb)`` added to its embedding (a linear map of its RGB in [-1, 1])."""
 
     def __init__(self, cfg: TextEncoderConfig) -> None:
         super().__init__()
         if cfg.dim % cfg.heads:
             raise ValueError(f"text dim {cfg.dim} must be divisible by heads {cfg.heads}")
         self.cfg = cfg
-        self.tok = nn.Embedding(VOCAB, cfg.dim)
+        self.tok = nn.Embedding(vocab_size(cfg.tokenizer, cfg.buckets), cfg.dim)
+        self.color = nn.Linear(3, cfg.dim) if cfg.tokenizer != "bytes" else None
         self.pos = nn.Parameter(torch.randn(cfg.max_len, cfg.dim) / math.sqrt(cfg.dim))
         self.blocks = nn.ModuleList(_Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
@@ -111,32 +111,41 @@ class TextEncoder(nn.Module):
             pooled: ``[B, dim]`` masked mean of the token features.
         """
         device = device or self.tok.weight.device
-        ids, mask = tokenize(prompts, self.cfg.max_len)
-        ids = to_device_nonblocking(ids, device)
-        mask = ids != PAD  # built on the device: no second copy
+        tokens = TOKENIZERS.get(self.cfg.tokenizer)(prompts, self.cfg.max_len, self.cfg.buckets)
+        ids = to_device_nonblocking(tokens.ids, device)
+        mask = to_device_nonblocking(tokens.mask, device)
+        x = self.embed(ids, tokens, device)
         lens = mask.sum(1)
         if ids.shape[0] > 1 and int(lens.min()) * 2 < ids.shape[1]:
-            x = self._encode_by_length(ids, mask, lens)
+            x = self._encode_by_length(x, mask, lens)
         else:
-            x = self._encode(ids, mask)
+            x = self._encode(x, mask)
         x = self.norm(x) * mask[..., None]  # [B, L, dim]
         pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
         return x, mask, pooled
 
-    def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor, tokens: Tokens, device: torch.device) -> torch.Tensor:
+        """Token (+ colour) + position embeddings ``[B, L, dim]``."""
         x = self.tok(ids) + self.pos[: ids.shape[1]]  # [B, L, dim]
+        if self.color is not None and bool(tokens.has_rgb.any()):
+            rgb = to_device_nonblocking(tokens.rgb, device).to(x.dtype) * 2 - 1  # [B, L, 3] in [-1, 1]
+            has = to_device_nonblocking(tokens.has_rgb, device)
+            x = x + self.color(rgb) * has[..., None].to(x.dtype)
+        return x
+
+    def _encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         for blk in self.blocks:
             x = blk(x, mask)
         return x
 
-    def _encode_by_length(self, ids: torch.Tensor, mask: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    def _encode_by_length(self, x0: torch.Tensor, mask: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         """The same features as :meth:`_encode`, with prompts encoded in groups of similar length,
         each cut to its own longest prompt: a batch mixing one ~1000-byte palette with 40-byte
         instructions would otherwise pay self-attention and MLPs over 1000 positions for every row
         (real tokens never see padding, so the features of real tokens do not change)."""
-        B, L = ids.shape
+        B, L = mask.shape
         order = torch.argsort(lens, stable=True)
-        x = torch.zeros(B, L, self.cfg.dim, device=ids.device, dtype=self.tok.weight.dtype)
+        x = torch.zeros_like(x0)
         start = 0
         while start < B:
             # grow the group while its longest prompt is at most twice its shortest
@@ -146,6 +155,6 @@ class TextEncoder(nn.Module):
                 end += 1
             rows = order[start:end]
             n = int(lens[rows].max())
-            x[rows, :n] = self._encode(ids[rows, :n], mask[rows, :n])
+            x[rows, :n] = self._encode(x0[rows, :n], mask[rows, :n])
             start = end
         return x

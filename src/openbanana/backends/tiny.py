@@ -168,6 +168,17 @@ def fold_s() -> TinyConfig:
                       text=TextEncoderConfig(dim=128, layers=3, heads=4, max_len=1280))
 
 
+@SIZES.register("fold-w")
+def fold_w() -> TinyConfig:
+    """fold-s with the ``"words"`` tokenizer: hashed words, and every colour the prompt names given
+    to the network as its RGB value. A 19-class palette is ~80 tokens instead of ~1,100 bytes, so text
+    costs little and a palette's colours reach the output as numbers. The CPU recipe's model
+    (configs/default-cpu.json)."""
+    cfg = fold_s()
+    cfg.text = TextEncoderConfig(dim=128, layers=3, heads=4, max_len=320, tokenizer="words", buckets=4096)
+    return cfg
+
+
 @SIZES.register("tiny-m")
 def tiny_m() -> TinyConfig:
     """~20 M parameters: the shipped GPU model at 128x128 (bf16 storage ~39 MB)."""

@@ -95,6 +95,9 @@ class TrainConfig:
         snapshot_every: steps between exported pipeline snapshots ``OUT/snapshots/step_N``
             (0: none), for score-vs-compute curves.
         init_from: a pipeline directory (or checkpoint) whose weights start the run (stage 2 alone).
+        init_exclude: prefixes of weight names that ``init_from`` leaves at their fresh initialisation
+            (e.g. ``["text."]`` to keep a model's image weights but start a new text encoder); the
+            other weights must all be there, with the same shapes.
         inference: overrides of :class:`openbanana.pipeline_config.InferenceDefaults` to export.
         compile: ``torch.compile`` the backend (GPU).
         fsdp: shard parameters, gradients, optimiser state and EMA across the processes with FSDP2
@@ -128,6 +131,7 @@ class TrainConfig:
     eval_batches: int = 2
     snapshot_every: int = 0
     init_from: str | None = None
+    init_exclude: list[str] = field(default_factory=list)
     inference: dict[str, Any] = field(default_factory=dict)
     compile: bool = False
     fsdp: bool = False

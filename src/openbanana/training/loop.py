@@ -275,7 +275,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     set_seed(cfg.seed)  # identical initial weights on every process
     backend = build_backend(cfg)
     if cfg.init_from and resume is None:
-        _load_init_weights(backend, cfg.init_from)
+        _load_init_weights(backend, cfg.init_from, cfg.init_exclude)
     backend.to(acc.device)
     objective = _Objective(backend)
     if cfg.fsdp:  # the loop's own FSDP2 (any device); accelerate's FSDP shards inside prepare instead
@@ -760,8 +760,9 @@ def _ranks_in_sync(acc: Any, backend: nn.Module) -> bool:
     return bool((gathered - gathered[0:1]).abs().max() == 0)
 
 
-def _load_init_weights(backend: nn.Module, path: str | Path) -> None:
-    """Weights from a pipeline directory (``backend/model.safetensors``) or a checkpoint (its EMA)."""
+def _load_init_weights(backend: nn.Module, path: str | Path, exclude: list[str] | tuple[str, ...] = ()) -> None:
+    """Weights from a pipeline directory (``backend/model.safetensors``) or a checkpoint (its EMA);
+    weights whose names start with a prefix in ``exclude`` keep their fresh initialisation."""
     from safetensors.torch import load_file
 
     p = Path(path)
@@ -771,10 +772,15 @@ def _load_init_weights(backend: nn.Module, path: str | Path) -> None:
         f = p / "ema.safetensors"
     else:
         f = latest_checkpoint(p) / "ema.safetensors"
-    state = load_file(str(f))
+    skip = tuple(exclude)
     own = backend.state_dict()
-    state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+    state = {k: v.to(own[k].dtype) if k in own else v
+             for k, v in load_file(str(f)).items() if not (skip and k.startswith(skip))}
+    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
+              if k in own and v.shape != own[k].shape]
+    if shapes:
+        raise ValueError(f"init_from {f}: weights of another shape: {shapes[:5]}")
     missing, unexpected = backend.load_state_dict(state, strict=False)
-    bad_missing = [k for k in missing if k in dict(backend.named_parameters())]
+    bad_missing = [k for k in missing if k in dict(backend.named_parameters()) and not (skip and k.startswith(skip))]
     if bad_missing or unexpected:
         raise ValueError(f"init_from {f}: missing {bad_missing[:5]}, unexpected {unexpected[:5]}")
