@@ -112,9 +112,9 @@ def test_answer_is_the_decoded_raw_image_when_no_resize_is_needed(pipe, task):
     img = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     spec = {"expressions": ["the lamp"]} if task == "referring" else {}
     pred = pipe.predict(img, task=task, **spec)
-    decoded = openbanana.decode(task, pred.raw, **pred.spec)
+    decoded = openbanana.decode(task, pred.raw, **pred.spec).value
     if task == "normals":
-        np.testing.assert_allclose(pred.answer, decoded[0], atol=1e-5)
+        np.testing.assert_allclose(pred.answer, decoded, atol=1e-5)
     elif task == "depth":
         np.testing.assert_allclose(pred.answer, decoded, rtol=1e-5)
     else:
@@ -300,3 +300,14 @@ def test_a_mask_task_without_targets_says_what_to_give(pipe, scene):
     assert resolve_request(None, "depth", True) == pipe.resolve(None, "depth", True)
     assert resolve_request(None, "referring", True, {"expressions": ["the lamp"]})[1].startswith(
         'Highlight "the lamp" in red')
+
+
+def test_a_task_decoding_masks_must_return_them_as_n_h_w():
+    from openbanana.pipeline import _split_decoded
+    from openbanana.tasks import Answer
+
+    masks = np.zeros((2, 4, 4), bool)
+    answer, valid = _split_decoded(Answer("referring", "masks", masks))
+    assert answer.shape == (2, 4, 4) and valid is None
+    with pytest.raises(ValueError, match=r"expected \(N, H, W\)"):
+        _split_decoded(Answer("referring", "masks", masks[0]))  # never silently read as one mask

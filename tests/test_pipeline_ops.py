@@ -63,7 +63,7 @@ def test_scalar_resize_keeps_constant_and_excludes_invalid():
     depth[:, :4] = np.inf
     valid[:, :4] = False
     _, pl = to_model_frame(np.zeros((30, 50, 3), np.uint8), 16, "stretch")
-    out, ok = resize_answer(depth, "scalar", pl, valid)
+    out, ok = resize_answer(depth, "depth", pl, valid)
     assert out.shape == (30, 50) and out.dtype == np.float32 and ok.shape == (30, 50)
     np.testing.assert_allclose(out[ok], 3.0, rtol=1e-5)  # no leak of inf or 0 into valid pixels
     assert np.isnan(out[~ok]).all()
@@ -75,7 +75,7 @@ def test_vector_resize_is_unit_length():
     n = rng.normal(size=(16, 16, 3)).astype(np.float32)
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
     _, pl = to_model_frame(np.zeros((23, 41, 3), np.uint8), 16, "letterbox")
-    out, ok = resize_answer(n, "vector", pl)
+    out, ok = resize_answer(n, "normals", pl)
     assert out.shape == (23, 41, 3)
     np.testing.assert_allclose(np.linalg.norm(out[ok], axis=-1), 1.0, atol=1e-5)
 
@@ -96,7 +96,7 @@ def test_labels_and_masks_resize_nearest_never_blend():
 
 def test_combine_depth_median_and_relative_spread():
     a = [np.full((4, 4), d, np.float32) for d in (1.0, 2.0, 100.0)]
-    comb, valid, unc = combine_answers(a, "scalar")
+    comb, valid, unc = combine_answers(a, "depth")
     np.testing.assert_allclose(comb, 2.0)
     np.testing.assert_allclose(unc, 1.0 / 2.0)  # MAD = median(|1-2|, 0, 98) = 1
     assert valid is None
@@ -107,7 +107,7 @@ def test_combine_normals_mean_renormalised_with_angle_spread():
     up[..., 1] = 1
     right = np.zeros((2, 2, 3), np.float32)
     right[..., 0] = 1
-    comb, _, unc = combine_answers([up, right], "vector")
+    comb, _, unc = combine_answers([up, right], "normals")
     np.testing.assert_allclose(comb[0, 0], [2**-0.5, 2**-0.5, 0], atol=1e-6)
     np.testing.assert_allclose(unc, 45.0, atol=1e-4)
 
@@ -129,12 +129,12 @@ def test_combine_labels_majority_masks_and_instances():
 
 def test_combine_single_member_has_no_uncertainty_and_bad_inputs_raise():
     d = np.ones((3, 3), np.float32)
-    comb, _, unc = combine_answers([d], "scalar")
+    comb, _, unc = combine_answers([d], "depth")
     assert unc is None and comb is d
     with pytest.raises(ValueError, match="at least one"):
-        combine_answers([], "scalar")
+        combine_answers([], "depth")
     with pytest.raises(ValueError, match="share one shape"):
-        combine_answers([d, np.ones((2, 2), np.float32)], "scalar")
+        combine_answers([d, np.ones((2, 2), np.float32)], "depth")
     with pytest.raises(ValueError, match="unknown answer kind"):
         combine_answers([d, d], "blob")
     with pytest.raises(ValueError, match="resize_mode"):

@@ -5,7 +5,7 @@ into numbers; only the instruction changes. The public surface is small::
 
     import openbanana
     rgb = openbanana.encode("depth", depth_m)            # uint8 (H, W, 3)
-    depth_m = openbanana.decode("depth", rgb)            # float32 (H, W), metres
+    depth_m = openbanana.decode("depth", rgb).value      # float32 (H, W), metres
     palette = openbanana.parse_palette("the sky is #4682B4, road (128, 64, 128)")
     model = openbanana.load_model()                      # the default model shipped here
     out = model.predict(image, "estimate the depth")

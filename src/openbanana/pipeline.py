@@ -57,14 +57,15 @@ from openbanana.pipeline_ops import (
     from_model_tensor,
     resize_answer,
     resize_image_back,
+    resize_scalar_map,
     to_model_frame,
     to_model_tensor,
 )
+from openbanana.tasks.answers import Answer, AnswerKind
+from openbanana.tasks.generation import GENERATION_TASKS
 
 #: where ``load_model()`` looks for the model shipped with the package
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "default"
-#: pseudo-tasks of the generator that have no decoded answer
-GENERATION_TASKS = ("t2i", "edit")
 OUTPUT_TYPES = ("np", "pil")
 
 
@@ -139,11 +140,12 @@ def answer_emptiness(pred: Any) -> tuple[bool, str | None]:
     if pred.answer is None:
         return False, None
     a = np.asarray(pred.answer)
-    if a.dtype == bool and a.ndim == 3:
+    kind = _tasks_module().answer_kind(pred.task, a)
+    if kind == "masks":
         return _masks_emptiness(a, pred.spec or {})
-    if pred.task == "instance":
+    if kind == "instances":
         return (True, "no instance: every pixel is background") if not (a > 0).any() else (False, None)
-    if np.issubdtype(a.dtype, np.integer):
+    if kind == "labels" or (kind is None and np.issubdtype(a.dtype, np.integer)):
         n = len(pred.class_names or [])
         return (True, f"every pixel is void: none of the {n} class colours was drawn") if (a == 255).all() \
             else (False, None)
@@ -251,46 +253,29 @@ def _to_image(x: Any) -> np.ndarray:
     return load_image(x)
 
 
-def _answer_kind(task: Any, answer: np.ndarray) -> str:
-    """How a decoded answer is combined and resized (see :data:`openbanana.pipeline_ops.ANSWER_KINDS`)."""
-    kind = getattr(task, "answer_kind", None)
-    if kind:
-        return kind
-    if getattr(task, "name", None) == "instance":
-        return "instances"
-    a = np.asarray(answer)
-    if a.dtype == bool:
-        return "masks"
-    if np.issubdtype(a.dtype, np.floating):
-        return "vector" if a.ndim == 3 and a.shape[-1] == 3 else "scalar"
-    return "labels"
+def _numpy(x: Any) -> Any:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
 
 
-def _split_decoded(decoded: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Decoders may return the answer alone or ``(answer, valid)``; torch results become numpy."""
-    valid = None
-    if isinstance(decoded, tuple) and len(decoded) == 2:
-        decoded, valid = decoded
-    if isinstance(decoded, torch.Tensor):
-        decoded = decoded.detach().cpu().numpy()
-    if isinstance(valid, torch.Tensor):
-        valid = valid.detach().cpu().numpy()
-    answer = np.asarray(decoded)
-    if answer.dtype == bool and answer.ndim == 2:
-        answer = answer[None]  # one referring mask -> (1, H, W)
+def _split_decoded(decoded: Answer) -> tuple[np.ndarray, np.ndarray | None]:
+    """A decoded :class:`Answer` -> ``(answer, valid or None)`` as numpy. A masks answer must be
+    ``(N, H, W)``: the task says what it returns, nothing is reshaped here."""
+    answer, valid = np.asarray(_numpy(decoded.value)), _numpy(decoded.valid)
+    if decoded.kind == "masks" and answer.ndim != 3:
+        raise ValueError(f"task {decoded.task!r} decoded masks of shape {answer.shape}; expected (N, H, W)")
     return answer, None if valid is None else np.asarray(valid, bool)
 
 
-def _valid_mask(kind: str, answer: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """bool ``(H, W)`` where a resized answer is defined: scalars (depth) finite and >= 0, vectors
-    (normals) finite and of unit length, and every pixel of labels, ids and masks."""
+def _valid_mask(kind: AnswerKind, answer: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """bool ``(H, W)`` where a resized answer is defined: depth finite and >= 0, normals finite
+    and of unit length, and every pixel of labels, ids and masks."""
     a = np.asarray(answer)
     hw = a.shape[1:] if kind == "masks" else a.shape[:2]
     v = np.ones(hw, bool) if valid is None else np.asarray(valid, bool).copy()
-    if kind == "scalar":
+    if kind == "depth":
         with np.errstate(invalid="ignore"):
             v &= np.isfinite(a) & (a >= 0)
-    elif kind == "vector":
+    elif kind == "normals":
         v &= np.isfinite(a).all(axis=-1) & (np.linalg.norm(np.nan_to_num(a), axis=-1) > 0.5)
     return v
 
@@ -360,7 +345,7 @@ def _canonical_instruction(t: Any, task: str, spec: dict[str, Any]) -> str:
     try:
         return t.instruction(None, **spec)
     except InstructionError:
-        if "expressions" in getattr(t, "spec_keys", ()) and not spec.get("expressions"):
+        if t.needs_instruction and not spec.get("expressions"):
             raise InstructionError(
                 f"task {task!r} needs an instruction naming what to segment (e.g. 'highlight the red car') "
                 "or expressions=['the red car']"
@@ -665,15 +650,15 @@ class OpenBananaPipeline:
             return pred
         tasks = _tasks_module()
         t = tasks.TASKS.get(it.task)
-        decoded = [_split_decoded(tasks.decode(it.task, r, **it.spec)) for r in raws]
-        kind = _answer_kind(t, decoded[0][0])
+        decoded = [_split_decoded(t.decode(r, **it.spec)) for r in raws]
+        kind = t.answer_kind
         answer, valid, unc = combine_answers([d[0] for d in decoded], kind, [d[1] for d in decoded])
         pred.answer, resized_valid = resize_answer(answer, kind, it.placement, valid)
         pred.valid = _valid_mask(kind, pred.answer, resized_valid)
-        if kind == "scalar":
+        if kind == "depth":
             pred.answer = np.where(pred.valid, pred.answer, np.float32(np.nan)).astype(np.float32)
         if unc is not None:
-            pred.uncertainty, _ = resize_answer(unc, "scalar", it.placement)
+            pred.uncertainty, _ = resize_scalar_map(unc, it.placement)
         pred.class_names = self._class_names(it)
         return pred
 

@@ -17,11 +17,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from openbanana.tasks import task_names
+
 PIPELINE_FILE = "pipeline.json"
 BACKEND_DIR = "backend"
 
-#: tasks whose answer is a dense map sampled in the deterministic one-step mode by default
-DENSE_TASKS = ("depth", "normals", "semantic", "instance", "referring", "reasoning")
+#: tasks whose answer is a dense map sampled in the deterministic one-step mode by default: the
+#: registered tasks that declare ``dense`` (:attr:`openbanana.tasks.Task.dense`), in their order
+DENSE_TASKS: tuple[str, ...] = task_names(dense=True)
 
 
 @dataclass

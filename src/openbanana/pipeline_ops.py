@@ -31,10 +31,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from openbanana.tasks.answers import ANSWER_KINDS, AnswerKind
+
+__all__ = [
+    "ANSWER_KINDS",
+    "RESIZE_MODES",
+    "Placement",
+    "ResizeMode",
+    "combine_answers",
+    "from_model_tensor",
+    "resize_answer",
+    "resize_image_back",
+    "resize_scalar_map",
+    "to_model_frame",
+    "to_model_tensor",
+]
+
 ResizeMode = Literal["stretch", "letterbox"]
 RESIZE_MODES = ("stretch", "letterbox")
-#: kinds of decoded answers and how they are combined and resized
-ANSWER_KINDS = ("scalar", "vector", "labels", "instances", "masks")
 
 
 @dataclass(frozen=True)
@@ -132,24 +146,39 @@ def _nearest(x: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(x[rows][:, cols])
 
 
+def resize_scalar_map(
+    x: np.ndarray, placement: Placement, valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A continuous float ``(S, S)`` map (depth, an uncertainty) from the model frame to the
+    input's size by normalised bilinear interpolation.
+
+    Returns:
+        (float32 map at ``placement.in_hw``, NaN where invalid; bool validity at that size).
+    """
+    v = None if valid is None else _crop(np.asarray(valid, bool), placement, 0)
+    data = _crop(np.asarray(x, np.float32), placement, 0)[..., None]
+    out, ok = _linear(data, v, placement.in_hw)
+    return np.where(ok, out[..., 0], np.nan).astype(np.float32), ok
+
+
 def resize_answer(
     answer: np.ndarray,
-    kind: str,
+    kind: AnswerKind,
     placement: Placement,
     valid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Bring a decoded answer from the model frame back to the input's size.
 
     Args:
-        answer: at model resolution S: ``scalar`` float ``(S, S)``; ``vector`` float ``(S, S, 3)``;
+        answer: at model resolution S: ``depth`` float ``(S, S)``; ``normals`` float ``(S, S, 3)``;
             ``labels`` / ``instances`` int ``(S, S)``; ``masks`` bool ``(N, S, S)``.
-        kind: one of :data:`ANSWER_KINDS`.
+        kind: one of :data:`~openbanana.tasks.answers.ANSWER_KINDS`.
         placement: from :func:`to_model_frame`.
         valid: bool ``(S, S)`` or None; invalid pixels do not leak into their neighbours.
 
     Returns:
-        (answer at ``placement.in_hw``, valid at ``placement.in_hw`` or None). Scalars and vectors
-        keep their dtype (float32); invalid pixels of a scalar map are NaN; vectors are unit length
+        (answer at ``placement.in_hw``, valid at ``placement.in_hw`` or None). Depth and normals
+        keep their dtype (float32); invalid pixels of a depth map are NaN; normals are unit length
         where valid, zero where invalid.
     """
     out_hw = placement.in_hw
@@ -159,13 +188,10 @@ def resize_answer(
     if kind in ("labels", "instances"):
         lab = _nearest(_crop(np.asarray(answer), placement, 0), out_hw)
         return lab.astype(np.int32, copy=False), None
-    v = None if valid is None else _crop(np.asarray(valid, bool), placement, 0)
-    if kind == "scalar":
-        x = _crop(np.asarray(answer, np.float32), placement, 0)[..., None]
-        out, ok = _linear(x, v, out_hw)
-        out = np.where(ok, out[..., 0], np.nan).astype(np.float32)
-        return out, ok
-    if kind == "vector":
+    if kind == "depth":
+        return resize_scalar_map(answer, placement, valid)
+    if kind == "normals":
+        v = None if valid is None else _crop(np.asarray(valid, bool), placement, 0)
         x = _crop(np.asarray(answer, np.float32), placement, 0)
         out, ok = _linear(x, v, out_hw)
         norm = np.linalg.norm(out, axis=-1, keepdims=True)
@@ -186,13 +212,13 @@ def resize_image_back(rgb: np.ndarray, placement: Placement) -> np.ndarray:
 # ---------------------------------------------------------------------------- ensembles
 def combine_answers(
     answers: list[np.ndarray],
-    kind: str,
+    kind: AnswerKind,
     valids: list[np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Combine K decoded answers (same shape) into one, with a per-pixel uncertainty.
 
     Args:
-        answers: K answers of one :data:`ANSWER_KINDS` kind (see :func:`resize_answer` for shapes).
+        answers: K answers of one kind (see :func:`resize_answer` for shapes).
         kind: the kind.
         valids: K bool ``(H, W)`` validity maps or None.
 
@@ -201,9 +227,9 @@ def combine_answers(
         valid: bool ``(H, W)`` (pixels valid in a majority of members) or None.
         uncertainty: float32 ``(H, W)`` or None when K = 1:
 
-        - ``scalar`` (depth): median absolute deviation over the members divided by the median,
+        - ``depth``: median absolute deviation over the members divided by the median,
           a relative spread (unitless, >= 0; 0.1 means members typically differ by 10%);
-        - ``vector`` (normals): mean angle in degrees between the members and the combined vector
+        - ``normals``: mean angle in degrees between the members and the combined vector
           (0-180);
         - ``labels``: share of members that disagree with the majority label (0 to 1 - 1/K);
         - ``masks``: for each pixel the largest, over the N masks, share of members disagreeing
@@ -224,7 +250,7 @@ def combine_answers(
     vstack = np.stack(valids).astype(bool) if has_valid else None
     valid = (vstack.mean(0) > 0.5) if vstack is not None else None
 
-    if kind == "scalar":
+    if kind == "depth":
         data = stack.astype(np.float64)
         if vstack is not None:
             data = np.where(vstack, data, np.nan)
@@ -235,7 +261,7 @@ def combine_answers(
             unc = mad / np.maximum(np.abs(med), 1e-6)
         unc = np.where(np.isfinite(unc), unc, 0.0)
         return med.astype(np.float32), valid, unc.astype(np.float32)
-    if kind == "vector":
+    if kind == "normals":
         data = stack.astype(np.float64)
         w = vstack[..., None] if vstack is not None else np.ones(stack.shape[:-1] + (1,), bool)
         mean = (data * w).sum(0)

@@ -286,7 +286,7 @@ def test_sample_decodes_to_a_depth_map(tiny_dir):
     import openbanana
 
     def decode_depth(rgb):
-        return openbanana.decode("depth", rgb)
+        return openbanana.decode("depth", rgb).value
 
     backend = load(tiny_dir)
     images = sample(backend, steps=1)

@@ -95,7 +95,8 @@ def _check_roundtrip(s: dict, split: str) -> None:
     task, spec = s["task"], s["spec"]
     scene = render_scene(s["scene_seed"], split=split, size=SIZE)
     np.testing.assert_array_equal(s["cond"], scene.rgb)
-    decoded = openbanana.decode(task, s["target"], **spec)
+    answer = openbanana.decode(task, s["target"], **spec)
+    decoded = answer.value
     if task == "depth":
         gt = scene.depth_m
         if spec["colormap"] in ("paper", "grayscale"):
@@ -107,7 +108,7 @@ def _check_roundtrip(s: dict, split: str) -> None:
         rel = np.abs(decoded[ok] - gt[ok]) / gt[ok]
         assert np.median(rel) < tol / 2 and rel.max() < tol, (spec, rel.max())
     elif task == "normals":
-        n, valid = decoded
+        n, valid = decoded, answer.valid
         gt_valid = np.linalg.norm(scene.normals, axis=-1) > 0.5
         np.testing.assert_array_equal(valid, gt_valid)
         cos = (n[valid] * scene.normals[valid]).sum(-1)
@@ -195,7 +196,7 @@ def test_shard_source_reads_scenes_from_disk(tmp_path):
     for s in one:
         np.testing.assert_array_equal(s["cond"], by_seed[s["scene_seed"]].rgb)
         if s["task"] == "referring":
-            decoded = openbanana.decode("referring", s["target"], **s["spec"])
+            decoded = openbanana.decode("referring", s["target"], **s["spec"]).value
             ids = dict(by_seed[s["scene_seed"]].referring)
             want = np.stack([np.isin(by_seed[s["scene_seed"]].instance, ids[e]) for e in s["spec"]["expressions"]])
             np.testing.assert_array_equal(decoded, want)

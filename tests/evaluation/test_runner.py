@@ -47,7 +47,7 @@ def test_depth_metrics_equal_an_independent_computation(nyu):
     absrels = []
     for d in depths[:2]:
         small = d[1::2, 1::2]  # nearest downsample at half size picks the odd pixels
-        dec = openbanana.decode("depth", openbanana.encode("depth", small))
+        dec = openbanana.decode("depth", openbanana.encode("depth", small)).value
         up = np.asarray(
             __import__("torch").nn.functional.interpolate(
                 __import__("torch").from_numpy(dec)[None, None],

@@ -157,12 +157,13 @@ def test_decoders_refuse_bad_arrays_with_value_or_type_errors(x, case):
 def test_decoders_answer_every_rgb_image_without_nan(rgb, case):
     task, i = case
     spec = SPECS[task][i]
-    out = openbanana.decode(task, rgb, **spec)
+    answer = openbanana.decode(task, rgb, **spec)
+    out = answer.value
     hw = rgb.shape[:-1]
     if task == "depth":
         assert out.shape == hw and np.isfinite(out).all() and (out >= 0).all()
     elif task == "normals":
-        n, valid = out
+        n, valid = out, answer.valid
         assert not np.isnan(n).any() and valid.shape == hw
         assert np.allclose(np.linalg.norm(n[valid].astype(np.float64), axis=-1), 1.0, atol=1e-3)
     elif task == "semantic":
@@ -203,14 +204,13 @@ def test_found_by_fuzzing_huge_max_distance_means_no_limit():
     rgb = np.array([[[10, 20, 30], [250, 250, 250]]], np.uint8)
     for md in (10**400, 1e308, float("inf"), 442):
         assert openbanana.decode("semantic", rgb, palette={"a": (255, 0, 0)}, max_distance=md,
-                                 black_is_void=False).tolist() == [[0, 0]]
-        assert openbanana.decode("referring", rgb, max_distance=md).shape == (1, 1, 2)
+                                 black_is_void=False).value.tolist() == [[0, 0]]
+        assert openbanana.decode("referring", rgb, max_distance=md).value.shape == (1, 1, 2)
     with pytest.raises(TypeError, match="black_is_void"):
         openbanana.decode("semantic", rgb, palette={"a": (255, 0, 0)}, black_is_void=np.array([1, 2]))
 
 
 @pytest.mark.parametrize("task", sorted(SPECS))
 def test_found_by_fuzzing_an_empty_batch_decodes_to_an_empty_batch(task):
-    out = openbanana.decode(task, np.zeros((0, 4, 5, 3), np.uint8), **SPECS[task][0])
-    first = out[0] if task == "normals" else out
+    first = openbanana.decode(task, np.zeros((0, 4, 5, 3), np.uint8), **SPECS[task][0]).value
     assert first.shape[0] == 0 and first.shape[-2:] == ((4, 5) if task != "normals" else (5, 3))

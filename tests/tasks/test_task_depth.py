@@ -18,7 +18,7 @@ def test_paper_code_round_trip_and_known_colours():
     np.testing.assert_array_equal(rgb[0, 0], [0, 0, 0])  # 0 m: black
     np.testing.assert_allclose(rgb[0, 1], [255, 0, 0], atol=2)  # first corner: red at 0.80 m
     np.testing.assert_allclose(rgb[0, 2], [255, 0, 255], atol=2)  # magenta at 16.46 m
-    out = openbanana.decode("depth", openbanana.encode("depth", DEPTH))
+    out = openbanana.decode("depth", openbanana.encode("depth", DEPTH)).value
     np.testing.assert_allclose(out, DEPTH, rtol=0.015)
 
 
@@ -26,7 +26,7 @@ def test_paper_code_round_trip_and_known_colours():
 def test_colormap_spec(cmap):
     rgb = openbanana.encode("depth", DEPTH, colormap=cmap)
     assert not np.array_equal(rgb, openbanana.encode("depth", DEPTH))
-    np.testing.assert_allclose(openbanana.decode("depth", rgb, colormap=cmap), DEPTH, rtol=0.05)
+    np.testing.assert_allclose(openbanana.decode("depth", rgb, colormap=cmap).value, DEPTH, rtol=0.05)
     text = TASKS.get("depth").instruction(np.random.default_rng(0), colormap=cmap)
     assert TASKS.get("depth").spec_from_instruction(text) == {"colormap": cmap}
 

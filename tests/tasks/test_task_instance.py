@@ -23,7 +23,7 @@ def test_round_trip(background):
     rgb = openbanana.encode("instance", ids, background=background)
     bg = np.array(openbanana.tasks.parse_color(background))
     np.testing.assert_array_equal(rgb[0, 0], bg)
-    out = openbanana.decode("instance", rgb, background=background)
+    out = openbanana.decode("instance", rgb, background=background).value
     assert out.dtype == np.int32
     # same partition: every input instance maps to exactly one decoded id and back
     pairs = {(int(a), int(b)) for a, b in zip(ids.ravel(), out.ravel())}

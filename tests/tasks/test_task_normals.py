@@ -13,7 +13,8 @@ def test_paper_colours_and_round_trip():
     n = np.array([[[-1, 0, 0], [0, 1, 0], [0, 0, 1]]], np.float32)
     rgb = openbanana.encode("normals", n)
     np.testing.assert_allclose(rgb[0], [[255, 128, 128], [128, 255, 128], [128, 128, 255]], atol=1)
-    out, valid = openbanana.decode("normals", rgb)
+    answer = openbanana.decode("normals", rgb)
+    out, valid = answer.value, answer.valid
     assert valid.all()
     np.testing.assert_allclose(out, n, atol=0.01)
 
@@ -23,7 +24,7 @@ def test_invalid_mask_is_black():
     n[0, 0] = (0, 0, 1)
     rgb = openbanana.encode("normals", n, valid=np.array([[True, False]]))
     np.testing.assert_array_equal(rgb[0, 1], [0, 0, 0])
-    assert openbanana.decode("normals", rgb)[1].tolist() == [[True, False]]
+    assert openbanana.decode("normals", rgb).valid.tolist() == [[True, False]]
 
 
 def test_instructions_and_spec():

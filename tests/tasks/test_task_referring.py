@@ -25,14 +25,14 @@ def test_round_trip(task):
     np.testing.assert_array_equal(rgb[2, 2], [255, 0, 0])
     np.testing.assert_array_equal(rgb[6, 3], [0, 255, 0])
     np.testing.assert_array_equal(rgb[0, 0], [255, 255, 255])
-    np.testing.assert_array_equal(openbanana.decode(task, rgb, colors=["red", "#00ff00"], background="white"), m)
+    np.testing.assert_array_equal(openbanana.decode(task, rgb, colors=["red", "#00ff00"], background="white").value, m)
 
 
 def test_default_red_single_mask_and_torch():
     m = _masks()[0]
     rgb = openbanana.encode("referring", m)
     np.testing.assert_array_equal(rgb[2, 2], [255, 0, 0])
-    out = openbanana.decode("referring", torch.from_numpy(rgb))
+    out = openbanana.decode("referring", torch.from_numpy(rgb)).value
     assert isinstance(out, torch.Tensor) and out.shape == (1, 8, 8)
     assert torch.equal(out[0], torch.from_numpy(m))
 

@@ -18,9 +18,9 @@ def test_round_trip_with_palette_and_instruction():
     rgb = openbanana.encode("semantic", LABELS, palette=PALETTE)
     np.testing.assert_array_equal(rgb[0], [[128, 64, 128], [70, 130, 180], [173, 216, 230]])
     np.testing.assert_array_equal(rgb[1, 0], [0, 0, 0])  # void = black
-    np.testing.assert_array_equal(openbanana.decode("semantic", rgb, palette=PALETTE), LABELS)
+    np.testing.assert_array_equal(openbanana.decode("semantic", rgb, palette=PALETTE).value, LABELS)
     text = "the road is (128, 64, 128), the sky is #4682B4 and cars are shown in light blue"
-    np.testing.assert_array_equal(openbanana.decode("semantic", rgb, instruction=text), LABELS)
+    np.testing.assert_array_equal(openbanana.decode("semantic", rgb, instruction=text).value, LABELS)
 
 
 def test_noise_and_max_distance():
@@ -28,15 +28,15 @@ def test_noise_and_max_distance():
     labels = rng.integers(0, 3, (32, 32))
     rgb = openbanana.encode("semantic", labels, palette=PALETTE).astype(np.float64)
     noisy = np.clip(np.rint(rgb + rng.normal(0, 3, rgb.shape)), 0, 255).astype(np.uint8)
-    assert (openbanana.decode("semantic", noisy, palette=PALETTE) == labels).mean() >= 0.99
+    assert (openbanana.decode("semantic", noisy, palette=PALETTE).value == labels).mean() >= 0.99
     far = np.full((1, 1, 3), 100, np.uint8)
-    assert openbanana.decode("semantic", far, palette=PALETTE, max_distance=10).item() == 255
+    assert openbanana.decode("semantic", far, palette=PALETTE, max_distance=10).value.item() == 255
 
 
 def test_torch():
     rgb = openbanana.encode("semantic", torch.from_numpy(LABELS), palette=PALETTE)
     assert isinstance(rgb, torch.Tensor)
-    out = openbanana.decode("semantic", rgb, palette=PALETTE)
+    out = openbanana.decode("semantic", rgb, palette=PALETTE).value
     assert torch.equal(out.long(), torch.from_numpy(LABELS))
 
 

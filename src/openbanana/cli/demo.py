@@ -17,8 +17,7 @@ from typing import Annotated
 
 import typer
 
-#: the vision tasks the demo runs, in sheet order
-DEMO_TASKS = ("depth", "normals", "semantic", "instance", "referring")
+from openbanana.tasks import task_names
 
 
 def _scene_for(example: Path):
@@ -34,27 +33,59 @@ def _scene_for(example: Path):
     return render_scene(int(m.group(2)), split=m.group(1), size=(h, w))
 
 
-def _ground_truth(task: str, scene, target_id: int):
-    """The scene's ground truth drawn in the task's own colour code (what a perfect model paints)."""
+def _depth_truth(scene, target_id: int):
     import numpy as np
 
     import openbanana
+
+    return openbanana.encode("depth", np.minimum(scene.depth_m, 1e4))
+
+
+def _normals_truth(scene, target_id: int):
+    import openbanana
+
+    return openbanana.encode("normals", scene.normals)
+
+
+def _semantic_truth(scene, target_id: int):
+    import numpy as np
+
     from openbanana.data.synthetic import CLASS_COLORS
 
-    if scene is None:
+    colors = np.concatenate([CLASS_COLORS, np.zeros((256 - len(CLASS_COLORS), 3), np.uint8)])
+    return colors[scene.semantic]
+
+
+def _instance_truth(scene, target_id: int):
+    import openbanana
+
+    return openbanana.encode("instance", scene.instance)
+
+
+def _referring_truth(scene, target_id: int):
+    import openbanana
+
+    return openbanana.encode("referring", scene.instance == target_id)
+
+
+#: task -> the scene's ground truth drawn in the task's own colour code (reasoning has none: no
+#: synthetic scene carries a question to ask)
+_TRUTH = {
+    "depth": _depth_truth,
+    "normals": _normals_truth,
+    "semantic": _semantic_truth,
+    "instance": _instance_truth,
+    "referring": _referring_truth,
+}
+#: the vision tasks the demo runs, in sheet order: the registered tasks with a ground truth here
+DEMO_TASKS: tuple[str, ...] = tuple(t for t in task_names() if t in _TRUTH)
+
+
+def _ground_truth(task: str, scene, target_id: int):
+    """The scene's ground truth drawn in the task's own colour code (what a perfect model paints)."""
+    if scene is None or task not in _TRUTH:
         return None
-    if task == "depth":
-        return openbanana.encode("depth", np.minimum(scene.depth_m, 1e4))
-    if task == "normals":
-        return openbanana.encode("normals", scene.normals)
-    if task == "semantic":
-        colors = np.concatenate([CLASS_COLORS, np.zeros((256 - len(CLASS_COLORS), 3), np.uint8)])
-        return colors[scene.semantic]
-    if task == "instance":
-        return openbanana.encode("instance", scene.instance)
-    if task == "referring":
-        return openbanana.encode("referring", scene.instance == target_id)
-    return None
+    return _TRUTH[task](scene, target_id)
 
 
 def _decode_truth(task: str, truth_rgb, spec: dict):
@@ -65,11 +96,7 @@ def _decode_truth(task: str, truth_rgb, spec: dict):
     import openbanana
 
     decoded = openbanana.decode(task, truth_rgb, **spec)
-    answer, valid = decoded if isinstance(decoded, tuple) else (decoded, None)
-    answer = np.asarray(answer)
-    if answer.dtype == bool and answer.ndim == 2:
-        answer = answer[None]
-    return answer, valid
+    return np.asarray(decoded.value), decoded.valid
 
 
 def task_panels(task: str, pred, image, truth_rgb) -> list:

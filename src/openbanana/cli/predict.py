@@ -149,10 +149,11 @@ def check_tasks(tasks: list[str], instruction: str | None) -> list[str]:
     instruction the task (or the router) cannot read.
     """
     from openbanana.pipeline import resolve_request
-    from openbanana.tasks import TASKS
+    from openbanana.tasks import GENERATION, GENERATION_TASKS, TASKS
     from openbanana.tasks.router import task_conflict
 
-    known = [*TASKS.names(), "edit"]
+    # every vision task, and the generation tasks that take an input image (edit)
+    known = [*TASKS.names(), *(g for g in GENERATION_TASKS if GENERATION.get(g).needs_image)]
     for t in tasks:
         if t not in known:
             raise InstructionError(f"unknown task {t!r}; expected one of: {', '.join(known)}")

@@ -52,9 +52,10 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from openbanana.backends.base import Batch
 from openbanana.data.workers import retain_freed_memory
+from openbanana.tasks import GENERATION_TASKS, task_names
 
-VISION_TASKS = ("depth", "normals", "semantic", "instance", "referring", "reasoning")
-GENERATION_TASKS = ("t2i", "edit")
+#: the vision tasks the mixture samples: every registered task, in its declared order
+VISION_TASKS: tuple[str, ...] = task_names()
 #: colours for referring targets: well apart from each other and from the black background
 TARGET_COLORS: tuple[tuple[int, int, int], ...] = (
     (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 255),

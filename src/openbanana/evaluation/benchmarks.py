@@ -24,6 +24,7 @@ from openbanana.evaluation.scoring import (
     SemanticScorer,
 )
 from openbanana.registry import Registry
+from openbanana.tasks import task_names
 
 
 @dataclass
@@ -106,6 +107,10 @@ def register_benchmark(b: Benchmark) -> Benchmark:
 
 # ---------------------------------------------------------------- synthetic (every task)
 
+#: scorer groups the synthetic benchmark reports besides one per task, each after its task
+#: (``semantic-random``: semantic with random palettes)
+_SYNTHETIC_VARIANTS: dict[str, tuple[str, ...]] = {"semantic": ("semantic-random",)}
+
 
 def _synthetic(split: str) -> Benchmark:
     def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
@@ -130,7 +135,7 @@ def _synthetic(split: str) -> Benchmark:
         name=f"synthetic-{split}",
         split=split,
         description=f"procedural scenes of openbanana.data.synthetic, split {split!r} (rendered on the fly)",
-        tasks=("depth", "normals", "semantic", "semantic-random", "instance", "referring", "reasoning"),
+        tasks=tuple(key for task in task_names() for key in (task, *_SYNTHETIC_VARIANTS.get(task, ()))),
         make_source=make_source,
         make_scorers=make_scorers,
         get_data="rendered on the fly; nothing to download",

@@ -150,7 +150,7 @@ class OracleModel:
             {k: v for k, v in target.spec.items() if k != "expressions"} if target.task != task else spec
         )
         if self.generation_size is not None:
-            masks = task in ("referring", "reasoning")
+            masks = openbanana.tasks.TASKS.get(task).answer_kind == "masks"
             gt = resize_masks(gt, self.generation_size) if masks else resize_nearest(gt, self.generation_size)
         if not self.through_code:
             return EvalPrediction(task=task, instruction=instruction, generated=None, answer=gt)
@@ -159,11 +159,9 @@ class OracleModel:
             rng = np.random.default_rng([self.seed, int(image_key(image)[:8], 16)])
             noisy = rgb.astype(np.float32) + rng.normal(0.0, self.noise_sigma, rgb.shape)
             rgb = np.clip(np.round(noisy), 0, 255).astype(np.uint8)
-        answer = openbanana.decode(task, rgb, **code_spec)
-        valid = None
-        if isinstance(answer, tuple):  # normals: (unit normals, valid)
-            answer, valid = answer
-        return EvalPrediction(task=task, instruction=instruction, generated=rgb, answer=answer, valid=valid)
+        decoded = openbanana.decode(task, rgb, **code_spec)
+        return EvalPrediction(task=task, instruction=instruction, generated=rgb, answer=decoded.value,
+                              valid=decoded.valid)
 
 
 def _plain(v: Any) -> Any:

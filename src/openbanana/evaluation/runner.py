@@ -210,7 +210,7 @@ def run_partial(
             if answer is None:  # a model that only draws: decode its picture here
                 import openbanana
 
-                answer = openbanana.decode(job.task, pred.generated, **job.spec)
+                answer = openbanana.decode(job.task, pred.generated, **job.spec).value
             scorers[group].update(job.index, job.target, answer)
         except Exception as exc:  # noqa: BLE001
             part.failures.append({**job.where, "stage": "score", "error": _error(exc)})

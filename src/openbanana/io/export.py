@@ -1,7 +1,8 @@
 """Files a prediction is written to, and the pure conversions behind them.
 
 Per prediction (``write_prediction``), with ``STEM`` the input's file name without suffix and
-``KIND`` one of ``depth``, ``normals``, ``labels``, ``instances``, ``masks``:
+``KIND`` the task's answer kind (:data:`openbanana.tasks.answers.ANSWER_KINDS`: ``depth``,
+``normals``, ``labels``, ``instances``, ``masks``):
 
 =========================  ==================================================================
 ``STEM.generated.png``     the generated RGB image, exactly as the model drew it (8-bit)
@@ -45,6 +46,7 @@ import numpy as np
 
 from openbanana.io.images import save_png
 from openbanana.io.png16 import save_png16
+from openbanana.tasks import ANSWER_KINDS, answer_kind
 
 #: default horizontal field of view in degrees for point clouds when the user gives none
 DEFAULT_FOV_DEG = 60.0
@@ -53,37 +55,6 @@ DEPTH_PNG_PER_M = 1000.0
 #: points farther than this are left out of point clouds by default (sky decodes to huge depths)
 DEFAULT_PLY_MAX_DEPTH_M = 80.0
 
-ANSWER_KINDS = ("depth", "normals", "labels", "instances", "masks")
-_TASK_KIND = {
-    "depth": "depth",
-    "normals": "normals",
-    "semantic": "labels",
-    "instance": "instances",
-    "referring": "masks",
-    "reasoning": "masks",
-}
-
-
-# ------------------------------------------------------------------------------------------ kinds
-
-
-def answer_kind(task: str | None, answer: Any) -> str | None:
-    """Which kind of answer this is: a name in :data:`ANSWER_KINDS`, or None (no decoded answer).
-
-    Known task names decide; for other tasks the array's dtype and shape decide.
-    """
-    if answer is None:
-        return None
-    if task in _TASK_KIND:
-        return _TASK_KIND[task]
-    a = np.asarray(answer)
-    if a.dtype == bool and a.ndim == 3:
-        return "masks"
-    if np.issubdtype(a.dtype, np.floating):
-        return "depth" if a.ndim == 2 else "normals" if a.ndim == 3 and a.shape[2] == 3 else None
-    if np.issubdtype(a.dtype, np.integer) and a.ndim == 2:
-        return "labels"
-    return None
 
 
 # ------------------------------------------------------------------------- 16-bit conversions

@@ -49,7 +49,6 @@ MAX_INSTRUCTION_CHARS = 2000
 CUSTOM = "(instruction as typed)"
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
-DEFAULT_TASKS = ("depth", "normals", "semantic", "instance", "referring", "reasoning")
 
 
 def example_images() -> list[str]:
@@ -60,14 +59,10 @@ def example_images() -> list[str]:
 
 
 def task_names() -> list[str]:
-    """Task names from the task registry (the standard names if the registry is empty)."""
-    try:
-        from openbanana.tasks import TASKS  # registers the built-in tasks on import
+    """The vision tasks of the task registry, by name (the dropdown's entries)."""
+    from openbanana.tasks import TASKS  # registers the built-in tasks on import
 
-        names = [n for n in TASKS.names() if n not in ("t2i", "edit")]
-    except ImportError:
-        names = []
-    return names or list(DEFAULT_TASKS)
+    return TASKS.names()
 
 
 class Demo:
@@ -139,6 +134,7 @@ class Demo:
             the click handler reads: ``{"kind", "answer"}``).
         """
         from openbanana.io.export import answer_kind, visualize
+        from openbanana.tasks import TASKS
 
         try:
             image = self.load(path)
@@ -146,7 +142,7 @@ class Demo:
             task_name = None if task in (None, "", CUSTOM) else task
             if task_name is None and instr is None:
                 raise OpenBananaError("choose a task or type an instruction")
-            if task_name in ("referring", "reasoning") and instr is None:
+            if task_name in TASKS and TASKS.get(task_name).needs_instruction and instr is None:
                 raise OpenBananaError(
                     f"the {task_name} task needs an instruction saying what to segment, "
                     "e.g. 'segment the red car in (255, 0, 0)'"

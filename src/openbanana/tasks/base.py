@@ -1,8 +1,9 @@
 """What a task is: an instruction, an invertible RGB colour code and a metric.
 
 Adding a task means adding one file under ``openbanana/tasks/`` that subclasses :class:`Task`
-and registers it in :data:`TASKS`; training, the pipeline, the CLI and the server iterate the
-registry and need no change.
+and registers it in :data:`TASKS`. A task declares what the rest of the code asks of it (its
+answer kind, whether its answer is dense, its place in task lists); every list of task names
+(:func:`task_names`) is derived from the registry.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from openbanana.registry import Registry
+from openbanana.tasks.answers import ANSWER_KINDS, Answer, AnswerKind
 
 
 class Task(ABC):
     """One vision task drawn as an RGB image.
 
-    Subclasses set ``name`` and implement :meth:`encode`, :meth:`decode` and :meth:`instruction`.
+    Subclasses set ``name``, ``answer_kind`` and ``order`` and implement :meth:`encode`,
+    :meth:`decode` and :meth:`instruction`.
     ``spec`` keyword arguments carry what the instruction specifies (a palette, target colours,
     a background colour, a depth colormap) and are the same for encode, decode and instruction.
     """
@@ -32,14 +35,25 @@ class Task(ABC):
     keywords: ClassVar[tuple[str, ...]] = ()
     #: order in which the router tries tasks whose keywords match (lower first)
     priority: ClassVar[int] = 100
+    #: what :meth:`decode` returns (:mod:`openbanana.tasks.answers`): decides how the pipeline
+    #: combines and resizes the answer and how it is exported and shown
+    answer_kind: ClassVar[AnswerKind]
+    #: a dense per-pixel answer, sampled in the deterministic one-step mode by default
+    #: (:data:`openbanana.pipeline_config.DENSE_TASKS`)
+    dense: ClassVar[bool] = True
+    #: place in every list of task names (configs, the training mixture, sheets); lower first
+    order: ClassVar[int] = 100
+    #: the task has no canonical instruction: a request must name its targets (referring, reasoning)
+    needs_instruction: ClassVar[bool] = False
 
     @abstractmethod
     def encode(self, target: Any, **spec: Any) -> np.ndarray:
         """Draw the task's answer as an RGB image: uint8 ``(H, W, 3)`` (or ``(B, H, W, 3)``)."""
 
     @abstractmethod
-    def decode(self, rgb: Any, **spec: Any) -> Any:
-        """Read the task's answer back from an RGB image (numpy uint8 or torch tensor)."""
+    def decode(self, rgb: Any, **spec: Any) -> Answer:
+        """Read the task's answer back from an RGB image (numpy uint8 or torch tensor) as an
+        :class:`~openbanana.tasks.answers.Answer` of this task's :attr:`answer_kind`."""
 
     @abstractmethod
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
@@ -53,12 +67,27 @@ class Task(ABC):
         lacks something the task needs."""
         return {}
 
+    def answer(self, value: Any, valid: Any = None) -> Answer:
+        """A decoded ``value`` (and where it is ``valid``) as this task's :class:`Answer`."""
+        return Answer(task=self.name, kind=self.answer_kind, value=value, valid=valid)
+
 
 #: task name -> Task instance
 TASKS: Registry[Task] = Registry("task")
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator: instantiate and register a task under ``cls.name``."""
+    """Class decorator: instantiate and register a task under ``cls.name``; refuses a task that
+    does not declare its :attr:`Task.answer_kind`."""
+    kind = getattr(cls, "answer_kind", None)
+    if kind not in ANSWER_KINDS:
+        raise TypeError(f"task {cls.name!r}: answer_kind must be one of {ANSWER_KINDS}, got {kind!r}")
     TASKS.register(cls.name, cls())
     return cls
+
+
+def task_names(*, dense: bool | None = None) -> tuple[str, ...]:
+    """The registered tasks' names in their declared :attr:`Task.order` (then by name); with
+    ``dense`` only the tasks whose :attr:`Task.dense` is that."""
+    tasks = sorted(TASKS.items(), key=lambda kv: (kv[1].order, kv[0]))
+    return tuple(name for name, task in tasks if dense is None or task.dense == dense)

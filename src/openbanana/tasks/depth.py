@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from openbanana.tasks._spec import check_spec, pick
+from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.colormaps import COLORMAPS, decode_depth_colormap, encode_depth_colormap
 from openbanana.tasks.codecs.depth import decode_depth, encode_depth
@@ -49,6 +50,8 @@ class DepthTask(Task):
     description: ClassVar[str] = "metric depth in metres, drawn along the paper's 7-edge colour path"
     keywords: ClassVar[tuple[str, ...]] = (r"\bdepths?\b", r"\bhow far\b", r"\bdistances?\b.*\bcamera\b")
     priority: ClassVar[int] = 20
+    answer_kind: ClassVar[AnswerKind] = "depth"
+    order: ClassVar[int] = 0
     spec_keys: ClassVar[tuple[str, ...]] = ("colormap",)
 
     def _colormap(self, spec: dict[str, Any]) -> str:
@@ -62,10 +65,10 @@ class DepthTask(Task):
         cmap = self._colormap(spec)
         return encode_depth(target) if cmap == "paper" else encode_depth_colormap(target, cmap)
 
-    def decode(self, rgb: Any, **spec: Any) -> Any:
+    def decode(self, rgb: Any, **spec: Any) -> Answer:
         """Args: rgb: uint8 (H, W, 3) or (B, H, W, 3). Returns depth (m), float32 (H, W) / (B, H, W)."""
         cmap = self._colormap(spec)
-        return decode_depth(rgb) if cmap == "paper" else decode_depth_colormap(rgb, cmap)
+        return self.answer(decode_depth(rgb) if cmap == "paper" else decode_depth_colormap(rgb, cmap))
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         cmap = self._colormap(spec)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from openbanana.tasks._spec import as_rgb, check_spec, pick
+from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.instances import decode_instances, encode_instances
 from openbanana.tasks.colors import extract_background, render_color
@@ -50,6 +51,8 @@ class InstanceTask(Task):
         r"\binstances?\b", r"\b(?:different|distinct|unique|own)\s+colou?rs?\b", r"\bdifferently\b",
     )
     priority: ClassVar[int] = 30
+    answer_kind: ClassVar[AnswerKind] = "instances"
+    order: ClassVar[int] = 3
     spec_keys: ClassVar[tuple[str, ...]] = ("background", "category", "seed", "params")
 
     def _background(self, spec: dict[str, Any]) -> tuple[int, int, int]:
@@ -60,9 +63,9 @@ class InstanceTask(Task):
         """Args: target: int ids (H, W) or (B, H, W), 0 = background. Returns uint8 RGB."""
         return encode_instances(target, background=self._background(spec), seed=int(spec.get("seed", 0)))
 
-    def decode(self, rgb: Any, **spec: Any) -> Any:
+    def decode(self, rgb: Any, **spec: Any) -> Answer:
         """Returns int32 ids (H, W) / (B, H, W): 0 background, 1..M instances (paper's decoder)."""
-        return decode_instances(rgb, background=self._background(spec), params=spec.get("params"))
+        return self.answer(decode_instances(rgb, background=self._background(spec), params=spec.get("params")))
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         bg = self._background(spec)

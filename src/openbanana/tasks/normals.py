@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from openbanana.tasks._spec import check_spec, pick
+from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.normals import decode_normals, encode_normals
 
@@ -31,6 +32,8 @@ class NormalsTask(Task):
     description: ClassVar[str] = "unit surface normals in the camera frame (+x right, +y up, +z to viewer)"
     keywords: ClassVar[tuple[str, ...]] = (r"\bnormals?\b", r"\bsurface orientation\b")
     priority: ClassVar[int] = 10
+    answer_kind: ClassVar[AnswerKind] = "normals"
+    order: ClassVar[int] = 1
 
     def encode(self, target: Any, valid: Any = None, **spec: Any) -> np.ndarray:
         """Args: target: normals (H, W, 3) or (B, H, W, 3), paper frame; valid: optional bool mask.
@@ -38,10 +41,11 @@ class NormalsTask(Task):
         check_spec(self.name, spec, ())
         return encode_normals(target, valid)
 
-    def decode(self, rgb: Any, **spec: Any) -> Any:
-        """Returns ``(normals float32 (..., H, W, 3) unit vectors, valid bool (..., H, W))``."""
+    def decode(self, rgb: Any, **spec: Any) -> Answer:
+        """Returns normals float32 (..., H, W, 3) unit vectors, valid bool (..., H, W) (not black)."""
         check_spec(self.name, spec, ())
-        return decode_normals(rgb)
+        normals, valid = decode_normals(rgb)
+        return self.answer(normals, valid)
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         check_spec(self.name, spec, ())

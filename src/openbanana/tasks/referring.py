@@ -22,6 +22,7 @@ import numpy as np
 
 from openbanana.errors import InstructionError, quoted
 from openbanana.tasks._spec import as_rgb, as_rgb_list, check_spec, pick
+from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.mask import decode_masks, encode_masks
 from openbanana.tasks.colors import extract_background, find_colors, parse_palette, render_color
@@ -38,6 +39,8 @@ class _MaskTask(Task):
     """Shared spec handling and codec binding of the referring and reasoning tasks."""
 
     spec_keys: ClassVar[tuple[str, ...]] = ("colors", "background", "expressions", "max_distance")
+    answer_kind: ClassVar[AnswerKind] = "masks"
+    needs_instruction: ClassVar[bool] = True
 
     def _spec(self, spec: dict[str, Any]) -> tuple[list[tuple[int, int, int]], tuple[int, int, int]]:
         check_spec(self.name, spec, self.spec_keys)
@@ -63,10 +66,11 @@ class _MaskTask(Task):
             target = target[None]
         return encode_masks(target, np.array(colors), background=background)
 
-    def decode(self, rgb: Any, **spec: Any) -> Any:
+    def decode(self, rgb: Any, **spec: Any) -> Answer:
         """Returns bool masks (N, H, W) / (B, N, H, W), one per colour, by nearest colour."""
         colors, background = self._spec(spec)
-        return decode_masks(rgb, np.array(colors), background=background, max_distance=spec.get("max_distance"))
+        masks = decode_masks(rgb, np.array(colors), background=background, max_distance=spec.get("max_distance"))
+        return self.answer(masks)
 
     @staticmethod
     def _bg_text(rng: np.random.Generator | None, bg: tuple[int, int, int]) -> str:
@@ -89,6 +93,7 @@ class ReferringTask(_MaskTask):
         r"(?!.*\b(?:image|picture|photo|photograph|painting|illustration|drawing|portrait|poster)\s+of\b)"),
     )
     priority: ClassVar[int] = 60
+    order: ClassVar[int] = 4
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         colors, bg = self._spec(spec)
@@ -140,6 +145,7 @@ class ReasoningTask(_MaskTask):
     description: ClassVar[str] = "reasoning segmentation: paint the object that answers a question"
     keywords: ClassVar[tuple[str, ...]] = (r"\breason", r"\bquestion\b", r"\banswers?\b", r"\bquery\b", r"\?")
     priority: ClassVar[int] = 50
+    order: ClassVar[int] = 5
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         colors, bg = self._spec(spec)

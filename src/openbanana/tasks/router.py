@@ -18,9 +18,7 @@ from typing import Any
 
 from openbanana.errors import InstructionError, quoted
 from openbanana.tasks import TASKS
-
-#: non-vision requests the router can return besides the registered tasks
-GENERATION_TASKS = ("t2i", "edit")
+from openbanana.tasks.generation import GENERATION_TASKS  # the non-vision requests it can return
 
 _QUOTED = re.compile(r'"[^"]*"|\u201c[^\u201d]*\u201d')
 _EDIT_RE = re.compile(

@@ -15,6 +15,7 @@ import numpy as np
 
 from openbanana.errors import InstructionError
 from openbanana.tasks._spec import as_rgb, check_spec, pick
+from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.palette import decode_labels, encode_labels
 from openbanana.tasks.colors import RGB, parse_palette, render_palette
@@ -62,6 +63,8 @@ class SemanticTask(Task):
         r"(?<!referring )(?<!reasoning )(?<!instance )\bsegmentation\b",
     )
     priority: ClassVar[int] = 40
+    answer_kind: ClassVar[AnswerKind] = "labels"
+    order: ClassVar[int] = 2
     spec_keys: ClassVar[tuple[str, ...]] = ("palette", "instruction", "max_distance", "black_is_void")
 
     def encode(self, target: Any, **spec: Any) -> np.ndarray:
@@ -71,13 +74,13 @@ class SemanticTask(Task):
         colors = np.array(list(palette_from_spec(spec).values()), dtype=np.int32)
         return encode_labels(target, colors)
 
-    def decode(self, rgb: Any, **spec: Any) -> Any:
+    def decode(self, rgb: Any, **spec: Any) -> Answer:
         """Returns int64 labels (H, W) / (B, H, W): index into the palette, 255 = void."""
         check_spec(self.name, spec, self.spec_keys)
         colors = np.array(list(palette_from_spec(spec).values()), dtype=np.int32)
-        return decode_labels(
+        return self.answer(decode_labels(
             rgb, colors, black_is_void=spec.get("black_is_void", True), max_distance=spec.get("max_distance")
-        )
+        ))
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         check_spec(self.name, spec, self.spec_keys)
