@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from openbanana.batch import images_to_unit, unit_to_images
 from openbanana.tasks.answers import ANSWER_KINDS, AnswerKind
 
 __all__ = [
@@ -100,16 +101,11 @@ def to_model_frame(rgb: np.ndarray, size: int, mode: ResizeMode = "stretch") -> 
     return np.ascontiguousarray(framed), Placement((H, W), size, (top, left, h, w))
 
 
-def to_model_tensor(frames: list[np.ndarray]) -> torch.Tensor:
-    """uint8 ``(S, S, 3)`` frames -> float32 ``[B, 3, S, S]`` in [-1, 1]."""
-    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()  # [B, 3, S, S]
-    return x / 127.5 - 1.0
-
-
-def from_model_tensor(x: torch.Tensor) -> np.ndarray:
-    """float ``[B, 3, S, S]`` in [-1, 1] -> uint8 ``(B, S, S, 3)`` (rounded, clipped)."""
-    y = ((x.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return np.ascontiguousarray(y.permute(0, 2, 3, 1).numpy())
+#: uint8 ``(S, S, 3)`` frames -> float32 ``[B, 3, S, S]`` in [-1, 1] (:func:`openbanana.batch.images_to_unit`)
+to_model_tensor = images_to_unit
+#: float ``[B, 3, S, S]`` in [-1, 1] -> uint8 ``(B, S, S, 3)``, rounded and clipped
+#: (:func:`openbanana.batch.unit_to_images`)
+from_model_tensor = unit_to_images
 
 
 # ---------------------------------------------------------------------------- out

@@ -11,46 +11,13 @@ Conventions (fixed for every backend):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
 
+from openbanana.batch import Batch  # lives below data/ and backends/; re-exported here
 from openbanana.registry import Registry
-
-
-@dataclass
-class Batch:
-    """One training or sampling batch.
-
-    Attributes:
-        target: ``[B, 3, H, W]`` float in [-1, 1], the image to generate (None when sampling).
-        cond: ``[B, 3, H, W]`` float in [-1, 1], the input image (zeros where ``has_cond`` is False).
-        has_cond: ``[B]`` bool, whether sample i has an input image.
-        prompts: B instruction strings.
-        tasks: B task names (``"t2i"``, ``"edit"``, ``"depth"``, ...), for logging and loss weights.
-        one_step: ``[B]`` bool or None: train sample i in the deterministic one-step mode (input
-            zeros at t = 1, see :mod:`openbanana.sampling`); set by the training loop.
-    """
-
-    target: torch.Tensor | None
-    cond: torch.Tensor
-    has_cond: torch.Tensor
-    prompts: list[str]
-    tasks: list[str] | None = None
-    one_step: torch.Tensor | None = None
-
-    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
-        move = (lambda t: t.to(device=device, dtype=dtype)) if dtype else (lambda t: t.to(device))
-        return Batch(
-            target=None if self.target is None else move(self.target),
-            cond=move(self.cond),
-            has_cond=self.has_cond.to(device),
-            prompts=self.prompts,
-            tasks=self.tasks,
-            one_step=None if self.one_step is None else self.one_step.to(device),
-        )
 
 
 @runtime_checkable

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
+from openbanana.batch import collate  # noqa: F401  (the one collate, re-exported for the training loop)
+
 SPECIAL = ("synthetic", "replay")
 
 
@@ -196,8 +198,3 @@ def build_dataset(cfg: BlendConfig, *, seed: int, rank: int = 0, world_size: int
     return BlendDataset(cfg, seed=seed, rank=rank, world_size=world_size)
 
 
-def collate(samples: list[dict]):
-    """Stack samples into a :class:`~openbanana.backends.base.Batch` (as the mixture does)."""
-    from openbanana.data.mixture import collate as mixture_collate
-
-    return mixture_collate(samples)

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from openbanana.backends.base import Batch
+from openbanana.batch import collate, images_to_unit, unit_to_images
 from openbanana.errors import DataLayoutError
 
 MANIFEST = "replay.json"
@@ -166,14 +166,10 @@ def _unpng(data: bytes) -> np.ndarray:
     return np.array(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``[B, 3, H, W]`` in [-1, 1] -> uint8 ``(B, H, W, 3)``."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def to_float(images: np.ndarray) -> torch.Tensor:
-    """uint8 ``(B, H, W, 3)`` -> ``[B, 3, H, W]`` float32 in [-1, 1]."""
-    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+#: ``[B, 3, H, W]`` in [-1, 1] -> uint8 ``(B, H, W, 3)`` (:func:`openbanana.batch.unit_to_images`)
+to_uint8 = unit_to_images
+#: uint8 ``(B, H, W, 3)`` -> ``[B, 3, H, W]`` float32 in [-1, 1] (:func:`openbanana.batch.images_to_unit`)
+to_float = images_to_unit
 
 
 @torch.no_grad()
@@ -309,14 +305,6 @@ class ReplayDataset(IterableDataset):
 
 
 # ============================================================================ drift
-def _collate(samples: list[dict[str, Any]]) -> Batch:
-    target = to_float(np.stack([s["target"] for s in samples]))
-    cond = torch.stack([torch.zeros_like(target[0]) if s["cond"] is None else to_float(s["cond"][None])[0]
-                        for s in samples])
-    return Batch(target=target, cond=cond, has_cond=torch.tensor([s["cond"] is not None for s in samples]),
-                 prompts=[s["prompt"] for s in samples], tasks=[s["task"] for s in samples])
-
-
 @torch.no_grad()
 def _measure(backend: Any, samples: list[dict[str, Any]], batch_size: int, seed: int) -> dict[str, float]:
     dev = backend.device
@@ -324,7 +312,7 @@ def _measure(backend: Any, samples: list[dict[str, Any]], batch_size: int, seed:
     gen = torch.Generator().manual_seed(seed)
     for k in range(0, len(samples), batch_size):
         chunk = samples[k : k + batch_size]
-        batch = _collate(chunk)
+        batch = collate(chunk)
         losses.append(backend.training_loss(batch.to(dev), gen).item() * len(chunk))
         for s in chunk:  # regenerate exactly as write_replay_shards did
             m, res = s["meta"], s["target"].shape[0]

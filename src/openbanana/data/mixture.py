@@ -47,10 +47,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from openbanana.backends.base import Batch
+from openbanana.batch import collate  # noqa: F401  (the training collate, re-exported)
 from openbanana.data.workers import retain_freed_memory
 from openbanana.tasks import GENERATION_TASKS, task_names
 
@@ -500,21 +499,3 @@ def build_dataset(cfg: MixtureConfig, *, seed: int, rank: int = 0, world_size: i
     return MixtureDataset(cfg, seed=seed, rank=rank, world_size=world_size, start=start)
 
 
-def _to_float(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 127.5 - 1.0  # [3, H, W]
-
-
-def collate(samples: list[dict]) -> Batch:
-    """Stack samples into a :class:`~openbanana.backends.base.Batch`.
-
-    Shape:
-        target, cond: float32 ``[B, 3, S, S]`` in [-1, 1] (``cond`` zeros where ``has_cond`` is
-        False, i.e. text-to-image); has_cond: bool ``[B]``; prompts, tasks: B strings.
-    """
-    if not samples:
-        raise ValueError("collate needs at least one sample")
-    target = torch.stack([_to_float(s["target"]) for s in samples])  # [B, 3, S, S]
-    cond = torch.stack([torch.zeros_like(target[0]) if s["cond"] is None else _to_float(s["cond"]) for s in samples])
-    has_cond = torch.tensor([s["cond"] is not None for s in samples], dtype=torch.bool)
-    return Batch(target=target, cond=cond, has_cond=has_cond, prompts=[s["prompt"] for s in samples],
-                 tasks=[s["task"] for s in samples])

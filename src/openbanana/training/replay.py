@@ -15,16 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from openbanana.backends.base import Batch
 from openbanana.backends.text import to_device_nonblocking
-
-
-def _to_u8(x: torch.Tensor) -> torch.Tensor:
-    return ((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-def _to_float(x: torch.Tensor) -> torch.Tensor:
-    return x.float() / 127.5 - 1.0  # the data sources' own uint8 -> [-1, 1] map
+from openbanana.batch import Batch, u8_to_unit, unit_to_u8
 
 
 class ReplayPool:
@@ -57,8 +49,8 @@ class ReplayPool:
             self.target = torch.zeros(shape, dtype=torch.uint8, device=self.device)
             self.cond = torch.zeros(shape, dtype=torch.uint8, device=self.device)
         slots = (torch.arange(B, device=self.device) + self.count) % self.capacity  # built on the device
-        self.target[slots] = _to_u8(batch.target.to(self.device))
-        self.cond[slots] = _to_u8(batch.cond.to(self.device))
+        self.target[slots] = unit_to_u8(batch.target.to(self.device))
+        self.cond[slots] = unit_to_u8(batch.cond.to(self.device))
         self.has_cond[slots] = batch.has_cond.to(self.device)
         tasks = batch.tasks or [""] * B
         for i in range(B):  # host-side slots: no device read-back
@@ -73,7 +65,7 @@ class ReplayPool:
         idx = torch.randint(len(self), (n,), generator=generator)
         dev_idx = to_device_nonblocking(idx, self.device)
         host = idx.tolist()
-        return Batch(target=_to_float(self.target[dev_idx]), cond=_to_float(self.cond[dev_idx]),
+        return Batch(target=u8_to_unit(self.target[dev_idx]), cond=u8_to_unit(self.cond[dev_idx]),
                      has_cond=self.has_cond[dev_idx], prompts=[self.prompts[i] for i in host],
                      tasks=[self.tasks[i] for i in host])
 

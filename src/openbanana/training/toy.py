@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from openbanana.backends.base import Batch
+from openbanana.batch import collate  # noqa: F401  (the one collate, re-exported for the loop)
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 220), "yellow": (230, 220, 40),
            "white": (240, 240, 240), "black": (15, 15, 15)}
@@ -84,14 +83,3 @@ def build_dataset(cfg: ToyConfig, *, seed: int, rank: int = 0, world_size: int =
     return ToyDataset(cfg, seed=seed, rank=rank, world_size=world_size, start=start)
 
 
-def _to_float(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 127.5 - 1.0  # [3, H, W]
-
-
-def collate(samples: list[dict]) -> Batch:
-    """Stack samples into a :class:`Batch` (images to ``[-1, 1]``; missing ``cond`` -> zeros)."""
-    target = torch.stack([_to_float(s["target"]) for s in samples])  # [B, 3, H, W]
-    cond = torch.stack([torch.zeros_like(target[0]) if s["cond"] is None else _to_float(s["cond"]) for s in samples])
-    has_cond = torch.tensor([s["cond"] is not None for s in samples])
-    return Batch(target=target, cond=cond, has_cond=has_cond, prompts=[s["prompt"] for s in samples],
-                 tasks=[s["task"] for s in samples])
