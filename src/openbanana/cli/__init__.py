@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "openbanana.cli.frontier",
     "openbanana.cli.codes",
     "openbanana.cli.demo",
+    "openbanana.cli.experiment",
 )
 
 
