@@ -8,6 +8,7 @@ checkpoints and the tests, and the test-suite is parametrised over the registrie
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -40,6 +41,30 @@ class Registry(Generic[T]):
             return item
 
         return add if obj is None else add(obj)
+
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return what it held (a miss lists the valid keys)."""
+        item = self.get(name)
+        del self._items[name]
+        return item
+
+    @contextmanager
+    def registered(self, name: str, obj: T) -> Iterator[T]:
+        """Register ``obj`` under ``name`` for the ``with`` block only (tests, plug-ins tried out).
+
+        Example:
+            >>> COLORMAPS = Registry("colormap")
+            >>> with COLORMAPS.registered("gray", str):
+            ...     "gray" in COLORMAPS
+            True
+            >>> "gray" in COLORMAPS
+            False
+        """
+        self.register(name, obj)
+        try:
+            yield obj
+        finally:
+            self._items.pop(name, None)
 
     def get(self, name: str) -> T:
         """Return the object registered as ``name``; a miss lists the valid keys."""
