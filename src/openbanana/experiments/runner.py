@@ -225,7 +225,8 @@ def job_scores(job: TrainJob, plan: Plan, out: Path, *, curve: bool, log: Callab
     res["samples"] = str(write_sample_sheet(pipe, d / SAMPLES_FILE).relative_to(out))
     res["curve"] = []
     if curve:
-        for snap in sorted((d / "snapshots").glob("step_*")):
+        for step in job.snapshot_steps:  # the last step's snapshot is the export, scored above
+            snap = d / "snapshots" / f"step_{step:07d}"
             sp = _load(snap)
             t = sp.config.training
             log(f"  scoring snapshot {job.key}/{snap.name} on {b.curve_scenes} val scenes")
