@@ -58,7 +58,7 @@ def test_generalists_equal_steps_and_vision_samples(plan):
     runs = _runs(plan)
     n = plan.budget.instruct_steps
     pre, scratch = _stage(plan, runs["pretrained"]), _stage(plan, runs["scratch"])
-    assert pre["steps"] == scratch["steps"] == n == 448
+    assert pre["steps"] == scratch["steps"] == n == 416
     assert pre["data"] == scratch["data"]
     assert pre["data"]["vision_share"] == 0.75
     # the only difference between them is the initialisation
@@ -90,7 +90,7 @@ def test_specialists_see_the_generalists_samples_of_their_task(plan):
         assert r.tasks == (task,) and r.init is None
         assert st["steps"] == round(n * 0.75 * recipe.weights[task] / total)
         steps[task] = st["steps"]
-    assert steps == {"depth": 48, "normals": 48, "semantic": 72, "instance": 48, "referring": 72, "reasoning": 48}
+    assert steps == {"depth": 45, "normals": 45, "semantic": 67, "instance": 45, "referring": 67, "reasoning": 45}
 
 
 def test_vision_share_arms_equal_steps(plan):
@@ -144,15 +144,15 @@ def test_same_architecture_resolution_batch_and_seeds(plan):
 
 def test_curves_only_for_the_generalists(plan):
     runs = _runs(plan)
-    assert plan.jobs[runs["pretrained"].job].snapshot_steps == (112, 224, 336)
-    assert plan.jobs[runs["pretrained"].job].config["snapshot_every"] == 112
+    assert plan.jobs[runs["pretrained"].job].snapshot_steps == (104, 208, 312)
+    assert plan.jobs[runs["pretrained"].job].config["snapshot_every"] == 104
     assert plan.jobs[runs["share-10"].job].config["snapshot_every"] == 0
 
 
 def test_default_budget_fits_three_hours(plan):
     est = plan.estimate_minutes()
     assert est["total"] <= 180
-    assert plan.total_steps() == 3 * 5600
+    assert plan.total_steps() == 3 * 5202
     assert "min" in plan.describe()
 
 
@@ -181,7 +181,7 @@ def test_quick_budget_and_arm_selection():
 
 def test_budget_minutes_scale_the_steps():
     b = resolve_budget("90")
-    assert b.name == "90min" and b.instruct_steps == 224 and b.pretrain_steps == 448
+    assert b.name == "90min" and b.instruct_steps == 208 and b.pretrain_steps == 416
     for bad in ("fast", "-5", "0", "nan"):
         with pytest.raises(ValueError, match="budget"):
             resolve_budget(bad)

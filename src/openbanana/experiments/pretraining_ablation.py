@@ -52,34 +52,36 @@ keyed by a digest of everything that changes their weights, so arms whose config
 
 Budgets (:data:`BUDGETS`)
 -------------------------
-``quick`` (the test suite, ~1 min): a 0.1 M-parameter ``tiny-xs`` at 32 px, 4 steps per stage,
-1 seed, 1 scene per split, a reduced arm set.
+``quick`` (the test suite, about a minute of CPU time): a 0.27 M-parameter ``tiny-xs`` at 32 px,
+4 steps per stage, 1 seed, 1 scene per split, a reduced arm set (one arm of every family).
 
 ``default`` (at most 3 hours on 2 CPU cores): ``fold-w`` (7.3 M parameters, the CPU recipe's model
-with the word tokenizer) at **64 px**, batch 16. At 128 px the recipe's step costs ~4x as much
-(``fold-s`` 15.7 img/s at 128 px in ``benchmarks/bench_architectures.py``; ~10 img/s with long
-palettes), so 3 hours would buy ~120 instruction steps per arm: nothing is learned in that, and an
-experiment on a model that learns nothing measures nothing. 64 px keeps the scenes' layout and every
-task (the referring targets are the smallest thing, and get coarse). The plan, per seed, with
-``P = 896`` pretraining and ``N = 448`` instruction steps::
+with the word tokenizer) at **64 px**, batch 16. At 128 px a step costs ~3-4x as much (``fold-w``
+trains at ~9 img/s at 128 px here), so 3 hours would buy ~125 instruction steps per arm: nothing is
+learned in that, and an experiment on a model that learns nothing measures nothing. 64 px keeps the
+scenes' layout and every task (the referring targets are the smallest thing, and get coarse). The
+plan, per seed, with
+``P = 832`` pretraining and ``N = 416`` instruction steps::
 
-    pretraining (shared, snapshots at 224 / 448 / 672)        896 steps
-    pretrained, scratch                                 2 x 448 = 896
-    vision-only (448 x 0.75)                                    336
-    6 specialists (448 x 0.75 x w_t / 7: 48,48,72,48,72,48)     336
-    share-1, -5, -10, -20, -50                          5 x 448 = 2240
-    pretrain-25, pretrain-50 (0 and 100 are shared)     2 x 448 = 896
+    pretraining (shared, snapshots at 208 / 416 / 624)        832 steps
+    pretrained, scratch                                 2 x 416 = 832
+    vision-only (416 x 0.75)                                    312
+    6 specialists (416 x 0.75 x w_t / 7: 45,45,67,45,67,45)     314
+    share-1, -5, -10, -20, -50                          5 x 416 = 2080
+    pretrain-25, pretrain-50 (0 and 100 are shared)     2 x 416 = 832
     ---------------------------------------------------------------
-                                                          5,600 steps = 89.6 k images
+                                                          5,202 steps = 83.2 k images
 
-At an assumed 30 img/s (fold-w at 64 px with one render worker on the same 2 cores; a guess, not
-yet measured: the run prints its measured rate) that is 49.8 min per seed, 149 min for 3 seeds,
-plus ~5 s of start-up and export per training job (17 per seed): 154 min of training.
-Scoring: 16 trained jobs per seed x 2 splits x 12 scenes at ~0.4 s per scene, 2 x 3 snapshots x 8
-val scenes (curves) and held-out generation losses (64 samples before and after): ~4.5 min per
-seed, 14 min in all. Total: about **168 min** of the 180 (:meth:`Plan.estimate_minutes` prints it:
-``openbanana experiment pretraining-ablation --plan``). If the measured rate is lower,
-``--budget <minutes>`` scales ``N`` and ``P`` down proportionally.
+Throughput: ``fold-w`` at 128 px trains at ~9 img/s on these 2 cores with one render worker (the log
+of ``configs/default-cpu-words.json``'s run); 64 px has a quarter of the pixels, and the plan assumes
+30 img/s (3.3x; not yet measured at 64 px: every job logs its measured rate). That is 46.2 min per
+seed, 139 min for 3 seeds, plus ~5 s of start-up and export per training job (51 jobs): **143 min**
+of training. Scoring (measured here for an untrained ``fold-w`` at 64 px: ~0.8 s per scene and
+split, ~4.5 s per 64 generation-loss samples, ~3 s per sample sheet): 16 trained jobs per seed x 2
+splits x 12 scenes, 2 x 3 snapshots x 8 val scenes for the curves, and a generation loss and sample
+sheet per job and per starting point: **25 min**. Total: about **168 min** of the 180
+(:meth:`Plan.estimate_minutes`; ``openbanana experiment pretraining-ablation --plan`` prints it). If
+the measured rate is lower, ``--budget <minutes>`` scales ``N`` and ``P`` down proportionally.
 
 On a GPU the same command runs unchanged (the trainer picks CUDA); an H100 trains ``fold-w`` at
 64 px some 20-50x faster than these 2 cores, so the default budget takes minutes there, where the
@@ -136,6 +138,8 @@ class Budget:
         specialist_policy: ``equal_task_samples`` or ``equal_steps`` (see the module docstring).
         assumed_img_per_s: training throughput the plan's time estimate assumes.
         eval_s_per_scene: scoring time per scene and split the estimate assumes.
+        gen_s_per_sample: time per held-out generation-loss sample the estimate assumes.
+        sheet_s: time per sample sheet the estimate assumes.
         overhead_s_per_job: start-up and export time per training job the estimate assumes.
     """
 
@@ -156,7 +160,9 @@ class Budget:
     arms: tuple[str, ...] | None = None
     specialist_policy: str = "equal_task_samples"
     assumed_img_per_s: float = 30.0
-    eval_s_per_scene: float = 0.4
+    eval_s_per_scene: float = 0.8
+    gen_s_per_sample: float = 0.07
+    sheet_s: float = 3.0
     overhead_s_per_job: float = 5.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,7 +189,7 @@ def quick_budget() -> Budget:
 def default_budget() -> Budget:
     """At most 3 hours on 2 CPU cores: fold-w at 64 px, 3 seeds (arithmetic in the module docstring)."""
     return Budget(name="default", backend_config={"size": "fold-w"}, resolution=64, batch_size=16,
-                  pretrain_steps=896, instruct_steps=448, seeds=3, eval_scenes=12, curve_scenes=8, curve_points=4,
+                  pretrain_steps=832, instruct_steps=416, seeds=3, eval_scenes=12, curve_scenes=8, curve_points=4,
                   gen_samples=64, ckpt_every=120, num_workers=1)
 
 
@@ -207,8 +213,8 @@ def resolve_budget(spec: str) -> Budget:
     base = default_budget()
     scale = minutes / 180.0
     return replace(base, name=f"{minutes:g}min",
-                   pretrain_steps=max(4, int(round(base.pretrain_steps * scale / 4)) * 4),
-                   instruct_steps=max(base.min_steps, int(round(base.instruct_steps * scale / 4)) * 4))
+                   pretrain_steps=max(4, round(base.pretrain_steps * scale / 4) * 4),
+                   instruct_steps=max(base.min_steps, round(base.instruct_steps * scale / 4) * 4))
 
 
 # ============================================================================ arms
@@ -435,20 +441,22 @@ class Plan:
         train_s = self.total_steps() * b.batch_size / b.assumed_img_per_s + len(self.jobs) * b.overhead_s_per_job
         instruct = [j for j in self.jobs.values() if j.kind == "instruct"]
         curves = sum(len(j.snapshot_steps) for j in instruct)
+        inits = {r.init or f"random-{r.seed}" for r in self.runs}  # starting weights: generation loss, sheet
         eval_s = (len(instruct) * 2 * b.eval_scenes + curves * b.curve_scenes) * b.eval_s_per_scene
-        gen_s = (len(instruct) + len(self.jobs)) * b.gen_samples * 0.05
-        return {"train": train_s / 60, "score": (eval_s + gen_s) / 60, "total": (train_s + eval_s + gen_s) / 60}
+        extra_s = (len(instruct) + len(inits)) * (b.gen_samples * b.gen_s_per_sample + b.sheet_s)
+        score_s = eval_s + extra_s
+        return {"train": train_s / 60, "score": score_s / 60, "total": (train_s + score_s) / 60}
 
     def describe(self) -> str:
         """The plan in a few lines: arms, jobs, steps, the time estimate."""
         b = self.budget
         est = self.estimate_minutes()
-        lines = [f"pretraining-ablation, budget {b.name}: {b.backend_config.get('size')} at {b.resolution} px, "
-                 f"batch {b.batch_size}, P = {b.pretrain_steps} pretraining and N = {b.instruct_steps} "
-                 f"instruction steps, {b.seeds} seed(s), {b.eval_scenes} scenes per split",
+        lines = [(f"pretraining-ablation, budget {b.name}: {b.backend_config.get('size')} at {b.resolution} px, "
+                  f"batch {b.batch_size}, P = {b.pretrain_steps} pretraining and N = {b.instruct_steps} "
+                  f"instruction steps, {b.seeds} seed(s), {b.eval_scenes} scenes per split"),
                  f"arms ({len(self.arms)}): " + ", ".join(a.name for a in self.arms),
-                 f"training jobs: {len(self.jobs)} ({sum(j.kind == 'pretrain' for j in self.jobs.values())} "
-                 f"pretraining), {self.total_steps():,} steps = {self.total_steps() * b.batch_size:,} images"]
+                 (f"training jobs: {len(self.jobs)} ({sum(j.kind == 'pretrain' for j in self.jobs.values())} "
+                  f"pretraining), {self.total_steps():,} steps = {self.total_steps() * b.batch_size:,} images")]
         seed0 = [r for r in self.runs if r.seed == 0]
         for r in seed0:
             lines.append(f"  {r.arm:<20} {r.steps:>6} steps at {_percent(r.vision_share):>4} % vision"
@@ -529,7 +537,7 @@ def _arm_steps(arm: Arm, recipe: Recipe, budget: Budget) -> int:
     share = recipe.share if arm.vision_share is None else arm.vision_share
     w = recipe.weights[arm.task] / sum(recipe.weights.values()) if arm.task else 1.0
     raw = STEP_POLICIES.get(arm.steps_policy)(budget.instruct_steps, recipe.share, share, w)
-    return max(budget.min_steps, int(round(raw)))
+    return max(budget.min_steps, round(raw))
 
 
 def _instruct_data(arm: Arm, recipe: Recipe) -> dict[str, Any]:
@@ -562,7 +570,7 @@ def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[s
     recipe = load_recipe(base_config)
     chosen = select_arms(all_arms(recipe, b), arms if arms is not None else b.arms)
     P = b.pretrain_steps
-    frac_steps = {f: int(round(P * f)) for f in sorted({a.pretrain_fraction for a in chosen})}
+    frac_steps = {f: round(P * f) for f in sorted({a.pretrain_fraction for a in chosen})}
     jobs: dict[str, TrainJob] = {}
     runs: list[RunSpec] = []
     for seed in range(b.seeds):

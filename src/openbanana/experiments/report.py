@@ -198,9 +198,9 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], *, plots: list
     seeds = sorted({r["seed"] for r in runs})
     budget = runs[0].get("budget") if runs else "?"
     lines = ["# Generation-pretraining ablation (issue 17)", "",
-             f"Budget `{budget}`, {len(runs)} runs, seeds {seeds}. Every cell: mean over seeds "
-             "± half-width of the 95 % t-interval. Rows of specialists show only their own task; "
-             "`specialists` combines them (each on its own task).", ""]
+             (f"Budget `{budget}`, {len(runs)} runs, seeds {seeds}. Every cell: mean over seeds "
+              "± half-width of the 95 % t-interval. Rows of specialists show only their own task; "
+              "`specialists` combines them (each on its own task)."), ""]
     head = "| arm | " + " | ".join(TASK_LABELS[t] for t in TASK_METRICS) + " |"
     for split in SPLITS:
         lines += [f"## Scores on synthetic {split}", "", head, "|---|" + "---|" * len(TASK_METRICS)]
@@ -221,26 +221,26 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], *, plots: list
                                  f"{verdict(iv, TASK_METRICS[t])} |")
         lines.append("")
     lines += ["## Compute and generation", "",
-              "| arm | seeds | steps | vision share | pretraining steps | images (instruction) | vision samples "
-              "| images (with pretraining) | minutes (with pretraining) | gen. loss before | gen. loss after |",
+              ("| arm | seeds | steps | vision share | pretraining steps | images (instruction) | vision samples "
+               "| images (with pretraining) | minutes (with pretraining) | gen. loss before | gen. loss after |"),
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for arm, c in summary["compute"].items():
         lines.append(f"| {arm} | {c['seeds']} | {c['steps']} | {c['vision_share'] * 100:g} % | {c['pretrain_steps']} | "
                      f"{_iv(c['instruct_images']).format(0)} | {_iv(c['vision_samples_expected']).format(0)} | "
                      f"{_iv(c['total_images']).format(0)} | {_iv(c['total_minutes']).format(1)} | "
                      f"{_iv(c['gen_loss_before']).format(4)} | {_iv(c['gen_loss_after']).format(4)} |")
-    lines += ["", "Minutes are wall-clock on the run's device; vision samples are images x vision share "
+    lines += ["", ("Minutes are wall-clock on the run's device; vision samples are images x vision share "
               "(expected counts). The generation loss is the flow-matching loss on held-out val "
               "text-to-image and editing samples (fixed noise), of the starting weights (before: the "
-              "pretraining, or the random initialisation) and of the tuned model (after).", ""]
+              "pretraining, or the random initialisation) and of the tuned model (after)."), ""]
     if plots:
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots] + [""]
     sheets = [(arm, c.get("samples_before"), c.get("samples_after")) for arm, c in summary["compute"].items()
               if c.get("samples_after")]
     if sheets:
         lines += ["## Sample sheets (seed 0)", "",
-                  "Top row: text-to-image from val captions; bottom row: a val scene and the depth, normals "
-                  "and semantic drawings of it.", "", "| arm | before tuning | after tuning |", "|---|---|---|"]
+                  ("Top row: text-to-image from val captions; bottom row: a val scene and the depth, normals "
+                   "and semantic drawings of it."), "", "| arm | before tuning | after tuning |", "|---|---|---|"]
         for arm, before, after in sheets:
             b = f"![]({before})" if before else "random initialisation"
             lines.append(f"| {arm} | {b} | ![]({after}) |")
