@@ -11,24 +11,10 @@ DataLoader worker:
 - ``edit``: an edit pair's source + instruction -> its re-rendered target;
 - a vision task: the scene's RGB + an instruction (``task.instruction(rng, **spec)``, a random
   phrasing, or with probability ``canonical_prob`` the canonical one used at inference) -> the
-  task's :func:`openbanana.tasks.encode` of the scene's ground truth under the same ``spec``:
-
-  - ``depth``: the paper's colour path, or with probability ``colormap_prob`` one of
-    ``colormaps`` (named in the instruction);
-  - ``normals``: the paper's code, sky (no surface) black;
-  - ``semantic``: a palette over the classes present; ``palette_fixed_prob`` the world's fixed
-    :data:`~openbanana.data.synthetic.CLASS_COLORS` over all present classes, ``palette_full_prob``
-    the fixed colours over *every* class (the default prompt of the pipeline), ``palette_subset_prob``
-    the fixed colours over a random subset, the rest random distinct colours over a random subset
-    (subsets hold at most ``random_palette_max_classes`` classes, so a small text encoder reads
-    the whole palette); classes left out are painted black (void); the
-    palette's text notation (JSON, tuples, hex, names, ...) is drawn by the task's instruction;
-  - ``instance``: one thing class present, each of its instances its own colour, on black
-    (``instance_black_prob``) or a random background colour named in the instruction; the
-    instances are numbered left to right (:func:`canonical_instance_order`), so the colours are a
-    function of the picture;
-  - ``referring`` / ``reasoning``: the scene's referring expressions (up to
-    ``max_referring_targets`` at once) or reasoning queries, each painted in a named colour on black.
+  task's training target drawn in its colour code under the same ``spec``. What a scene gives each
+  task, and how its spec is drawn (colormaps, palettes, backgrounds, target colours), is the scene
+  target registry's (:data:`~openbanana.data.synthetic.targets.SCENE_TARGETS`); this config holds
+  the probabilities of those draws.
 
 Determinism and sharding: sample ``i`` of the global stream depends only on ``(seed, i)``. Rank
 ``r`` of ``W`` processes takes the samples ``i = j * W + r``; inside a process, DataLoader worker
@@ -50,18 +36,24 @@ import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
 from openbanana.batch import collate  # noqa: F401  (the training collate, re-exported)
+from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the mixture's draws)
+    BACKGROUNDS,
+    SCENE_TARGETS,
+    TARGET_COLORS,
+    canonical_instance_order,
+    random_colors,
+)
 from openbanana.data.workers import retain_freed_memory
 from openbanana.tasks import GENERATION_TASKS, task_names
 
-#: the vision tasks the mixture samples: every registered task, in its declared order
-VISION_TASKS: tuple[str, ...] = task_names()
-#: colours for referring targets: well apart from each other and from the black background
-TARGET_COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 255),
-    (255, 165, 0),
-)
-#: background colours for instance segmentation besides black
-BACKGROUNDS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (128, 128, 128), (0, 0, 255), (0, 128, 0))
+
+def __getattr__(name: str) -> Any:
+    # VISION_TASKS is read when asked for, so a task registered after import is in it
+    if name == "VISION_TASKS":
+        return task_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _ATTEMPTS = 4
 _SEED_STRIDE = 2**40
 
@@ -97,7 +89,7 @@ class MixtureConfig:
     """
 
     vision_share: float = 0.10
-    vision_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(VISION_TASKS, 1.0))
+    vision_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(task_names(), 1.0))
     generation_weights: dict[str, float] = field(default_factory=lambda: {"t2i": 0.6, "edit": 0.4})
     colormap_prob: float = 0.2
     colormaps: tuple[str, ...] = ("plasma", "inferno", "viridis", "grayscale")
@@ -129,7 +121,7 @@ class MixtureConfig:
                 p.append(f"{k} must be in [0, 1], got {v}")
         if self.palette_fixed_prob + self.palette_full_prob + self.palette_subset_prob > 1.0 + 1e-9:
             p.append("palette_fixed_prob + palette_full_prob + palette_subset_prob must be <= 1")
-        for name, w, valid in (("vision_weights", self.vision_weights, VISION_TASKS),
+        for name, w, valid in (("vision_weights", self.vision_weights, task_names()),
                                ("generation_weights", self.generation_weights, GENERATION_TASKS)):
             bad = sorted(set(w) - set(valid))
             if bad:
@@ -182,153 +174,19 @@ def _sample(task: str, cond: np.ndarray | None, target: np.ndarray, prompt: str,
             "spec": spec or {}}
 
 
-def _present_classes(scene: Any) -> list[int]:
-    ids = np.unique(scene.semantic)
-    return [int(i) for i in ids if i != 255]
-
-
-def random_colors(rng: np.random.Generator, n: int, min_dist: float = 60.0) -> list[tuple[int, int, int]]:
-    """n random colours at least ``min_dist`` apart in RGB and from black (black means void)."""
-    out: list[np.ndarray] = []
-    while len(out) < n:
-        c = rng.integers(0, 256, 3)
-        if np.linalg.norm(c) >= min_dist and all(np.linalg.norm(c - o) >= min_dist for o in out):
-            out.append(c)
-    return [tuple(int(v) for v in c) for c in out]
-
-
-def semantic_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
-    """Semantic: a palette over (some of) the classes; classes left out and void are black."""
-    from openbanana.tasks import encode
-
-    world = _world()
-    present = _present_classes(scene)
-    if not present:
+def vision_sample(task: str, scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
+    """A vision task's sample from one scene: the task's training target
+    (:data:`~openbanana.data.synthetic.targets.SCENE_TARGETS`) drawn in its colour code, with an
+    instruction stating the target's spec; None when the scene cannot give the task."""
+    t = SCENE_TARGETS.get(task).train(scene, rng, cfg)
+    if t is None:
         return None
-    u = rng.random()
-    colors = np.asarray(world.CLASS_COLORS)
-    if u < cfg.palette_full_prob:
-        ids = list(range(len(world.CLASSES)))
-    elif u < cfg.palette_full_prob + cfg.palette_fixed_prob:
-        ids = present
-    else:
-        # subsets stay short so that a small text encoder reads the whole palette
-        k = int(rng.integers(1, min(len(present), cfg.random_palette_max_classes) + 1))
-        ids = sorted(int(i) for i in rng.choice(present, size=k, replace=False))
-    if u < cfg.palette_full_prob + cfg.palette_fixed_prob + cfg.palette_subset_prob:
-        palette = {world.CLASSES[i]: tuple(int(v) for v in colors[i]) for i in ids}
-    else:
-        order = [ids[j] for j in rng.permutation(len(ids))]
-        palette = dict(zip((world.CLASSES[i] for i in order), random_colors(rng, len(order)), strict=True))
-    lut = np.full(256, 255, np.int64)  # class id -> palette index, 255 void
-    for j, name in enumerate(palette):
-        lut[world.CLASSES.index(name)] = j
-    labels = lut[scene.semantic.astype(np.int64)]
-    spec = {"palette": palette}
-    return _sample("semantic", scene.rgb, encode("semantic", labels, **spec), _instruction("semantic", rng, cfg, **spec),
-                   spec)
-
-
-def canonical_instance_order(instance: np.ndarray, ids: list[int]) -> np.ndarray:
-    """The instances ``ids`` of an instance map renumbered 1..n from left to right (by the column of
-    their centroid; ties by id), everything else 0.
-
-    The instance code colours ids in increasing order, so this gives every picture one answer: the
-    leftmost object the first colour of :func:`~openbanana.tasks.codecs.instances.instance_colors`,
-    the next one the second, and so on. A model trained in the deterministic one-step mode can
-    learn a rule like that; it cannot learn colours drawn at random per sample (it would paint
-    their mean, a grey that the decoder reads as one object).
-    """
-    h, w = instance.shape
-    flat = instance.ravel().astype(np.int64)
-    size = max(int(flat.max()) + 1, max(ids, default=0) + 1)
-    counts = np.bincount(flat, minlength=size)
-    cols = np.bincount(flat, weights=np.tile(np.arange(w, dtype=np.float64), h), minlength=size)
-    present = [i for i in ids if counts[i] > 0]
-    order = sorted(present, key=lambda i: (cols[i] / counts[i], i))
-    lut = np.zeros(size, np.int32)
-    lut[order] = np.arange(1, len(order) + 1, dtype=np.int32)
-    return lut[flat].reshape(h, w)
-
-
-def instance_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
-    """Instance: every object of one class present, each its own colour, on a background colour."""
-    from openbanana.tasks import encode
-
-    world = _world()
-    min_px = cfg.instance_min_share * scene.instance.size
-    counts = np.bincount(scene.instance.ravel().astype(np.int64))
-    things = sorted({o.class_name for o in scene.objects
-                     if o.class_name in world.THING_CLASSES and o.instance_id < len(counts)
-                     and counts[o.instance_id] >= max(min_px, 1)})
-    if not things:
-        return None
-    cls = things[int(rng.integers(len(things)))]
-    ids = [o.instance_id for o in scene.objects if o.class_name == cls]
-    inst = canonical_instance_order(scene.instance, ids)
-    bg = (0, 0, 0) if rng.random() < cfg.instance_black_prob else BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
-    spec = {"background": bg, "category": cls}
-    target = encode("instance", inst, background=bg, seed=int(rng.integers(cfg.instance_color_seeds)))
-    return _sample("instance", scene.rgb, target, _instruction("instance", rng, cfg, **spec), spec)
-
-
-def _mask_sample(task: str, scene: Any, pairs: list[tuple[str, Any]], rng: np.random.Generator,
-                 cfg: MixtureConfig, max_targets: int) -> dict | None:
-    from openbanana.tasks import encode
-
-    pairs = [(e, ids) for e, ids in pairs if np.isin(scene.instance, ids).any()]
-    if not pairs:
-        return None
-    k = int(rng.integers(1, min(max_targets, len(pairs)) + 1))
-    chosen = [pairs[i] for i in rng.choice(len(pairs), size=k, replace=False)]
-    colors = [TARGET_COLORS[i] for i in rng.choice(len(TARGET_COLORS), size=k, replace=False)]
-    masks = np.stack([np.isin(scene.instance, ids) for _, ids in chosen])  # [k, H, W]
-    spec = {"colors": colors, "background": (0, 0, 0), "expressions": [e for e, _ in chosen]}
-    target = encode(task, masks, colors=colors, background=(0, 0, 0))
-    return _sample(task, scene.rgb, target, _instruction(task, rng, cfg, **spec), spec)
-
-
-def referring_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
-    """Referring: up to ``max_referring_targets`` expressions, each in its own named colour on black."""
-    pairs = [(e, [i]) for e, i in scene.referring]
-    return _mask_sample("referring", scene, pairs, rng, cfg, cfg.max_referring_targets)
-
-
-def reasoning_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict | None:
-    """Reasoning: one query; the objects answering it in a named colour on black."""
-    return _mask_sample("reasoning", scene, list(scene.reasoning), rng, cfg, 1)
+    return _sample(task, scene.rgb, t.draw(), _instruction(task, rng, cfg, **t.spec), t.spec)
 
 
 def depth_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict:
-    """Depth: the paper's path, or an augmentation colormap named in the instruction."""
-    from openbanana.tasks import encode
-
-    cmap = "paper"
-    if cfg.colormaps and rng.random() < cfg.colormap_prob:
-        cmap = cfg.colormaps[int(rng.integers(len(cfg.colormaps)))]
-    spec = {"colormap": cmap}
-    return _sample("depth", scene.rgb, encode("depth", scene.depth_m, **spec), _instruction("depth", rng, cfg, **spec),
-                   spec)
-
-
-def normals_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict:
-    """Normals in the paper's frame; pixels without a surface (sky) black."""
-    from openbanana.tasks import encode
-
-    valid = np.linalg.norm(scene.normals, axis=-1) > 0.5
-    return _sample("normals", scene.rgb, encode("normals", scene.normals, valid=valid),
-                   _instruction("normals", rng, cfg), {})
-
-
-#: vision task -> ``(scene, rng, cfg) -> sample or None`` (None: this scene cannot give the task)
-VISION_SAMPLERS = {
-    "depth": depth_sample,
-    "normals": normals_sample,
-    "semantic": semantic_sample,
-    "instance": instance_sample,
-    "referring": referring_sample,
-    "reasoning": reasoning_sample,
-}
+    """Depth, which every scene can give (the fallback of a task no scene could give)."""
+    return vision_sample("depth", scene, rng, cfg)
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:
@@ -363,7 +221,7 @@ def make_sample(cfg: MixtureConfig, seed: int, index: int) -> dict:
         scene = world.render_scene(base + attempt, split=cfg.split, size=cfg.size)
         if task == "t2i":
             return {**_sample("t2i", None, scene.rgb, scene.caption), "scene_seed": base + attempt}
-        s = VISION_SAMPLERS[task](scene, rng, cfg)
+        s = vision_sample(task, scene, rng, cfg)
         if s is not None:
             return {**s, "scene_seed": base + attempt}
     # no scene among the attempts could give this task (rare): depth always can
@@ -383,7 +241,7 @@ def sample_from_scene(cfg: MixtureConfig, scene: Any, seed: int, index: int) -> 
         return {**_sample("edit", e.source, e.target, e.instruction), "scene_seed": base}
     if task == "t2i":
         return {**_sample("t2i", None, scene.rgb, scene.caption), **key}
-    s = VISION_SAMPLERS[task](scene, rng, cfg)
+    s = vision_sample(task, scene, rng, cfg)
     return {**(s if s is not None else depth_sample(scene, rng, cfg)), **key}
 
 
