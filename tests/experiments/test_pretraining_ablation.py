@@ -11,6 +11,7 @@ import pytest
 from openbanana.experiments import EXPERIMENTS
 from openbanana.experiments.pretraining_ablation import (
     BUDGETS,
+    PRETRAIN_SEED_OFFSET,
     TASK_METRICS,
     VISION_SHARES,
     digest,
@@ -131,7 +132,9 @@ def test_same_architecture_resolution_batch_and_seeds(plan):
     for job in plan.jobs.values():
         c = job.config
         assert c["backend_config"] == {"size": "fold-w"} and c["resolution"] == 64 and c["batch_size"] == 16
-        assert c["seed"] == job.seed and job.key.startswith(f"{job.kind}-seed{job.seed}-")
+        # seed k: every instruction job trains with seed k, the pretraining with k + 500 (its own scenes)
+        assert c["seed"] == job.seed + (PRETRAIN_SEED_OFFSET if job.kind == "pretrain" else 0)
+        assert job.key.startswith(f"{job.kind}-seed{job.seed}-")
         assert c["max_minutes"] is None and all(s["max_minutes"] is None for s in c["stages"])
         TrainConfig.from_dict(c)  # every job is a valid training config
     for r in plan.runs:

@@ -42,6 +42,13 @@ own decoders and scorers does not fit this change. In the one-step mode a colour
 already is a plain regression network (image in, the task's colour image out, mean squared error),
 so the arm that is left out would test the colour *code*, not the generator.
 
+Seeds and data: seed ``k`` seeds the weights, the noise and the data of every instruction job of
+that seed. Sample ``i`` of a stream depends only on ``(seed, i)`` (:mod:`openbanana.data.mixture`), so
+``pretrained`` and ``scratch`` see exactly the same vision samples in the same order, and every arm
+draws its samples from the same scenes. The pretraining of seed ``k`` runs with seed ``k + 500``
+(:data:`PRETRAIN_SEED_OFFSET`): its generation samples come from other scenes, as in the recipe,
+whose two stages read separate streams.
+
 Pretraining is shared: every arm of one seed that starts from the same pretraining reuses one
 pretraining job (``init_from``). The recipe's pretraining learning rate is constant after warm-up
 (``min_lr_ratio 1``), so a run's snapshot at step ``f * P`` *is* a pretraining of ``f * P`` steps: the
@@ -109,6 +116,8 @@ DEFAULT_BASE_CONFIG = "configs/default-cpu.json"
 #: vision shares of the ``share-<p>`` arms, and pretraining fractions of the ``pretrain-<p>`` arms
 VISION_SHARES = (0.01, 0.05, 0.10, 0.20, 0.50)
 PRETRAIN_FRACTIONS = (0.0, 0.25, 0.5, 1.0)
+#: the pretraining of seed k trains with seed k + this: a scene stream disjoint from the instruction stages
+PRETRAIN_SEED_OFFSET = 500
 #: TrainConfig fields that do not change the trained weights (left out of a job's digest)
 _NOT_WEIGHTS = ("num_workers", "log_every", "ckpt_every", "keep_checkpoints", "snapshot_every", "eval_every",
                 "eval_batches", "max_minutes", "inference")
@@ -524,7 +533,7 @@ def _stage(stage: dict[str, Any], steps: int, data: dict[str, Any] | None = None
 
 
 def _pretrain_job(recipe: Recipe, budget: Budget, seed: int, steps: int, snapshot_steps: tuple[int, ...]) -> TrainJob:
-    d = _common(recipe, budget, seed)
+    d = _common(recipe, budget, seed + PRETRAIN_SEED_OFFSET)  # its own scenes, as the recipe's first stage
     d["stages"] = [_stage(recipe.pretrain, steps)]
     inner = sorted(s for s in set(snapshot_steps) if 0 < s < steps)
     if inner:
