@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 import typer
 
-from openbanana.tasks import task_names
+from openbanana.data.synthetic.targets import SCENE_TARGETS, TaskTarget
+from openbanana.tasks import TASKS, task_names
 
 
 def _scene_for(example: Path):
@@ -33,59 +35,48 @@ def _scene_for(example: Path):
     return render_scene(int(m.group(2)), split=m.group(1), size=(h, w))
 
 
-def _depth_truth(scene, target_id: int):
-    import numpy as np
-
-    import openbanana
-
-    return openbanana.encode("depth", np.minimum(scene.depth_m, 1e4))
+def demo_tasks() -> tuple[str, ...]:
+    """The vision tasks the demo runs, in sheet order: the registered tasks whose scene target
+    (:data:`~openbanana.data.synthetic.targets.SCENE_TARGETS`) is shown on the demo sheets."""
+    return tuple(t for t in task_names() if t in SCENE_TARGETS and SCENE_TARGETS.get(t).in_demo)
 
 
-def _normals_truth(scene, target_id: int):
-    import openbanana
-
-    return openbanana.encode("normals", scene.normals)
-
-
-def _semantic_truth(scene, target_id: int):
-    import numpy as np
-
-    from openbanana.data.synthetic import CLASS_COLORS
-
-    colors = np.concatenate([CLASS_COLORS, np.zeros((256 - len(CLASS_COLORS), 3), np.uint8)])
-    return colors[scene.semantic]
+def __getattr__(name: str) -> Any:
+    # DEMO_TASKS is read when asked for, so a task registered after import is in it
+    if name == "DEMO_TASKS":
+        return demo_tasks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _instance_truth(scene, target_id: int):
-    import openbanana
-
-    return openbanana.encode("instance", scene.instance)
-
-
-def _referring_truth(scene, target_id: int):
-    import openbanana
-
-    return openbanana.encode("referring", scene.instance == target_id)
+def _request(task: str, scene) -> tuple[dict, int]:
+    """The spec the demo asks ``task`` with, and the instance id its phrase names (-1: none): a
+    task whose request must name its targets asks the scene's first phrase."""
+    if not TASKS.get(task).needs_instruction:
+        return {}, -1
+    phrases = SCENE_TARGETS.get(task).phrases(scene) if scene is not None else []
+    expr, ids = phrases[0] if phrases else ("the largest object", -1)
+    return {"expressions": [expr]}, int(np.atleast_1d(ids)[0])
 
 
-#: task -> the scene's ground truth drawn in the task's own colour code (reasoning has none: no
-#: synthetic scene carries a question to ask)
-_TRUTH = {
-    "depth": _depth_truth,
-    "normals": _normals_truth,
-    "semantic": _semantic_truth,
-    "instance": _instance_truth,
-    "referring": _referring_truth,
-}
-#: the vision tasks the demo runs, in sheet order: the registered tasks with a ground truth here
-DEMO_TASKS: tuple[str, ...] = tuple(t for t in task_names() if t in _TRUTH)
+def _truth(task: str, scene, target_id: int, spec: dict | None = None) -> TaskTarget | None:
+    """The scene's truth for a request: under ``spec`` (the prediction's), or else the demo's own
+    (a phrase naming object ``target_id`` for a task whose request must name its targets)."""
+    if scene is None or task not in SCENE_TARGETS:
+        return None
+    if spec is None:
+        spec = {}
+        if TASKS.get(task).needs_instruction:
+            phrases = [p for p, ids in SCENE_TARGETS.get(task).phrases(scene) if target_id in np.atleast_1d(ids)]
+            if not phrases:
+                return None
+            spec = {"expressions": phrases[:1]}
+    return SCENE_TARGETS.get(task).truth(scene, spec)
 
 
 def _ground_truth(task: str, scene, target_id: int):
     """The scene's ground truth drawn in the task's own colour code (what a perfect model paints)."""
-    if scene is None or task not in _TRUTH:
-        return None
-    return _TRUTH[task](scene, target_id)
+    truth = _truth(task, scene, target_id)
+    return None if truth is None else truth.draw()
 
 
 def _decode_truth(task: str, truth_rgb, spec: dict):
@@ -124,38 +115,20 @@ def task_panels(task: str, pred, image, truth_rgb) -> list:
 
 
 def _score(task: str, pred, scene, target_id: int = -1) -> str:
-    """One short score of ``pred`` against the scene's ground truth (for the printed table)."""
-    import numpy as np
+    """``pred`` scored against the scene's truth with the synthetic benchmark's protocol (the scorer
+    registry, :data:`~openbanana.evaluation.scoring.SCORERS`): its first two columns, in words."""
+    from openbanana.data.sources.base import Target
+    from openbanana.evaluation.benchmarks import BenchmarkOptions
+    from openbanana.evaluation.scoring import SCORERS
 
-    from openbanana import metrics
-
-    if scene is None:
+    truth = _truth(task, scene, target_id, pred.spec)
+    if truth is None or task not in SCORERS:
         return "-"
-    if task == "depth":
-        gt = scene.depth_m
-        ok = np.isfinite(gt) & (gt < 80)
-        r = metrics.depth(pred.answer, np.where(ok, gt, 0), valid=ok, max_depth_m=80.0)
-        return f"delta1 {r['delta1']:.2f}, AbsRel {r['abs_rel']:.2f}"
-    if task == "normals":
-        ok = np.linalg.norm(scene.normals, axis=-1) > 0.5
-        r = metrics.normals(pred.answer, scene.normals, valid=ok)
-        return f"mean angle {r['mean']:.1f} deg"
-    if task == "semantic":
-        names = pred.class_names or []
-        from openbanana.data.synthetic import CLASSES
-
-        lut = np.array([CLASSES.index(n) if n in CLASSES else 255 for n in names] + [255] * (256 - len(names)))
-        ev = metrics.SemanticEvaluator(len(CLASSES))
-        ev.update(lut[np.clip(pred.answer, 0, 255)], scene.semantic)
-        r = ev.compute()
-        return f"pixel acc {r['pixel_accuracy']:.2f}"
-    if task == "referring":
-        ev = metrics.ReferringEvaluator()
-        ev.update(pred.answer[0], scene.instance == target_id)
-        return f"IoU {ev.compute()['ciou']:.2f}"
-    if task == "instance":
-        return f"{int(pred.answer.max())} instances (scene: {len(scene.objects)} objects)"
-    return "-"
+    scoring = SCORERS.get(task)
+    scorer = scoring.synthetic(BenchmarkOptions())
+    scorer.update(0, Target(task=task, gt=truth.answer, valid=truth.valid, spec=truth.spec), pred.answer)
+    result = scorer.compute()
+    return ", ".join(c.say(result[c.metric]) for c in scoring.columns[:2] if c.metric in result)
 
 
 def run_demo(out: Path, *, model: Path | None = None, n: int = 2, device: str = "cpu") -> Path:
@@ -181,21 +154,17 @@ def run_demo(out: Path, *, model: Path | None = None, n: int = 2, device: str = 
     table = Table("example", "task", "instruction", "seconds", "against ground truth")
     sheets = []
     with Progress(console=console, transient=True) as progress:
-        bar = progress.add_task("predicting", total=len(examples) * len(DEMO_TASKS))
+        tasks = demo_tasks()
+        bar = progress.add_task("predicting", total=len(examples) * len(tasks))
         for ex in examples:
             image = load_image(ex)
             scene = _scene_for(ex)
             rows = []
-            for task in DEMO_TASKS:
-                spec = {}
-                if task == "referring":
-                    expr, target = (scene.referring[0] if scene is not None and scene.referring
-                                    else ("the largest object", -1))
-                    spec = {"expressions": [expr]}
+            for task in tasks:
+                spec, target_id = _request(task, scene)
                 t = time.perf_counter()
                 pred = pipe.predict(image, task=task, **spec)
                 dt = time.perf_counter() - t
-                target_id = target if task == "referring" else -1
                 gt = _ground_truth(task, scene, target_id)
                 rows.append(make_sheet(task_panels(task, pred, image, gt), height=128))
                 table.add_row(ex.stem, task, pred.instruction[:60] + ("..." if len(pred.instruction) > 60 else ""),

@@ -16,12 +16,12 @@ from typing import Any
 from openbanana.data.sources.base import DataSource
 from openbanana.errors import DataLayoutError
 from openbanana.evaluation.scoring import (
+    SCORERS,
     DepthScorer,
-    InstanceScorer,
     NormalsScorer,
     ReferringScorer,
     Scorer,
-    SemanticScorer,
+    scorings_of,
 )
 from openbanana.registry import Registry
 from openbanana.tasks import task_names
@@ -49,7 +49,9 @@ class Benchmark:
     Attributes:
         name: registry key.
         split: the split's name as the data set calls it.
-        tasks: scorer keys this benchmark reports (``depth``, ``reasoning``, ...).
+        scorer_groups: scorer keys this benchmark reports (``depth``, ``reasoning``, ...), or a
+            function giving them when asked (derived from the registries: a task registered later
+            is in it); read them as :attr:`tasks`.
         make_source: ``(root or None, options) -> DataSource``.
         make_scorers: ``(options) -> {scorer key: Scorer}``.
         data_dir: folder name under ``--data-root`` (None: needs no files, e.g. synthetic).
@@ -60,13 +62,19 @@ class Benchmark:
     name: str
     split: str
     description: str
-    tasks: tuple[str, ...]
+    scorer_groups: tuple[str, ...] | Callable[[], tuple[str, ...]]
     make_source: Callable[[Path | None, BenchmarkOptions], DataSource]
     make_scorers: Callable[[BenchmarkOptions], dict[str, Scorer]]
     data_dir: str | None = None
     get_data: str = ""
     reference: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The scorer keys this benchmark reports, in report order."""
+        groups = self.scorer_groups
+        return tuple(groups() if callable(groups) else groups)
 
     def resolve_root(self, data_root: Path | str | None) -> Path | None:
         """``<data_root>/<data_dir>``, or ``data_root`` itself when its name is the data set's folder
@@ -107,9 +115,11 @@ def register_benchmark(b: Benchmark) -> Benchmark:
 
 # ---------------------------------------------------------------- synthetic (every task)
 
-#: scorer groups the synthetic benchmark reports besides one per task, each after its task
-#: (``semantic-random``: semantic with random palettes)
-_SYNTHETIC_VARIANTS: dict[str, tuple[str, ...]] = {"semantic": ("semantic-random",)}
+
+def _synthetic_groups() -> tuple[str, ...]:
+    """Every registered task's scorer groups (:data:`~openbanana.evaluation.scoring.SCORERS`), in
+    task order, each task's variants after it (``semantic``, ``semantic-random``)."""
+    return tuple(s.name for task in task_names() for s in scorings_of(task))
 
 
 def _synthetic(split: str) -> Benchmark:
@@ -119,23 +129,13 @@ def _synthetic(split: str) -> Benchmark:
         return SyntheticSource(split=split, size=o.synthetic_size)
 
     def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
-        from openbanana.data.synthetic import CLASSES
-
-        return {
-            "depth": DepthScorer(min_depth_m=1e-3, max_depth_m=80.0, align=o.align),
-            "normals": NormalsScorer(),
-            "semantic": SemanticScorer(list(CLASSES)),
-            "semantic-random": SemanticScorer(list(CLASSES)),
-            "instance": InstanceScorer(),
-            "referring": ReferringScorer("ciou"),
-            "reasoning": ReferringScorer("giou"),
-        }
+        return {name: SCORERS.get(name).synthetic(o) for name in _synthetic_groups()}
 
     return Benchmark(
         name=f"synthetic-{split}",
         split=split,
         description=f"procedural scenes of openbanana.data.synthetic, split {split!r} (rendered on the fly)",
-        tasks=tuple(key for task in task_names() for key in (task, *_SYNTHETIC_VARIANTS.get(task, ()))),
+        scorer_groups=_synthetic_groups,
         make_source=make_source,
         make_scorers=make_scorers,
         get_data="rendered on the fly; nothing to download",
@@ -164,7 +164,7 @@ def _cityscapes() -> Benchmark:
         name="cityscapes",
         split="val",
         description="Cityscapes val (500 images, gtFine), 19 classes, one fixed prompt, scored with cityscapesscripts",
-        tasks=("semantic",),
+        scorer_groups=("semantic",),
         make_source=make_source,
         make_scorers=make_scorers,
         data_dir="cityscapes",
@@ -197,7 +197,7 @@ def _depth_benchmark(
         name=name,
         split="test",
         description=description,
-        tasks=("depth",),
+        scorer_groups=("depth",),
         make_source=make_source,
         make_scorers=make_scorers,
         data_dir=data_dir or name,
@@ -233,7 +233,7 @@ def _mask_benchmark(name: str, source_path: str, task: str, metric: str, descrip
         name=name,
         split=split,
         description=description,
-        tasks=(task,),
+        scorer_groups=(task,),
         make_source=make_source,
         make_scorers=lambda o: {task: ReferringScorer(metric)},
         data_dir=data_dir,
@@ -318,7 +318,7 @@ def _normals_benchmark(
         name=name,
         split="test",
         description=description,
-        tasks=("normals",),
+        scorer_groups=("normals",),
         make_source=make_source,
         make_scorers=lambda o: {"normals": NormalsScorer()},
         data_dir=data_dir,

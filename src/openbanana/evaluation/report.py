@@ -19,17 +19,13 @@ from typing import Any
 
 from openbanana.errors import OpenBananaError
 from openbanana.evaluation.reference import PAPER_AGGREGATES, PAPER_NORMAL_AGGREGATE, best_open, paper_value
+from openbanana.evaluation.scoring import SCORERS, Column
 
-#: (task group, metric, label, higher is better) columns shown in summaries
-SUMMARY_METRICS: dict[str, tuple[tuple[str, str], ...]] = {
-    "depth": (("delta1", "δ1"), ("abs_rel", "AbsRel"), ("rmse", "RMSE m")),
-    "normals": (("mean", "mean°"), ("median", "median°"), ("a11_25", "<11.25° %")),
-    "semantic": (("miou", "mIoU"), ("pixel_accuracy", "pix acc")),
-    "semantic-random": (("miou", "mIoU"), ("pixel_accuracy", "pix acc")),
-    "instance": (("f1", "F1@0.5"), ("matched_miou", "matched IoU")),
-    "referring": (("ciou", "cIoU"), ("giou", "gIoU")),
-    "reasoning": (("giou", "gIoU"), ("ciou", "cIoU")),
-}
+
+def summary_columns(group: str) -> tuple[Column, ...]:
+    """The columns a summary shows for a scorer group: its registered scoring's
+    (:data:`~openbanana.evaluation.scoring.SCORERS`), none for a group nobody registered."""
+    return SCORERS.get(group).columns if group in SCORERS else ()
 
 
 def load_results(paths: list[str | Path]) -> list[dict[str, Any]]:
@@ -83,8 +79,8 @@ def markdown_summary(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in results:
         for task, m in r["metrics"].items():
-            cols = SUMMARY_METRICS.get(task, ())
-            shown = ", ".join(f"{label} {_fmt(m.get(k))}" for k, label in cols if k in m)
+            cols = summary_columns(task)
+            shown = ", ".join(f"{c.label} {_fmt(m.get(c.metric))}" for c in cols if c.metric in m)
             align = r.get("protocol", {}).get(task, {}).get("alignment")
             rows.append(
                 [
@@ -264,13 +260,13 @@ def plot_tasks(results: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
         for task in r["metrics"]:
             by_task.setdefault(task, []).append(r)
     for task, rs in sorted(by_task.items()):
-        metric, label = SUMMARY_METRICS.get(task, (("", ""),))[0]
-        if not metric:
+        if not summary_columns(task):
             continue
+        scoring = SCORERS.get(task)
+        metric, label, hib = scoring.primary, scoring.columns[0].label, scoring.higher_is_better
         names = [_label(r) for r in rs]
         ours = [r["metrics"][task].get(metric, float("nan")) for r in rs]
         vb = [paper_value(_ref_key(r), task, metric) for r in rs]
-        hib = task != "normals"
         bo = [best_open(_ref_key(r), task, metric, hib) for r in rs]
         fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(rs) + 2), 3.2))
         x = range(len(rs))

@@ -6,12 +6,18 @@ small per-sample state keyed by the record index, and computes the split's metri
 :mod:`openbanana.metrics`. States are plain numbers and arrays so that processes can write them to
 disk and one process can merge them; merging sorts by index, so the result of N processes equals
 the result of one exactly.
+
+:data:`SCORERS` is the one registry of how each task is scored (its columns, primary metric and
+direction, and its scorer with the synthetic world's protocol): the synthetic benchmarks, the
+report, the demo and the model card read it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +26,10 @@ from openbanana.data.sources.base import Target
 from openbanana.evaluation.resize import resize_bilinear, resize_masks, resize_nearest, resize_normals
 from openbanana.metrics.alignment import ALIGNMENTS
 from openbanana.metrics.normals import MIN_NORM, normal_metrics_from_errors
+from openbanana.registry import Registry
+
+if TYPE_CHECKING:
+    from openbanana.evaluation.benchmarks import BenchmarkOptions
 
 
 class Scorer(ABC):
@@ -310,3 +320,89 @@ def _f1(n_pred: int, n_gt: int, n_match: int) -> float:
     if n_pred + n_gt == 0:
         return 1.0
     return 2.0 * n_match / (n_pred + n_gt)
+
+
+# ============================================================================ the scorer registry
+@dataclass(frozen=True)
+class Column:
+    """One metric as reports show it.
+
+    Attributes:
+        metric: the key in a scorer's :meth:`Scorer.compute` result.
+        label: its short column heading (tables, plots).
+        text: how a sentence names it (the demo's printed line); empty: the label.
+    """
+
+    metric: str
+    label: str
+    text: str = ""
+
+    def say(self, value: float) -> str:
+        """``"<text> <value>"`` with two decimals."""
+        return f"{self.text or self.label} {value:.2f}"
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How one task's answers are scored: one entry of :data:`SCORERS`.
+
+    Attributes:
+        name: the scorer group: the key of the result files' metrics (the task's name, or a
+            variant such as ``"semantic-random"``, scored apart).
+        task: the task whose answers it scores.
+        columns: the metrics reports show, the primary metric first.
+        higher_is_better: the primary metric's direction.
+        synthetic: ``(benchmark options) -> Scorer`` with the synthetic world's protocol (used by
+            the synthetic benchmarks, the demo and the model card through them).
+    """
+
+    name: str
+    task: str
+    columns: tuple[Column, ...]
+    higher_is_better: bool
+    synthetic: Callable[[BenchmarkOptions], Scorer]
+
+    @property
+    def primary(self) -> str:
+        """The metric reports lead with."""
+        return self.columns[0].metric
+
+
+#: scorer group -> :class:`Scoring`
+SCORERS: Registry[Scoring] = Registry("scorer")
+
+
+def register_scoring(scoring: Scoring) -> Scoring:
+    """Add a task's scoring to :data:`SCORERS` (a duplicate name is refused)."""
+    SCORERS.register(scoring.name, scoring)
+    return scoring
+
+
+def scorings_of(task: str) -> list[Scoring]:
+    """The scorer groups of ``task``: its own first, then its variants by name."""
+    return sorted((s for _, s in SCORERS.items() if s.task == task), key=lambda s: (s.name != task, s.name))
+
+
+def _synthetic_classes() -> list[str]:
+    from openbanana.data.synthetic.classes import CLASSES
+
+    return list(CLASSES)
+
+
+_SEMANTIC_COLUMNS = (Column("miou", "mIoU"), Column("pixel_accuracy", "pix acc"))
+for _scoring in (
+    Scoring("depth", "depth", (Column("delta1", "δ1", "delta1"), Column("abs_rel", "AbsRel"), Column("rmse", "RMSE m")),
+            True, lambda o: DepthScorer(min_depth_m=1e-3, max_depth_m=80.0, align=o.align)),
+    Scoring("normals", "normals",
+            (Column("mean", "mean°", "mean angle"), Column("median", "median°"), Column("a11_25", "<11.25° %")),
+            False, lambda o: NormalsScorer()),
+    Scoring("semantic", "semantic", _SEMANTIC_COLUMNS, True, lambda o: SemanticScorer(_synthetic_classes())),
+    Scoring("semantic-random", "semantic", _SEMANTIC_COLUMNS, True, lambda o: SemanticScorer(_synthetic_classes())),
+    Scoring("instance", "instance", (Column("f1", "F1@0.5"), Column("matched_miou", "matched IoU")), True,
+            lambda o: InstanceScorer()),
+    Scoring("referring", "referring", (Column("ciou", "cIoU"), Column("giou", "gIoU")), True,
+            lambda o: ReferringScorer("ciou")),
+    Scoring("reasoning", "reasoning", (Column("giou", "gIoU"), Column("ciou", "cIoU")), True,
+            lambda o: ReferringScorer("giou")),
+):
+    register_scoring(_scoring)
