@@ -22,9 +22,20 @@ from openbanana.tasks import task_names
 PIPELINE_FILE = "pipeline.json"
 BACKEND_DIR = "backend"
 
-#: tasks whose answer is a dense map sampled in the deterministic one-step mode by default: the
-#: registered tasks that declare ``dense`` (:attr:`openbanana.tasks.Task.dense`), in their order
-DENSE_TASKS: tuple[str, ...] = task_names(dense=True)
+
+
+def dense_tasks() -> tuple[str, ...]:
+    """Tasks whose answer is a dense map sampled in the deterministic one-step mode by default: the
+    registered tasks that declare ``dense`` (:attr:`openbanana.tasks.Task.dense`), in their order.
+    Also readable as ``DENSE_TASKS``, asked of the registry when read (a task registered after
+    import is in it)."""
+    return task_names(dense=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DENSE_TASKS":
+        return dense_tasks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -43,7 +54,7 @@ class InferenceDefaults:
 
     num_inference_steps: int = 16
     one_step_dense: bool = True
-    dense_tasks: tuple[str, ...] = DENSE_TASKS
+    dense_tasks: tuple[str, ...] = field(default_factory=dense_tasks)
     guidance_text: float = 1.0
     guidance_image: float = 1.0
     ensemble_size: int = 1

@@ -19,9 +19,10 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 # samples: 8 prefetched per worker fill the 64 KiB result pipe, as real samples do
 _TRAINER = """
 import sys, time
+from openbanana.data.training_sources import training_source
 from openbanana.training import toy
 from openbanana.training.loop import sample_stream
-it = sample_stream(toy, toy.ToyConfig(size=128), seed=0, rank=0, world_size=1, start=0, num_workers=2)
+it = sample_stream(training_source("toy"), toy.ToyConfig(size=128), seed=0, rank=0, world_size=1, start=0, num_workers=2)
 next(it)
 print("ready", flush=True)
 time.sleep(600)

@@ -41,12 +41,12 @@ def test_unknown_keys_and_bad_values_fail_loudly(tmp_path):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_load_with_their_data_config(path):
-    from openbanana.training.loop import _data_config, _data_module
+    from openbanana.data.training_sources import training_source
 
     cfg = TrainConfig.load(path)
-    module = _data_module(cfg.data_source)
+    source = training_source(cfg.data_source)
     for stage in cfg.stages:
-        dc = _data_config(module, cfg, stage.data)
+        dc = source.make_config(stage.data, cfg.resolution)
         assert dc.size == cfg.resolution
 
 

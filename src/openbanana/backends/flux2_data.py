@@ -15,9 +15,9 @@ Components, each with a weight (normalised to probabilities):
   ``min_valid`` valid depth are skipped. Images are centre-cropped to a square and resized
   (answers with nearest-neighbour, so colour codes stay exact).
 
-The module has the interface the training loop expects of a data source (``MixtureConfig``,
-``build_dataset``, ``collate``); select it with ``"data_source": "flux2"`` once the loop knows the
-name (see docs/frontier.md). Component choice at rank-stream position ``j`` depends only on
+It is the training data source ``"flux2"`` of
+:data:`~openbanana.data.training_sources.TRAINING_SOURCES` (:class:`BlendConfig`,
+:func:`build_dataset`); select it with ``"data_source": "flux2"`` (see docs/frontier.md). Component choice at rank-stream position ``j`` depends only on
 ``(seed, rank, j)``.
 """
 
@@ -85,9 +85,6 @@ class BlendConfig:
             problems.append("replay has a weight but replay_dir is not set")
         if problems:
             raise ValueError("invalid BlendConfig:\n  " + "\n  ".join(problems))
-
-
-MixtureConfig = BlendConfig  # the name the training loop looks up
 
 
 def _square(rgb: np.ndarray, size: int, nearest: bool) -> np.ndarray:

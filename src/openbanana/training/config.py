@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from openbanana.pipeline_config import DENSE_TASKS
+from openbanana.data.training_sources import TRAINING_SOURCES
+from openbanana.pipeline_config import dense_tasks
 
 CONFIG_FILE = "train_config.json"
 
@@ -61,7 +62,7 @@ class ObjectiveConfig:
     p_drop_text: float = 0.1
     p_drop_image: float = 0.1
     one_step_prob: float = 0.5
-    one_step_tasks: tuple[str, ...] = DENSE_TASKS
+    one_step_tasks: tuple[str, ...] = field(default_factory=dense_tasks)
 
 
 @dataclass
@@ -71,7 +72,8 @@ class TrainConfig:
     Attributes:
         backend: key in :data:`openbanana.backends.BACKENDS`.
         backend_config: passed to ``BACKENDS.get(backend).from_config`` (e.g. ``{"size": "tiny-m"}``).
-        data_source: ``"mixture"`` (:mod:`openbanana.data.mixture`), ``"flux2"``
+        data_source: a key of :data:`openbanana.data.training_sources.TRAINING_SOURCES`:
+            ``"mixture"`` (:mod:`openbanana.data.mixture`), ``"flux2"``
             (:mod:`openbanana.backends.flux2_data`: mixture + replay + real sources, weighted) or ``"toy"``
             (:mod:`openbanana.training.toy`, a tiny deterministic source for tests and smoke runs).
         resolution: square training side in pixels.
@@ -159,8 +161,9 @@ class TrainConfig:
             problems.append("fresh_per_step must be >= 0 and replay_capacity >= 1")
         if self.resolution < 8 or self.resolution % 8:
             problems.append(f"resolution must be a multiple of 8, got {self.resolution}")
-        if self.data_source not in ("mixture", "toy", "flux2"):
-            problems.append(f"data_source must be 'mixture', 'toy' or 'flux2', got {self.data_source!r}")
+        if self.data_source not in TRAINING_SOURCES:
+            problems.append(f"data_source must be one of {TRAINING_SOURCES.names()} (the training data sources), "
+                            f"got {self.data_source!r}")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             problems.append(f"mixed_precision must be auto/bf16/fp16/no, got {self.mixed_precision!r}")
         if not 0 <= self.ema_decay < 1:

@@ -62,14 +62,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +76,7 @@ from torch import nn
 
 from openbanana.backends.base import BACKENDS, Batch
 from openbanana.backends.text import to_device_nonblocking
+from openbanana.data.training_sources import TrainingSource, training_source
 from openbanana.data.workers import data_loader_worker_init
 from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
 from openbanana.training.checkpoint import (
@@ -126,50 +125,19 @@ def lr_at(step_in_stage: int, stage: StageConfig) -> float:
     return stage.lr * (stage.min_lr_ratio + (1 - stage.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _data_module(source: str) -> Any:
-    if source == "toy":
-        from openbanana.training import toy
-
-        return toy
-    if source == "flux2":  # synthetic mixture + base-model replay + real sources, weighted
-        from openbanana.backends import flux2_data
-
-        return flux2_data
-    try:
-        from openbanana.data import mixture
-    except ImportError as exc:
-        raise ImportError(f"data_source 'mixture' needs openbanana.data.mixture ({exc})") from exc
-    return mixture
-
-
-def _data_config(module: Any, cfg: TrainConfig, data: dict[str, Any], split: str | None = None) -> Any:
-    """The source's config dataclass from a stage's ``data`` dict (resolution and split filled in)."""
-    cls = getattr(module, "MixtureConfig", None) or module.ToyConfig
-    names = {f.name for f in fields(cls)}
-    d = dict(data)
-    for key in ("size", "resolution"):
-        if key in names and key not in d:
-            d[key] = cfg.resolution
-    if split is not None and "split" in names:
-        d["split"] = split
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown data key(s) {sorted(unknown)} for {cls.__name__}; expected {sorted(names)}")
-    return cls(**d)
-
-
-def sample_stream(module: Any, data_cfg: Any, *, seed: int, rank: int, world_size: int, start: int,
+def sample_stream(source: TrainingSource, data_cfg: Any, *, seed: int, rank: int, world_size: int, start: int,
                   num_workers: int) -> Iterator[dict]:
-    """Samples of this rank from position ``start`` (exactly, when the source accepts ``start``)."""
+    """Samples of this rank from position ``start`` (exactly; quickly when the source is
+    :attr:`~openbanana.data.training_sources.TrainingSource.resumable`)."""
     from torch.utils.data import DataLoader
 
     kwargs = {"seed": seed, "rank": rank, "world_size": world_size}
     skip = 0
-    if "start" in inspect.signature(module.build_dataset).parameters:
+    if source.resumable:
         kwargs["start"] = start
     else:
         skip = start  # exact but slow: regenerate and drop the samples already seen
-    ds = module.build_dataset(data_cfg, **kwargs)
+    ds = source.build_dataset(data_cfg, **kwargs)
     # workers die with this process, even by kill -9 (else each waits forever on its full result pipe)
     init = functools.partial(data_loader_worker_init, parent_pid=os.getpid()) if num_workers else None
     loader = DataLoader(ds, batch_size=None, num_workers=num_workers, collate_fn=lambda s: s,
@@ -223,13 +191,13 @@ def heldout_losses(backend: nn.Module, batches: list[Batch], one_step_tasks: tup
     return out
 
 
-def _eval_batches(module: Any, cfg: TrainConfig, stage: StageConfig, n: int) -> list[Batch]:
+def _eval_batches(source: TrainingSource, cfg: TrainConfig, stage: StageConfig, n: int) -> list[Batch]:
     if n <= 0:
         return []
-    data_cfg = _data_config(module, cfg, stage.data, split="val")
-    it = sample_stream(module, data_cfg, seed=EVAL_SEED, rank=0, world_size=1, start=0,
+    data_cfg = source.make_config(stage.data, cfg.resolution, split="val")
+    it = sample_stream(source, data_cfg, seed=EVAL_SEED, rank=0, world_size=1, start=0,
                        num_workers=min(cfg.num_workers, n * cfg.batch_size))
-    batches = [module.collate([next(it) for _ in range(cfg.batch_size)]) for _ in range(n)]
+    batches = [source.collate([next(it) for _ in range(cfg.batch_size)]) for _ in range(n)]
     del it  # stop the workers
     return batches
 
@@ -345,7 +313,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"))
-    module = _data_module(cfg.data_source)
+    source = training_source(cfg.data_source)
     n_params = sum(p.numel() for p in backend.parameters())
     acc.print(f"openbanana train: {cfg.backend} {cfg.backend_config} ({n_params / 1e6:.2f} M parameters), "
               f"{world} process(es) on {acc.device}, mixed precision {mp}, global batch {cfg.batch_size * world}")
@@ -381,9 +349,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
     eval_sets: dict[str, list[Batch]] = {}
     if main:
         # the first stage's mixture (generation) and the last one's (with vision), val split
-        eval_sets = {"gen": _eval_batches(module, cfg, cfg.stages[0], cfg.eval_batches)}
+        eval_sets = {"gen": _eval_batches(source, cfg, cfg.stages[0], cfg.eval_batches)}
         if len(cfg.stages) > 1:
-            eval_sets["mix"] = _eval_batches(module, cfg, cfg.stages[-1], cfg.eval_batches)
+            eval_sets["mix"] = _eval_batches(source, cfg, cfg.stages[-1], cfg.eval_batches)
 
     full_copy: list[nn.Module] = []
 
@@ -428,16 +396,16 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         stage_start = time.monotonic()
         # a stage's wall-clock budget restarts on resume (the run's max_minutes does not: elapsed_s is saved)
         stage_elapsed_before = 0.0
-        data_cfg = _data_config(module, cfg, stage.data)
+        data_cfg = source.make_config(stage.data, cfg.resolution)
         fresh_n = min(cfg.fresh_per_step, cfg.batch_size) if cfg.fresh_per_step else cfg.batch_size
         pool = ReplayPool(cfg.replay_capacity, acc.device) if fresh_n < cfg.batch_size else None
         start = refill_start(position, cfg.replay_capacity) if pool is not None else position
-        stream = sample_stream(module, data_cfg, seed=cfg.seed + 1000 * stage_idx, rank=rank, world_size=world,
+        stream = sample_stream(source, data_cfg, seed=cfg.seed + 1000 * stage_idx, rank=rank, world_size=world,
                                start=start, num_workers=cfg.num_workers)
         if pool is not None and position > start:  # resume: rebuild the pool exactly
             pool.count = start
             for i in range(start, position, 256):
-                pool.add(module.collate([next(stream) for _ in range(min(256, position - i))]))
+                pool.add(source.collate([next(stream) for _ in range(min(256, position - i))]))
         bar = _progress(stage, stage_step, enabled=progress and main)
         loss_avg, t_log, imgs_log = None, time.monotonic(), 0
         loss_sum, loss_n, data_wait, t_print = 0.0, 0, 0.0, time.monotonic()
@@ -445,7 +413,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = 
         while stage_step < stage.steps:
             # one optimisation step
             t_wait = time.monotonic()
-            raw = _batch_to(module.collate([next(stream) for _ in range(fresh_n)]), acc.device)
+            raw = _batch_to(source.collate([next(stream) for _ in range(fresh_n)]), acc.device)
             data_wait += time.monotonic() - t_wait
             position += fresh_n
             unique += fresh_n * world
