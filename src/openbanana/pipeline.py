@@ -281,24 +281,16 @@ def _valid_mask(kind: AnswerKind, answer: np.ndarray, valid: np.ndarray | None) 
 
 
 def default_spec(task: str) -> dict[str, Any]:
-    """Spec used with a task's canonical instruction when the caller gives none.
+    """Spec used with a task's canonical instruction when the caller gives none: what the default
+    model was trained on (:meth:`~openbanana.data.synthetic.targets.SceneTargets.default_spec`).
 
-    ``semantic``: the synthetic world's fixed palette over every class (the classes and colours
-    the default model was trained on, as Cityscapes uses one fixed prompt). Other tasks: ``{}``
-    (their own defaults: paper depth colours, black backgrounds, red targets).
+    ``semantic``: the synthetic world's fixed palette over every class (as Cityscapes uses one
+    fixed prompt). Other tasks: ``{}`` (their own defaults: paper depth colours, black
+    backgrounds, red targets).
     """
-    if task == "semantic":
-        from openbanana.data.synthetic.classes import CLASS_COLORS, CLASSES
+    from openbanana.data.synthetic.targets import SCENE_TARGETS
 
-        return {"palette": {name: tuple(int(v) for v in c) for name, c in zip(CLASSES, CLASS_COLORS, strict=True)}}
-    return {}
-
-
-def _spec_complete(task: str, spec: dict[str, Any]) -> bool:
-    """Whether an explicit spec already says everything the instruction would."""
-    if task == "semantic":
-        return "palette" in spec or "instruction" in spec
-    return bool(spec)
+    return SCENE_TARGETS.get(task).default_spec() if task in SCENE_TARGETS else {}
 
 
 def resolve_request(instruction: str | None, task: str | None, has_image: bool,
@@ -331,7 +323,7 @@ def resolve_request(instruction: str | None, task: str | None, has_image: bool,
             return task, _canonical_instruction(t, task, spec), spec
         # the task's own parser reads the spec (its error says what the text lacks)
         parse = getattr(t, "spec_from_instruction", None)
-        parsed_spec = parse(instruction) if parse is not None and not _spec_complete(task, spec) else {}
+        parsed_spec = parse(instruction) if parse is not None and not t.spec_complete(spec) else {}
         return task, instruction, {**default_spec(task), **parsed_spec, **spec}
     parsed = _route_instruction(instruction, has_image)
     if parsed is None:
@@ -659,17 +651,8 @@ class OpenBananaPipeline:
             pred.answer = np.where(pred.valid, pred.answer, np.float32(np.nan)).astype(np.float32)
         if unc is not None:
             pred.uncertainty, _ = resize_scalar_map(unc, it.placement)
-        pred.class_names = self._class_names(it)
+        pred.class_names = t.class_names(it.spec)
         return pred
-
-    @staticmethod
-    def _class_names(it: _Item) -> list[str] | None:
-        if it.task == "semantic" and isinstance(it.spec.get("palette"), dict):
-            return list(it.spec["palette"])
-        for key in ("class_name", "category", "class"):
-            if it.task == "instance" and isinstance(it.spec.get(key), str):
-                return [it.spec[key]]
-        return None
 
     # ------------------------------------------------------------------ shortcuts
     def predict(self, image: Any, instruction: str | None = None, *, task: str | None = None, **kwargs: Any

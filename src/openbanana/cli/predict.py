@@ -45,12 +45,6 @@ from openbanana.io.export import DEFAULT_FOV_DEG
 
 # normals first, so the depth point cloud of the same image can carry them
 _TASK_ORDER = {"normals": 0, "depth": 1}
-#: what the tasks without a canonical instruction need the user to say
-_NEEDS = {
-    "referring": 'naming what to highlight, e.g. "highlight the red car"',
-    "reasoning": 'asking the question to answer, e.g. "what would you use to cut the bread?"',
-    "edit": 'saying what to change, e.g. "make the sofa blue"',
-}
 
 
 @dataclass
@@ -176,15 +170,15 @@ def check_tasks(tasks: list[str], instruction: str | None) -> list[str]:
 def _task_without_instruction(task: str) -> str:
     """``task`` when it can run on its canonical instruction; else a usage error in the user's words."""
     from openbanana.pipeline import resolve_request
+    from openbanana.tasks import GENERATION, TASKS
 
-    if task == "edit":
-        raise InstructionError(f"--task edit needs an instruction {_NEEDS['edit']}")
+    hint = (GENERATION.get(task) if task in GENERATION else TASKS.get(task)).instruction_hint
+    if task in GENERATION:  # an edit says what to change: there is no canonical one
+        raise InstructionError(f"--task {task} needs an instruction {hint}")
     try:
         resolve_request(None, task, True)
     except InstructionError:
-        raise InstructionError(
-            f"--task {task} needs an instruction {_NEEDS.get(task, 'saying what to do')}"
-        ) from None
+        raise InstructionError(f"--task {task} needs an instruction {hint}") from None
     return task
 
 

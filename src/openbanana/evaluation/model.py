@@ -63,16 +63,11 @@ def image_key(image: np.ndarray) -> str:
 
 
 def _oracle_target_for_encoding(t: Target) -> Any:
-    """Ground truth made encodable: pixels without ground truth get a neutral value (never scored)."""
-    gt = np.asarray(t.gt)
-    if t.task == "depth":
-        return np.where(np.isnan(gt) | (gt < 0), 0.0, gt).astype(np.float32)
-    if t.task == "normals":
-        bad = ~np.isfinite(gt).all(-1) | (np.linalg.norm(np.nan_to_num(gt), axis=-1) < 1e-6)
-        return np.where(bad[..., None], np.array([0, 0, 1], np.float32), gt).astype(np.float32)
-    if t.task == "semantic":
-        return np.where(gt == 255, 0, gt).astype(np.int64)
-    return gt
+    """Ground truth made encodable: pixels without ground truth get a neutral value (never scored),
+    as the target's task says (:meth:`openbanana.tasks.Task.encodable`)."""
+    from openbanana.tasks import TASKS
+
+    return TASKS.get(t.task).encodable(t.gt)
 
 
 class OracleModel:

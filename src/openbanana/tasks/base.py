@@ -45,6 +45,8 @@ class Task(ABC):
     order: ClassVar[int] = 100
     #: the task has no canonical instruction: a request must name its targets (referring, reasoning)
     needs_instruction: ClassVar[bool] = False
+    #: for such a task, what the user's instruction must do, with an example (usage errors)
+    instruction_hint: ClassVar[str] = "saying what to do"
 
     @abstractmethod
     def encode(self, target: Any, **spec: Any) -> np.ndarray:
@@ -66,6 +68,21 @@ class Task(ABC):
         instruction; the inverse of :meth:`instruction`. Raises InstructionError if the text
         lacks something the task needs."""
         return {}
+
+    def spec_complete(self, spec: dict[str, Any]) -> bool:
+        """Whether an explicit ``spec`` already says everything an instruction would (then a free
+        instruction is not parsed for more)."""
+        return bool(spec)
+
+    def class_names(self, spec: dict[str, Any]) -> list[str] | None:
+        """The class names an answer's labels stand for under ``spec`` (label ``i`` is class
+        ``i``), or None where the answer has no classes."""
+        return None
+
+    def encodable(self, target: Any) -> np.ndarray:
+        """Ground truth made drawable: pixels without ground truth get a neutral value the code
+        can draw (they are never scored). The oracle of :mod:`openbanana.evaluation` draws this."""
+        return np.asarray(target)
 
     def answer(self, value: Any, valid: Any = None) -> Answer:
         """A decoded ``value`` (and where it is ``valid``) as this task's :class:`Answer`."""

@@ -78,6 +78,11 @@ class DepthTask(Task):
             text += pick(rng, _COLORMAP_SUFFIXES).format(cmap=shown)
         return text
 
+    def encodable(self, target: Any) -> np.ndarray:
+        """Pixels without a depth (NaN, negative) drawn at 0 m."""
+        gt = np.asarray(target)
+        return np.where(np.isnan(gt) | (gt < 0), 0.0, gt).astype(np.float32)
+
     def spec_from_instruction(self, text: str) -> dict[str, Any]:
         for cmap in _colormap_names():
             for word in _SYNONYMS.get(cmap, (cmap,)):

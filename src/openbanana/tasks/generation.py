@@ -22,12 +22,14 @@ class GenerationTask:
         description: one line for people.
         needs_image: whether the request takes an input image (``edit``) or not (``t2i``).
         order: place in lists of generation tasks; lower first.
+        instruction_hint: what the user's instruction must do, with an example (usage errors).
     """
 
     name: str
     description: str
     needs_image: bool
     order: int
+    instruction_hint: str = "saying what to do"
 
 
 #: generation task name -> :class:`GenerationTask`
@@ -35,7 +37,8 @@ GENERATION: Registry[GenerationTask] = Registry("generation task")
 
 for _task in (
     GenerationTask("t2i", "text to image: a picture of what the prompt describes", needs_image=False, order=0),
-    GenerationTask("edit", "image editing: the input image changed as the instruction says", needs_image=True, order=1),
+    GenerationTask("edit", "image editing: the input image changed as the instruction says", needs_image=True, order=1,
+                   instruction_hint='saying what to change, e.g. "make the sofa blue"'),
 ):
     GENERATION.register(_task.name, _task)
 

@@ -89,3 +89,10 @@ class InstanceTask(Task):
         if category in (_ANY, _ANY + "s"):
             category = None
         return {"background": bg or (0, 0, 0), "category": category}
+
+    def class_names(self, spec: dict[str, Any]) -> list[str] | None:
+        """The one class asked for (``category``, or ``class_name`` / ``class``), if named."""
+        for key in ("class_name", "category", "class"):
+            if isinstance(spec.get(key), str):
+                return [spec[key]]
+        return None

@@ -50,3 +50,9 @@ class NormalsTask(Task):
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         check_spec(self.name, spec, ())
         return pick(rng, _TEMPLATES)
+
+    def encodable(self, target: Any) -> np.ndarray:
+        """Pixels without a finite, non-zero normal drawn as facing the camera (0, 0, 1)."""
+        gt = np.asarray(target)
+        bad = ~np.isfinite(gt).all(-1) | (np.linalg.norm(np.nan_to_num(gt), axis=-1) < 1e-6)
+        return np.where(bad[..., None], np.array([0, 0, 1], np.float32), gt).astype(np.float32)

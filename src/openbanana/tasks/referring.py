@@ -94,6 +94,7 @@ class ReferringTask(_MaskTask):
     )
     priority: ClassVar[int] = 60
     order: ClassVar[int] = 4
+    instruction_hint: ClassVar[str] = 'naming what to highlight, e.g. "highlight the red car"'
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         colors, bg = self._spec(spec)
@@ -146,6 +147,7 @@ class ReasoningTask(_MaskTask):
     keywords: ClassVar[tuple[str, ...]] = (r"\breason", r"\bquestion\b", r"\banswers?\b", r"\bquery\b", r"\?")
     priority: ClassVar[int] = 50
     order: ClassVar[int] = 5
+    instruction_hint: ClassVar[str] = 'asking the question to answer, e.g. "what would you use to cut the bread?"'
 
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         colors, bg = self._spec(spec)

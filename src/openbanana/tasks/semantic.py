@@ -91,3 +91,17 @@ class SemanticTask(Task):
 
     def spec_from_instruction(self, text: str) -> dict[str, Any]:
         return {"palette": parse_palette(text)}
+
+    def spec_complete(self, spec: dict[str, Any]) -> bool:
+        """A palette (or the instruction's own text) is all an instruction would say."""
+        return "palette" in spec or "instruction" in spec
+
+    def class_names(self, spec: dict[str, Any]) -> list[str] | None:
+        """The palette's classes, in label order."""
+        palette = spec.get("palette")
+        return list(palette) if isinstance(palette, dict) else None
+
+    def encodable(self, target: Any) -> np.ndarray:
+        """Void (255) drawn as label 0."""
+        gt = np.asarray(target)
+        return np.where(gt == 255, 0, gt).astype(np.int64)

@@ -118,6 +118,11 @@ class SceneTargets(ABC):
     def truth(self, scene: Any, spec: dict[str, Any]) -> TaskTarget | None:
         """The truth under ``spec``, a spec a pipeline chose (None: the scene has none)."""
 
+    def default_spec(self) -> dict[str, Any]:
+        """The spec a request that states none is given (the pipeline's default): the one the
+        default model was trained on most. Empty: the task's own defaults."""
+        return {}
+
     def phrases(self, scene: Any) -> list[tuple[str, Any]]:
         """``(phrase, instance ids)`` the scene can be asked about, for tasks whose request must
         name its targets (:attr:`openbanana.tasks.Task.needs_instruction`); else empty."""
@@ -282,6 +287,10 @@ class SemanticTargets(SceneTargets):
             out.append(TaskTarget("semantic", palette_labels(scene.semantic, random, np.uint8), {"palette": random},
                                   group="semantic-random", key="random"))
         return out
+
+    def default_spec(self) -> dict[str, Any]:
+        """Every class of the world in its fixed colour."""
+        return {"palette": synthetic_palette()}
 
     def truth(self, scene: Any, spec: dict[str, Any]) -> TaskTarget:
         palette = spec.get("palette") or synthetic_palette()
