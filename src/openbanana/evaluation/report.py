@@ -209,7 +209,8 @@ def paper_tables(results: list[dict[str, Any]]) -> str:
         )
 
     rows = []
-    for task, metric in (("semantic", "miou"), ("referring", "ciou"), ("reasoning", "giou")):
+    for task in ("semantic", "referring", "reasoning"):
+        metric = SCORERS.get(task).primary
         for r in _find(real, task):
             key, m = _ref_key(r), r["metrics"][task]
             bo = best_open(key, task, metric)
