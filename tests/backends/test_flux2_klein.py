@@ -382,15 +382,15 @@ def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, 
     from torch.distributed.fsdp import FSDPModule
     from torch.distributed.tensor import DTensor
 
-    from openbanana.training.loop import _fully_shard, _Objective
+    from openbanana.training.distributed import TrainingObjective, fully_shard_objective
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         backend = load(Path(tiny_dir), finetune=finetune)
-        objective = _Objective(backend)
-        _fully_shard(objective, backend, "no")  # what the loop does with fsdp: true
+        objective = TrainingObjective(backend)
+        fully_shard_objective(objective, backend, "no")  # what the loop does with fsdp: true
         units = backend.fsdp_units()
         local = {n: p.to_local().numel() for n, p in backend.named_parameters() if isinstance(p, DTensor)}
         opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
