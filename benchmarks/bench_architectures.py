@@ -4,6 +4,11 @@ resolution, on this machine. Ratios are against ``--reference`` measured in the 
 
     python benchmarks/bench_architectures.py                       # every size at 128 px
     python benchmarks/bench_architectures.py --sizes tiny-xs,fold-s --resolution 128 --min-s 5
+    python benchmarks/bench_architectures.py --sizes fold-s,fold-w --reference fold-s --prompts mixture
+
+``--prompts short`` uses the four short instructions below; ``--prompts mixture`` draws each batch's
+instructions from the CPU recipe's instruction-tuning mixture (``configs/default-cpu.json``), with its
+long palettes, as training sees them (one new set of prompts per step, the same sets for every size).
 
 FLOPs are counted by ``torch.utils.flop_counter`` on one training step (matrix products and
 convolutions, forward and backward; 1 multiply-add = 2 FLOPs) with the instruction mix below.
@@ -27,36 +32,52 @@ PROMPTS = [
 ]
 
 
-def _batch(n: int, size: int) -> Batch:
+def mixture_prompts(n_sets: int, batch: int) -> list[list[str]]:
+    """``n_sets`` batches of instructions from the CPU recipe's instruction-tuning mixture."""
+    import json
+    from pathlib import Path
+
+    from openbanana.data.mixture import MixtureConfig, make_sample
+
+    recipe = json.loads((Path(__file__).resolve().parents[1] / "configs" / "default-cpu.json").read_text())
+    cfg = MixtureConfig(**recipe["stages"][-1]["data"])
+    return [[make_sample(cfg, 0, k * batch + i)["prompt"] for i in range(batch)] for k in range(n_sets)]
+
+
+def _batch(n: int, size: int, prompts: list[str] | None = None) -> Batch:
     g = torch.Generator().manual_seed(0)
     return Batch(target=torch.rand(n, 3, size, size, generator=g) * 2 - 1,
                  cond=torch.rand(n, 3, size, size, generator=g) * 2 - 1,
-                 has_cond=torch.ones(n, dtype=torch.bool), prompts=[PROMPTS[i % 4] for i in range(n)],
+                 has_cond=torch.ones(n, dtype=torch.bool),
+                 prompts=prompts or [PROMPTS[i % 4] for i in range(n)],
                  one_step=torch.ones(n, dtype=torch.bool))
 
 
-def measure(size_name: str, resolution: int, batch: int, min_s: float) -> dict[str, float]:
+def measure(size_name: str, resolution: int, batch: int, min_s: float,
+            prompt_sets: list[list[str]] | None = None) -> dict[str, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(0)
     model = TinyBackend(SIZES.get(size_name)())
     params = sum(p.numel() for p in model.parameters())
-    b = _batch(batch, resolution)
+    sets = prompt_sets or [None]
+    batches = [_batch(batch, resolution, p) for p in sets]
+    b = batches[0]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     with FlopCounterMode(display=False) as fc:
         model.training_loss(b).backward()
     flops = fc.get_total_flops() / batch
     opt.zero_grad()
 
-    def step() -> None:
+    def step(k: int) -> None:
         opt.zero_grad()
-        model.training_loss(b).backward()
+        model.training_loss(batches[k % len(batches)]).backward()
         opt.step()
 
-    step()  # warm-up
+    step(0)  # warm-up
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < min_s or n < 2:
-        step()
+        step(n + 1)
         n += 1
     train_ips = n * batch / (time.perf_counter() - t0)
     model.eval()
@@ -78,14 +99,16 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--min-s", type=float, default=5.0)
+    ap.add_argument("--prompts", choices=("short", "mixture"), default="short")
     args = ap.parse_args()
+    prompt_sets = mixture_prompts(32, args.batch) if args.prompts == "mixture" else None
     names = [s for s in args.sizes.split(",") if s]
     if args.reference not in names:
         names.insert(0, args.reference)
-    rows = {n: measure(n, args.resolution, args.batch, args.min_s) for n in names}
+    rows = {n: measure(n, args.resolution, args.batch, args.min_s, prompt_sets) for n in names}
     ref = rows[args.reference]
     print(f"{args.resolution}x{args.resolution}, batch {args.batch}, {torch.get_num_threads()} threads; "
-          f"ratios against {args.reference} in the same run\n")
+          f"{args.prompts} prompts; ratios against {args.reference} in the same run\n")
     print("| size | parameters | GFLOP per image (train step) | train img/s | x ref | one-step inference ms/img | x ref |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for n, r in rows.items():

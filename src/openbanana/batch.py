@@ -35,6 +35,8 @@ class Batch:
         tasks: B task names (``"t2i"``, ``"edit"``, ``"depth"``, ...), for logging and loss weights.
         one_step: ``[B]`` bool or None: train sample i in the deterministic one-step mode (input
             zeros at t = 1, see :mod:`openbanana.sampling`); set by the training loop.
+        weight: ``[B, 1, H, W]`` float or None: per-pixel loss weights (None: every pixel counts the
+            same); set by the training loop (:func:`openbanana.training.objective.foreground_weights`).
     """
 
     target: torch.Tensor | None
@@ -43,6 +45,7 @@ class Batch:
     prompts: list[str]
     tasks: list[str] | None = None
     one_step: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
         """The batch on ``device`` (images also cast to ``dtype`` when given)."""
@@ -54,6 +57,7 @@ class Batch:
             prompts=self.prompts,
             tasks=self.tasks,
             one_step=None if self.one_step is None else self.one_step.to(device),
+            weight=None if self.weight is None else self.weight.to(device),
         )
 
 

@@ -383,6 +383,9 @@ class Flux2KleinBackend(nn.Module):
         """
         if batch.target is None:
             raise ValueError("training_loss needs batch.target (the image to generate), got None")
+        if batch.weight is not None:
+            raise ValueError("per-pixel loss weights (objective.foreground_weight) need a pixel-space backend; "
+                             "this one trains in latent space: set objective.foreground_weight to 0")
         b = batch.target.shape[0]
         if len(batch.prompts) != b or batch.cond.shape[0] != b or batch.has_cond.shape[0] != b:
             raise ValueError(f"batch fields disagree on the batch size: target {b}, cond {batch.cond.shape[0]}, "

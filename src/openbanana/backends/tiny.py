@@ -379,7 +379,8 @@ class TinyBackend(nn.Module):
         return self.training_loss(batch, generator)
 
     def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Mean squared velocity error; samples flagged ``batch.one_step`` use eps = 0, t = 1."""
+        """Mean squared velocity error; samples flagged ``batch.one_step`` use eps = 0, t = 1. With
+        ``batch.weight`` each sample's error is its weighted pixel mean, then samples are averaged."""
         if batch.target is None:
             raise ValueError("training_loss needs batch.target, got None")
         x0 = batch.target
@@ -393,7 +394,11 @@ class TinyBackend(nn.Module):
         x_t = interpolate(x0, eps, t)
         text = self.net.text(batch.prompts, device=dev)
         v = self.net(x_t, t, batch.cond, batch.has_cond.to(dev), text, one)
-        return F.mse_loss(v.float(), velocity_target(x0, eps).float())
+        if batch.weight is None:
+            return F.mse_loss(v.float(), velocity_target(x0, eps).float())
+        err = (v.float() - velocity_target(x0, eps).float()).pow(2).mean(1, keepdim=True)  # [B, 1, H, W]
+        w = batch.weight.to(dev, torch.float32)
+        return ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3))).mean()
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]

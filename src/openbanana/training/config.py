@@ -57,12 +57,21 @@ class ObjectiveConfig:
         one_step_prob: probability that a sample of a ``one_step_tasks`` task is trained in the
             one-step mode (input zeros at t = 1; never dropped-out).
         one_step_tasks: tasks eligible for the one-step mode.
+        foreground_weight: the largest loss weight of a foreground pixel in a target drawn as
+            regions on a background colour (tasks whose answer kind is ``instances`` or ``masks``:
+            instance, referring, reasoning). A referred object covers a few percent of its target,
+            so under a plain mean squared error the best guess of an unsure model is a dim blur that
+            decodes to an empty mask. Each such sample's foreground pixels (every colour but the
+            most frequent one) weigh ``sqrt(background area / foreground area)``, clipped to
+            ``[1, foreground_weight]``, and the sample's loss is its weighted mean, so samples keep
+            their weight in the batch. 0 (the default) = plain mean squared error everywhere.
     """
 
     p_drop_text: float = 0.1
     p_drop_image: float = 0.1
     one_step_prob: float = 0.5
     one_step_tasks: tuple[str, ...] = field(default_factory=dense_tasks)
+    foreground_weight: float = 0.0
 
 
 @dataclass
@@ -172,6 +181,8 @@ class TrainConfig:
             v = getattr(self.objective, k)
             if not 0 <= v <= 1:
                 problems.append(f"objective.{k} must be in [0, 1], got {v}")
+        if not (self.objective.foreground_weight == 0 or self.objective.foreground_weight >= 1):
+            problems.append(f"objective.foreground_weight must be 0 (off) or >= 1, got {self.objective.foreground_weight}")
         if problems:
             raise ValueError("invalid TrainConfig:\n  " + "\n  ".join(problems))
 

@@ -5,7 +5,9 @@
   (``has_cond = False``, ``cond`` zeros), independently;
 - the deterministic one-step mode for dense tasks (see :mod:`openbanana.sampling`): a sample whose
   task is in ``one_step_tasks`` is flagged ``one_step`` with probability ``one_step_prob``; flagged
-  samples keep their image and text (a dense answer without them is meaningless).
+  samples keep their image and text (a dense answer without them is meaningless);
+- with ``foreground_weight > 0``, targets drawn as regions on a background colour (instance,
+  referring, reasoning) weigh their few foreground pixels up (:func:`foreground_weights`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,43 @@ import torch
 
 from openbanana.backends.base import Batch
 from openbanana.backends.text import to_device_nonblocking
+from openbanana.tasks import TASKS
 from openbanana.training.config import ObjectiveConfig
+
+#: answer kinds drawn as regions on one background colour: their foreground pixels are weighed up
+REGION_KINDS = ("instances", "masks")
+
+
+def region_task(task: str) -> bool:
+    """Whether ``task``'s target is drawn as regions on a background colour (its answer kind)."""
+    return task in TASKS and TASKS.get(task).answer_kind in REGION_KINDS
+
+
+def foreground_weights(target: torch.Tensor, tasks: list[str], max_weight: float) -> torch.Tensor | None:
+    """Per-pixel loss weights ``[B, 1, H, W]`` that balance foreground against background.
+
+    For each sample of a region task (:func:`region_task`), the background is the target's most
+    frequent colour and every other pixel weighs ``sqrt(n_background / n_foreground)`` clipped to
+    ``[1, max_weight]``; the background and every other sample weigh 1. None when no sample needs it.
+
+    Args:
+        target: ``[B, 3, H, W]`` in [-1, 1].
+        tasks: B task names.
+        max_weight: the clip (>= 1).
+    """
+    rows = [i for i, t in enumerate(tasks) if region_task(t)]
+    if not rows or max_weight < 1:
+        return None
+    B, _, H, W = target.shape
+    weight = torch.ones(B, 1, H, W, device=target.device, dtype=torch.float32)
+    u8 = ((target[rows].float().clamp(-1, 1) + 1) * 127.5).round().long()  # [R, 3, H, W]
+    codes = (u8[:, 0] * 65536 + u8[:, 1] * 256 + u8[:, 2]).flatten(1)  # [R, H*W] one int per colour
+    background = codes.mode(dim=1).values  # [R]
+    fg = codes != background[:, None]  # [R, H*W]
+    n_fg = fg.sum(1).float()
+    w = ((H * W - n_fg) / n_fg.clamp(min=1)).sqrt().clamp(1.0, max_weight)  # [R]
+    weight[rows] = torch.where(fg, w[:, None], torch.ones_like(w)[:, None]).view(len(rows), 1, H, W)
+    return weight
 
 
 def prepare_batch(batch: Batch, cfg: ObjectiveConfig, generator: torch.Generator,
@@ -41,5 +79,7 @@ def prepare_batch(batch: Batch, cfg: ObjectiveConfig, generator: torch.Generator
     flags = to_device_nonblocking(torch.stack([drop_image, one_step]), dev)  # [2, B] bool
     has_cond = batch.has_cond.to(dev) & ~flags[0]
     cond = batch.cond * has_cond.to(batch.cond.dtype)[:, None, None, None]
+    weight = (foreground_weights(batch.target, tasks, cfg.foreground_weight)
+              if cfg.foreground_weight and batch.target is not None else None)
     return Batch(target=batch.target, cond=cond, has_cond=has_cond, prompts=prompts, tasks=batch.tasks,
-                 one_step=flags[1])
+                 one_step=flags[1], weight=weight)
