@@ -20,7 +20,7 @@ import numpy as np
 
 def patterns() -> dict:
     """name -> anti-aliasing pattern (``render.AAPattern``)."""
-    from openbanana.data.synthetic.render import AA, ROTATED_GRID, AAPattern
+    from openbanana.data.synthetic.frame import AA, ROTATED_GRID, AAPattern
 
     return {
         "shipped: 2 across an edge, 3 where both ways": AA,
@@ -39,7 +39,8 @@ def main() -> None:
     ap.add_argument("--split", default="train")
     args = ap.parse_args()
 
-    from openbanana.data.synthetic.render import ROTATED_GRID, AAPattern, edge_pixels
+    from openbanana.data.synthetic.frame import ROTATED_GRID, AAPattern
+    from openbanana.data.synthetic.render import edge_pixels
     from openbanana.data.synthetic.render_fast import render_compiled
     from openbanana.data.synthetic.world import sample_world
     from openbanana.data.workers import prepare_data_worker

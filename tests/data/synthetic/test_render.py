@@ -194,7 +194,8 @@ def test_edge_kinds_tell_vertical_horizontal_and_corner_edges_apart():
 
 
 def test_subsamples_follow_the_edge_kind_and_edit_facts_count_them(spec_factory, part_factory):
-    from openbanana.data.synthetic.render import AA, AAPattern, edge_kinds, subsample_dirs
+    from openbanana.data.synthetic.frame import AA, AAPattern
+    from openbanana.data.synthetic.render import edge_kinds, subsample_dirs
 
     part = np.zeros((4, 4), np.int64)
     part[:, 2:] = 1

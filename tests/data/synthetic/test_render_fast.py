@@ -123,7 +123,8 @@ def test_threads_render_the_same_bytes():
 @pytest.mark.parametrize(("H", "W"), [(32, 40), (17, 9)])
 def test_ray_kernels_give_the_numpy_rays_bit_for_bit(H, W):
     from openbanana.data.synthetic.cpu_rays import centre_rays, edge_subsamples
-    from openbanana.data.synthetic.render import AA, pixel_dirs, subsample_dirs
+    from openbanana.data.synthetic.frame import AA
+    from openbanana.data.synthetic.render import pixel_dirs, subsample_dirs
 
     rng = np.random.default_rng(H)
     for seed in range(3):
@@ -159,7 +160,8 @@ def test_pixel_labels_kernel_gives_the_numpy_maps():
 
 
 def test_part_table_kernel_gives_the_numpy_frames_and_rows(spec_factory, part_factory):
-    from openbanana.data.synthetic.render import PartRows, part_attributes, part_frames
+    from openbanana.data.synthetic.frame import PartRows
+    from openbanana.data.synthetic.render import part_attributes, part_frames
     from openbanana.data.synthetic.render_fast import part_table
     from openbanana.data.synthetic.scene import Camera, rot_x
 
@@ -212,7 +214,7 @@ def test_shadow_origins_are_the_numpy_shadow_ray_origins():
 def test_custom_subsample_patterns_for_quality_studies():
     """aa (benchmarks/aa_quality.py): no subsamples renders what antialias=False renders, more
     subsamples cast more rays, the default is render.AA, and edit facts follow any pattern."""
-    from openbanana.data.synthetic.render import AA, ROTATED_GRID, AAPattern
+    from openbanana.data.synthetic.frame import AA, ROTATED_GRID, AAPattern
 
     spec = sample_world(4, "train")
     none = render_compiled(spec, 32, 32, aa=AAPattern.uniform(np.zeros((0, 2))))

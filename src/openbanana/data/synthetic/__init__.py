@@ -7,6 +7,7 @@ captions, referring expressions, reasoning queries and edits.
     scene.rgb, scene.depth_m, scene.normals, scene.semantic, scene.instance, scene.referring
 """
 
+from openbanana.data.synthetic import gpu
 from openbanana.data.synthetic.classes import CLASS_COLORS, CLASSES, IGNORE, THING_CLASSES
 from openbanana.data.synthetic.edits import EDIT_KINDS, make_edit
 from openbanana.data.synthetic.generate import render_scene
@@ -18,9 +19,7 @@ from openbanana.data.synthetic.world import sample_world
 
 def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda", language: bool = True):
     """Render many scenes at once with the torch renderer (GPU); see ``gpu.render_batch``."""
-    from openbanana.data.synthetic.gpu import render_batch as _rb
-
-    return _rb(seeds, split=split, size=size, device=device, language=language)
+    return gpu.render_batch(seeds, split=split, size=size, device=device, language=language)
 
 
 __all__ = [

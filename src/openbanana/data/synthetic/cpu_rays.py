@@ -3,7 +3,7 @@ anti-aliasing subsamples of edge pixels, written into one sample buffer.
 
 The same rays, bit for bit, as ``render.pixel_dirs`` and ``render.subsample_dirs`` (the same
 float64 arithmetic, rounded to float32 once), in the same sample layout: the H * W pixel centres
-row-major, then the subsamples of each edge pixel (``render.AA``) in pixel order.
+row-major, then the subsamples of each edge pixel (``frame.AA``) in pixel order.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def edge_subsamples(part, H, W, focal, offsets, counts, dirs, owner):
 
     Args:
         part: (>= H * W,) int part index of the centre samples, -1 = miss.
-        offsets, counts: a ``render.AAPattern``'s (3, K_max, 2) subsample offsets in pixels and
+        offsets, counts: a ``frame.AAPattern``'s (3, K_max, 2) subsample offsets in pixels and
             (3,) counts per edge kind.
         dirs: float32 (>= H * W * (K_max + 1), 3); receives the subsample directions from row H * W on.
         owner: int64 (>= H * W * (K_max + 1),); receives the pixel of every sample (centres included).

@@ -16,8 +16,8 @@ def part_rows(w2c, R, size, trans, mat, lin, cut, rot, pf):
 
     Args:
         w2c: (3, 3) world-to-camera rotation. R: (P, 3, 3) world-frame part rotations
-            (``render.part_world_rotations``). size, trans: (P, 3) part size and camera-frame
-            translation in metres. mat: (P, 11) material rows (``render.PartRows.mat``).
+            (``frame.part_world_rotations``). size, trans: (P, 3) part size and camera-frame
+            translation in metres. mat: (P, 11) material rows (``frame.PartRows.mat``).
         lin: (P, 6) float32 linear colour and colour2. cut: (P,) float32 highlight cut-off.
         rot: (P, 3, 3) float64, receives w2c @ R[p]. pf: (P, 36) float32, receives the part rows.
     """

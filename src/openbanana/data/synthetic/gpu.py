@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from openbanana.data.synthetic.classes import CLASS_ID
+from openbanana.data.synthetic.finish import finish_scene, parse_size
+from openbanana.data.synthetic.frame import AA, AAPattern
+from openbanana.data.synthetic.materials import image_bank, noise_lookup
 from openbanana.data.synthetic.render import (
-    AA,
-    AAPattern,
+    _normalize,
     albedo,
     assemble,
+    dot3,
     edge_kinds,
     env_arrays,
     light_arrays,
@@ -32,6 +36,9 @@ from openbanana.data.synthetic.render import (
     surface,
     tonemap,
 )
+from openbanana.data.synthetic.scene import Scene
+from openbanana.data.synthetic.warp_trace import WarpBatchIntersector, warp_available
+from openbanana.data.synthetic.world import sample_world
 
 
 class TorchOps:
@@ -206,8 +213,6 @@ class TorchIntersector:
 
 # ----------------------------------------------------------------------------- batched renderer
 def _finish(args):
-    from openbanana.data.synthetic.generate import finish_scene
-
     scene, language, post = args
     finish_scene(scene, language)
     return scene if post is None else post(scene)
@@ -216,8 +221,6 @@ def _finish(args):
 def prepare_scene(args):
     """CPU part of a scene for the batched renderer: (WorldSpec, assembled geometry) of (seed, split)."""
     seed, split = args
-    from openbanana.data.synthetic.world import sample_world
-
     spec = sample_world(seed, split)
     return spec, assemble(spec)
 
@@ -339,8 +342,6 @@ class BruteForceBatch:
 
 
 def _warp_batch(tris, n_casters, chunk_elems=None):
-    from openbanana.data.synthetic.warp_trace import WarpBatchIntersector
-
     return WarpBatchIntersector(tris, n_casters)
 
 
@@ -351,8 +352,6 @@ BATCH_INTERSECTORS = {"warp": _warp_batch, "brute": BruteForceBatch}
 def resolve_intersector(name: str) -> str:
     """The batched intersector a name stands for ("auto": Warp's BVH if warp-lang is installed,
     else brute force); a clear ValueError for unknown or unavailable ones."""
-    from openbanana.data.synthetic.warp_trace import warp_available
-
     if name == "auto":
         return "warp" if warp_available() else "brute"
     if name not in BATCH_INTERSECTORS:
@@ -383,11 +382,6 @@ def render_batch(seeds, *, split: str = "train", size=128, device: str = "cuda",
     """
     import torch
 
-    from openbanana.data.synthetic.classes import CLASS_ID
-    from openbanana.data.synthetic.generate import finish_scene, parse_size
-    from openbanana.data.synthetic.materials import image_bank, noise_lookup
-    from openbanana.data.synthetic.render import _normalize, dot3
-    from openbanana.data.synthetic.scene import Scene
 
     H, W = parse_size(size)
     intersector = resolve_intersector(intersector)

@@ -11,7 +11,7 @@ with two speed changes that do not alter what is rendered:
    (``cpu_tables.py``).
 
 Pipeline and sample layout (pixel centres first, then the subsamples of each edge pixel,
-``render.AA``) are those of the numpy engine, so the per-sample facts that edits rely on keep
+``frame.AA``) are those of the numpy engine, so the per-sample facts that edits rely on keep
 their meaning.
 """
 
@@ -23,9 +23,7 @@ import numpy as np
 
 from openbanana.data.synthetic import cpu_outputs, cpu_rays, cpu_shade, cpu_tables, cpu_trace
 from openbanana.data.synthetic.classes import CLASS_ID
-from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
-from openbanana.data.synthetic.materials import _noise_tile, image_bank
-from openbanana.data.synthetic.render import (
+from openbanana.data.synthetic.frame import (
     AA,
     AAPattern,
     PartRows,
@@ -33,6 +31,8 @@ from openbanana.data.synthetic.render import (
     part_world_rotations,
     sample_facts,
 )
+from openbanana.data.synthetic.instanced import InstancedScene, template_atlas
+from openbanana.data.synthetic.materials import _noise_tile, image_bank
 from openbanana.data.synthetic.scene import WorldSpec
 
 _SKY = CLASS_ID["sky"]
@@ -106,7 +106,7 @@ def render_compiled(spec: WorldSpec, H: int, W: int, *, antialias: bool = True, 
                     aa: AAPattern = AA) -> dict:
     """Render ``spec`` at (H, W); arguments and result as ``render.render_spec``. ``timings``: a dict
     that receives process seconds per stage and ray counts (for benchmarks). ``aa``: the
-    anti-aliasing pattern in place of ``render.AA`` (for quality studies, ``benchmarks/aa_quality.py``)."""
+    anti-aliasing pattern in place of ``frame.AA`` (for quality studies, ``benchmarks/aa_quality.py``)."""
     clock = _Clock(timings)
     atlas = template_atlas()
     rows = PartRows.of(spec)
