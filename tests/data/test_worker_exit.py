@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 _TRAINER = """
 import sys, time
 from openbanana.data.training_sources import training_source
-from openbanana.training import toy
+from openbanana.data import toy
 from openbanana.training.loop import sample_stream
 it = sample_stream(training_source("toy"), toy.ToyConfig(size=128), seed=0, rank=0, world_size=1, start=0, num_workers=2)
 next(it)

@@ -1,7 +1,7 @@
 """`openbanana flux2 ...`: FLUX.2 [klein] model folders and replay data from the main command.
 
-Thin pass-throughs to :mod:`openbanana.backends.flux2_cli` (``pipeline``, ``merge``) and
-:mod:`openbanana.backends.flux2_replay` (``replay-write``, ``replay-drift``); every option after
+Thin pass-throughs to :mod:`openbanana.cli.flux2_models` (``pipeline``, ``merge``) and
+:mod:`openbanana.cli.flux2_replay` (``replay-write``, ``replay-drift``); every option after
 the subcommand goes to them unchanged (``openbanana flux2 pipeline --help`` lists them). Needs the
 ``frontier`` extra (diffusers, transformers, peft).
 """
@@ -14,13 +14,13 @@ import typer
 
 #: subcommand -> (module, its own subcommand)
 PASSTHROUGH = {
-    "pipeline": ("openbanana.backends.flux2_cli", "pipeline",
+    "pipeline": ("openbanana.cli.flux2_models", "pipeline",
                  "Wrap a base / LoRA / full / merged FLUX.2 model as an openbanana pipeline folder."),
-    "merge": ("openbanana.backends.flux2_cli", "merge",
+    "merge": ("openbanana.cli.flux2_models", "merge",
               "Fold a trained LoRA into a standalone diffusers Flux2KleinPipeline folder."),
-    "replay-write": ("openbanana.backends.flux2_replay", "write",
+    "replay-write": ("openbanana.cli.flux2_replay", "write",
                      "Generate replay shards with the frozen base model (keeps generation ability)."),
-    "replay-drift": ("openbanana.backends.flux2_replay", "drift",
+    "replay-drift": ("openbanana.cli.flux2_replay", "drift",
                      "Generation drift of a tuned backend on held-out replay samples."),
 }
 _CTX = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}

@@ -80,7 +80,7 @@ def _mixture() -> TrainingSource:
 @TRAINING_SOURCES.register("toy")
 def _toy() -> TrainingSource:
     """A tiny deterministic source for tests and smoke runs."""
-    from openbanana.training import toy
+    from openbanana.data import toy
 
     return TrainingSource("toy", toy.ToyConfig, toy.build_dataset)
 
@@ -88,6 +88,6 @@ def _toy() -> TrainingSource:
 @TRAINING_SOURCES.register("flux2")
 def _flux2() -> TrainingSource:
     """The synthetic mixture + base-model replay + real sources, weighted (FLUX.2 fine-tuning)."""
-    from openbanana.backends import flux2_data
+    from openbanana.data import flux2
 
-    return TrainingSource("flux2", flux2_data.BlendConfig, flux2_data.build_dataset, resumable=False)
+    return TrainingSource("flux2", flux2.BlendConfig, flux2.build_dataset, resumable=False)

@@ -83,8 +83,8 @@ class TrainConfig:
         backend_config: passed to ``BACKENDS.get(backend).from_config`` (e.g. ``{"size": "tiny-m"}``).
         data_source: a key of :data:`openbanana.data.training_sources.TRAINING_SOURCES`:
             ``"mixture"`` (:mod:`openbanana.data.mixture`), ``"flux2"``
-            (:mod:`openbanana.backends.flux2_data`: mixture + replay + real sources, weighted) or ``"toy"``
-            (:mod:`openbanana.training.toy`, a tiny deterministic source for tests and smoke runs).
+            (:mod:`openbanana.data.flux2`: mixture + replay + real sources, weighted) or ``"toy"``
+            (:mod:`openbanana.data.toy`, a tiny deterministic source for tests and smoke runs).
         resolution: square training side in pixels.
         stages: the stages, run in order.
         objective: condition dropout and one-step mode (:class:`ObjectiveConfig`).

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("webdataset")
 
-from openbanana.backends.flux2_data import BlendConfig, build_dataset, collate, real_sample
-from openbanana.backends.flux2_replay import _png
+from openbanana.data.flux2 import BlendConfig, build_dataset, collate, real_sample
+from openbanana.data.flux2_replay import _png
 
 
 def write_fake_replay(root, n: int = 6, size: int = 24) -> None:
@@ -38,7 +38,7 @@ def test_config_is_checked(tmp_path):
 
 
 def test_real_cityscapes_record_becomes_a_semantic_sample(tmp_path):
-    from openbanana.backends.flux2_data import _sources
+    from openbanana.data.flux2 import _sources
     from openbanana.data.sources.fixtures import write_cityscapes
 
     write_cityscapes(tmp_path / "cs", n=2)

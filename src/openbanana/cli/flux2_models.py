@@ -1,11 +1,11 @@
-"""Command line for FLUX.2 [klein] model folders.
+"""Command line for FLUX.2 [klein] model folders (``openbanana flux2 pipeline`` / ``merge`` run the same).
 
     # the untuned base as an openbanana pipeline (zero-shot baseline for `openbanana eval`)
-    python -m openbanana.backends.flux2_cli pipeline --model black-forest-labs/FLUX.2-klein-4B --out runs/klein-base
+    python -m openbanana.cli.flux2_models pipeline --model black-forest-labs/FLUX.2-klein-4B --out runs/klein-base
     # fold a trained LoRA into a standalone diffusers Flux2KleinPipeline folder (bf16 safetensors)
-    python -m openbanana.backends.flux2_cli merge --model runs/flux2-lora/backend --out runs/klein-merged
+    python -m openbanana.cli.flux2_models merge --model runs/flux2-lora/backend --out runs/klein-merged
     # ... and wrap that as a pipeline folder for `openbanana predict/eval --model`
-    python -m openbanana.backends.flux2_cli pipeline --model runs/klein-merged --out runs/klein-merged-pipe
+    python -m openbanana.cli.flux2_models pipeline --model runs/klein-merged --out runs/klein-merged-pipe
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from openbanana.backends.flux2_klein import CONFIG_NAME, Flux2KleinBackend, writ
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m openbanana.backends.flux2_cli {pipeline,merge} ...`` (see docs/frontier.md)."""
-    ap = argparse.ArgumentParser(prog="python -m openbanana.backends.flux2_cli")
+    """``python -m openbanana.cli.flux2_models {pipeline,merge} ...`` (see docs/frontier.md)."""
+    ap = argparse.ArgumentParser(prog="python -m openbanana.cli.flux2_models")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pipeline", help="wrap a base / LoRA / full / merged model as an openbanana pipeline folder")
     p.add_argument("--model", required=True, help="hub id or diffusers folder (base), or a backend folder")

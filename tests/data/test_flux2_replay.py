@@ -13,7 +13,7 @@ pytest.importorskip("webdataset")
 
 from openbanana.backends.flux2_klein import Flux2KleinBackend, Flux2KleinConfig
 from openbanana.backends.flux2_random import OUT_LAYERS, save_random_pipeline
-from openbanana.backends.flux2_replay import (
+from openbanana.data.flux2_replay import (
     MANIFEST,
     ReplayConfig,
     ReplayDataset,
@@ -63,7 +63,7 @@ def test_shards_hold_every_sample_once(replay):
     assert manifest["config"]["num_samples"] == 8 and manifest["world_size"] == 2
     total = sum(s["counts"][sp]["samples"] for s in summaries for sp in ("train", "val"))
     assert total == 8
-    from openbanana.backends.flux2_replay import iter_samples, replay_shards
+    from openbanana.data.flux2_replay import iter_samples, replay_shards
 
     seen = []
     for split in ("train", "val"):

@@ -5,7 +5,7 @@ Components, each with a weight (normalised to probabilities):
 - ``"synthetic"``: the project's training mixture (:mod:`openbanana.data.mixture`: generation,
   editing and a share of vision tasks rendered on the fly), configured by ``synthetic``;
 - ``"replay"``: text-to-image and edit samples the frozen base model generated
-  (:mod:`openbanana.backends.flux2_replay`), which keep its generation ability;
+  (:mod:`openbanana.data.flux2_replay`), which keep its generation ability;
 - any data set the evaluation adapters read (a key of
   :data:`openbanana.data.sources.SOURCES`, e.g. ``"cityscapes"``, ``"refcocog"``), configured in
   ``real[name]`` (constructor keywords such as ``root`` and ``split``; use a *training* split).
@@ -31,6 +31,8 @@ import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
 from openbanana.batch import collate  # noqa: F401  (the one collate, re-exported for the training loop)
+from openbanana.data import mixture
+from openbanana.data.flux2_replay import ReplayDataset
 
 SPECIAL = ("synthetic", "replay")
 
@@ -57,7 +59,7 @@ class BlendConfig:
     """Attributes:
     weights: component name -> weight (``synthetic``, ``replay``, or a real source name).
     synthetic: fields of :class:`openbanana.data.mixture.MixtureConfig` (``size`` filled in).
-    replay_dir: directory written by :func:`~openbanana.backends.flux2_replay.write_replay_shards`.
+    replay_dir: directory written by :func:`~openbanana.data.flux2_replay.write_replay_shards`.
     real: source name -> constructor keywords (``{"root": "/data/cityscapes", "split": "train"}``).
     size: square side in pixels. split: ``"train"`` or ``"val"`` (synthetic and replay).
     min_valid: least share of valid depth pixels for a real depth record to be used.
@@ -162,15 +164,11 @@ class BlendDataset(IterableDataset):
         slot, slots = self.rank * n + w, self.world_size * n
         for name in self.names:
             if name == "synthetic":
-                from openbanana.data import mixture
-
                 mcfg = mixture.MixtureConfig(**{"size": cfg.size, "split": cfg.split, **cfg.synthetic})
                 # worker sharding happens inside the mixture dataset; consume it directly here
                 ds = mixture.build_dataset(mcfg, seed=self.seed, rank=slot, world_size=slots)
                 out[name] = iter(ds)
             elif name == "replay":
-                from openbanana.backends.flux2_replay import ReplayDataset
-
                 out[name] = iter(ReplayDataset(cfg.replay_dir, split=cfg.split, size=cfg.size, seed=self.seed,
                                                rank=slot, world_size=slots))
             else:
