@@ -15,9 +15,12 @@ import argparse
 import time
 
 import torch
+from train_speed import (  # benchmarks/train_speed.py, beside this script
+    measure_train_images_per_second,
+    time_call,
+)
 
 from openbanana.backends.tiny import SIZES, TinyBackend
-from openbanana.training.speed import measure_train_images_per_second, time_call
 
 PROMPTS = [
     "Estimate the depth of this image using the colour path from black to white.",

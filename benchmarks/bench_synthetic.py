@@ -6,7 +6,7 @@ still slows a pass down; every pass's rate is printed), the split of that time i
 sampling / rendering / language, the compiled engine's render stages with ray counts, with
 --compare the numpy reference engine's rate in the same run, and the multi-core wall-clock rate
 with --workers. The reference printed beside it is the default model's training images/s at the same size, measured in the same
-run (``openbanana.training.speed``: the loop's step on random weights of the shipped model's
+run (``benchmarks/train_speed.py``: the loop's step on random weights of the shipped model's
 architecture; on the GPU with --gpu, else on one CPU thread).
 
 GPU (--gpu): renders batches with the torch renderer (``stream_batches``: scene sampling and
@@ -113,8 +113,7 @@ def cpu_workers(n: int, size: int, split: str, workers: int) -> float:
 def reference_train_images_per_s(size: int, device: str) -> tuple[float, str]:
     """The default model's training images/s (random weights of its architecture, the loop's step)."""
     import torch
-
-    from openbanana.training.speed import measure_train_images_per_second
+    from train_speed import measure_train_images_per_second
 
     cuda = device.startswith("cuda")
     batch = 16 if cuda else 4  # CPU: a smaller batch and the minimum of steps, same images/s, a shorter run

@@ -1,6 +1,9 @@
 """Training throughput: images per second of one training step (forward, loss, backward, AdamW),
 the rate other benchmarks print theirs against (e.g. the synthetic world's scenes/s).
 
+A helper of the scripts in ``benchmarks/`` (``from train_speed import ...``: a script's own folder
+is on ``sys.path``), not part of the package.
+
 The step is the loop's: ``backend.training_loss`` on a batch of image-conditioned samples, half of
 them one-step, bf16 autocast on CUDA. Weights are random: their values do not change the speed.
 """

@@ -1,12 +1,16 @@
-"""Training throughput measurement: a real training step of a backend, timed."""
+"""Training throughput measurement (benchmarks/train_speed.py): a real training step of a backend, timed."""
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from openbanana.backends.tiny import SIZES, TinyBackend
-from openbanana.training.speed import default_backend_config, measure_train_images_per_second, time_call
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from train_speed import default_backend_config, measure_train_images_per_second, time_call
 
 
 def test_measures_real_training_steps_of_the_given_backend():
