@@ -46,12 +46,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a JSON this script printed earlier (e.g. on the training machine with --run): reuse its curve",
     )
+    ap.add_argument("--notes", type=Path, default=None,
+                    help="markdown included in the card after the scores (how it was trained, what it cannot do)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-card", action="store_true", help="print scores only; write nothing")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
+    if args.notes is not None and not args.notes.is_file():
+        ap.error(f"--notes {args.notes}: no such file")
     try:
         results = evaluate_model(
             args.model,
@@ -75,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = "python scripts/evaluate_default.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     if not args.no_card:
-        card = write_model_card(args.model, results, command=command, curve=curve)
+        notes = args.notes.read_text() if args.notes is not None else None
+        card = write_model_card(args.model, results, command=command, curve=curve, notes=notes)
         print(f"wrote {card}", file=sys.stderr)
     print(
         json.dumps(

@@ -187,8 +187,11 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return "n/a" if x is None else str(x)
 
 
-def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict[str, Any]] | None = None) -> str:
-    """Markdown of the model card (data, steps, compute, measured scores, the command)."""
+def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict[str, Any]] | None = None,
+                      notes: str | None = None) -> str:
+    """Markdown of the model card (data, steps, compute, measured scores, the command), with
+    ``notes`` (markdown written by people: how the model was trained, what it cannot do) after the
+    scores."""
     t = results.get("training") or {}
     lines = [
         "# openbanana default model",
@@ -259,6 +262,8 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
             lines.append(f"| {_fmt(r.get('step'))} | {_fmt(r.get('images_seen'))} | {_fmt(r.get('minutes'), 1)} | "
                          f"{_fmt(r['depth_delta1'])} | {_fmt(r['normals_mean_deg'], 1)} | {_fmt(r['semantic_miou'])} | "
                          f"{_fmt(r['referring_ciou'])} |")
+    if notes:
+        lines += ["", notes.strip()]
     lines += [
         "",
         "## How these numbers were produced",
@@ -275,10 +280,10 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
 
 
 def write_model_card(model_dir: str | Path, results: dict[str, Any], *, command: str,
-                     curve: list[dict[str, Any]] | None = None) -> Path:
+                     curve: list[dict[str, Any]] | None = None, notes: str | None = None) -> Path:
     """Write ``MODEL_CARD.md`` and ``scores.json`` beside the weights; returns the card's path."""
     p = Path(model_dir)
     (p / "scores.json").write_text(json.dumps({**results, "curve": curve or []}, indent=2, default=str) + "\n")
     card = p / "MODEL_CARD.md"
-    card.write_text(render_model_card(results, command=command, curve=curve))
+    card.write_text(render_model_card(results, command=command, curve=curve, notes=notes))
     return card
