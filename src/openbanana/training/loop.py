@@ -77,10 +77,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-from openbanana.backends.base import BACKENDS, Batch
+from openbanana.backends.base import BACKENDS
 from openbanana.backends.text import to_device_nonblocking
+from openbanana.batch import Batch
 from openbanana.data.training_sources import TrainingSource, training_source
 from openbanana.data.workers import data_loader_worker_init
 from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
@@ -131,8 +135,6 @@ def sample_stream(source: TrainingSource, data_cfg: Any, *, seed: int, rank: int
                   num_workers: int) -> Iterator[dict]:
     """Samples of this rank from position ``start`` (exactly; quickly when the source is
     :attr:`~openbanana.data.training_sources.TrainingSource.resumable`)."""
-    from torch.utils.data import DataLoader
-
     kwargs = {"seed": seed, "rank": rank, "world_size": world_size}
     skip = 0
     if source.resumable:
@@ -673,8 +675,6 @@ def _batch_to(batch: Batch, device: torch.device) -> Batch:
 def _progress(stage: StageConfig, done: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=stage.steps, initial=done, desc=stage.name, mininterval=2.0, dynamic_ncols=True)
 
 
@@ -687,8 +687,6 @@ def _device_name(device: torch.device) -> str:
 def _load_init_weights(backend: nn.Module, path: str | Path, exclude: list[str] | tuple[str, ...] = ()) -> None:
     """Weights from a pipeline directory (``backend/model.safetensors``) or a checkpoint (its EMA);
     weights whose names start with a prefix in ``exclude`` keep their fresh initialisation."""
-    from safetensors.torch import load_file
-
     p = Path(path)
     if (p / "pipeline.json").is_file():
         f = backend_dir(p) / "model.safetensors"
