@@ -1,11 +1,18 @@
-"""`openbanana train`: run the training loop on a JSON config (one process, or under accelerate launch)."""
+"""`openbanana train`: run the training loop on a JSON config (one process, or under accelerate launch).
+
+``python -m openbanana.cli.train --config X.json --out DIR`` runs the same command; it is what
+``accelerate launch -m`` and ``torch.distributed.run -m`` start (``-m openbanana.training`` is an alias).
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from openbanana.cli import main as cli_main
 
 
 def register(app: typer.Typer) -> None:
@@ -43,3 +50,12 @@ def register(app: typer.Typer) -> None:
             config = resume
         cfg = TrainConfig.load(config, overrides)
         run(cfg, out, resume=resume, progress=not no_progress)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m openbanana.cli.train ARGS``: ``openbanana train ARGS`` (the launchers' entry point)."""
+    cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    main()
