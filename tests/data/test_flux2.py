@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip("webdataset")
 
-from openbanana.data.flux2 import BlendConfig, build_dataset, collate, real_sample
+from openbanana.batch import collate
+from openbanana.data.flux2 import BlendConfig, build_dataset, real_sample
 from openbanana.data.flux2_replay import _png
 
 

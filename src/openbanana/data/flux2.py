@@ -23,28 +23,29 @@ It is the training data source ``"flux2"`` of
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+from scipy.ndimage import distance_transform_edt
 from torch.utils.data import IterableDataset, get_worker_info
 
-from openbanana.batch import collate  # noqa: F401  (the one collate, re-exported for the training loop)
+import openbanana.data.sources as pkg
 from openbanana.data import mixture
 from openbanana.data.flux2_replay import ReplayDataset
+from openbanana.data.sources.base import SOURCES
+from openbanana.tasks import TASKS, encode
 
 SPECIAL = ("synthetic", "replay")
 
 
 def _sources():
     """The data-source registry with every adapter module under ``openbanana.data.sources`` imported."""
-    import importlib
-    import pkgutil
-
-    import openbanana.data.sources as pkg
-    from openbanana.data.sources.base import SOURCES
-
     for mod in pkgutil.iter_modules(pkg.__path__):
         if mod.name not in ("base", "fixtures", "depth_common") and not mod.name.startswith("_"):
             try:
@@ -90,8 +91,6 @@ class BlendConfig:
 
 
 def _square(rgb: np.ndarray, size: int, nearest: bool) -> np.ndarray:
-    from PIL import Image
-
     h, w = rgb.shape[:2]
     s = min(h, w)
     y, x = (h - s) // 2, (w - s) // 2
@@ -100,16 +99,12 @@ def _square(rgb: np.ndarray, size: int, nearest: bool) -> np.ndarray:
 
 
 def _fill_invalid_depth(depth_m: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    from scipy.ndimage import distance_transform_edt
-
     _, (iy, ix) = distance_transform_edt(~valid, return_indices=True)
     return depth_m[iy, ix]
 
 
 def real_sample(source: Any, index: int, rng: np.random.Generator, size: int, min_valid: float) -> dict | None:
     """Record ``index`` of a benchmark source as a training sample (None when unusable)."""
-    from openbanana.tasks import TASKS, encode
-
     rec = source[index]
     if not rec.targets:
         return None
@@ -130,8 +125,6 @@ def real_sample(source: Any, index: int, rng: np.random.Generator, size: int, mi
 
 def _real_stream(name: str, kwargs: dict[str, Any], cfg: BlendConfig, seed: int, slot: int, slots: int
                  ) -> Iterator[dict]:
-    from pathlib import Path
-
     kw = dict(kwargs)
     if "root" in kw:
         kw["root"] = Path(kw["root"])

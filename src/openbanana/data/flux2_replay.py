@@ -34,9 +34,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import webdataset as wds
+from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
+from tqdm.auto import tqdm
 
 from openbanana.batch import collate, images_to_unit, unit_to_images
+from openbanana.data.shards import write_shards
 from openbanana.errors import DataLayoutError
 
 MANIFEST = "replay.json"
@@ -148,16 +152,12 @@ def seeded_noise(backend: Any, seeds: list[int], resolution: int) -> torch.Tenso
 
 
 def _png(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
 def _unpng(data: bytes) -> np.ndarray:
-    from PIL import Image
-
     return np.array(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
@@ -200,14 +200,10 @@ def write_replay_shards(backend: Any, cfg: ReplayConfig, out_dir: str | Path, *,
 
     Returns a summary; rank 0 also writes ``out/replay.json`` (config, base model, counts).
     """
-    from openbanana.data.shards import write_shards
-
     out = Path(out_dir)
     plans = [plan_sample(cfg, i) for i in range(rank, cfg.num_samples, world_size)]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(plans), desc=f"replay rank {rank}", mininterval=2.0)
 
     def stream(split: str) -> Iterator[dict]:
@@ -256,14 +252,10 @@ def decode_sample(raw: dict[str, Any], size: int | None = None) -> dict[str, Any
 
 
 def _resize(rgb: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
     return np.array(Image.fromarray(rgb).resize((size, size), Image.BICUBIC))
 
 
 def iter_samples(paths: list[Path], size: int | None = None) -> Iterator[dict[str, Any]]:
-    import webdataset as wds
-
     # shards are dealt to ranks and workers by the caller: no splitting inside WebDataset
     keep_all = lambda src: src
     for raw in wds.WebDataset([str(p) for p in paths], shardshuffle=False, empty_check=False,

@@ -33,9 +33,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
-from openbanana.batch import collate  # noqa: F401  (the training collate, re-exported)
+import openbanana.data.synthetic as world
+from openbanana.batch import collate  # noqa: F401  (re-exported: model_card builds mixture batches with it)
+from openbanana.data.shards import sample_to_dict
 from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the mixture's draws)
     BACKGROUNDS,
     SCENE_TARGETS,
@@ -44,7 +47,8 @@ from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the
     random_colors,
 )
 from openbanana.data.workers import retain_freed_memory
-from openbanana.tasks import GENERATION_TASKS, task_names
+from openbanana.errors import DataLayoutError
+from openbanana.tasks import GENERATION_TASKS, TASKS, task_names
 
 
 def __getattr__(name: str) -> Any:
@@ -157,14 +161,10 @@ class MixtureConfig:
 
 # ============================================================================ one sample
 def _world() -> Any:
-    import openbanana.data.synthetic as world
-
     return world
 
 
 def _instruction(task_name: str, rng: np.random.Generator, cfg: MixtureConfig, **spec: Any) -> str:
-    from openbanana.tasks import TASKS
-
     task = TASKS.get(task_name)
     return task.instruction(None if rng.random() < cfg.canonical_prob else rng, **spec)
 
@@ -259,8 +259,6 @@ def scene_from_record(d: dict) -> SimpleNamespace:
 
 def shard_paths(source: str | Path) -> list[Path]:
     """The ``*.tar`` shards of a directory (written by ``openbanana data synth``), sorted."""
-    from openbanana.errors import DataLayoutError
-
     p = Path(source)
     if not p.is_dir():
         raise DataLayoutError(f"mixture source {source!r} is neither 'synthetic' nor a directory of shards")
@@ -273,10 +271,6 @@ def shard_paths(source: str | Path) -> list[Path]:
 def _iter_records(paths: list[Path], stream: int, n_streams: int) -> Iterator[dict]:
     """Raw records of one stream, endlessly: whole shards when there are enough of them for every
     stream, else every ``n_streams``-th record of all shards. Only this stream's records are decoded."""
-    import webdataset as wds
-
-    from openbanana.data.shards import sample_to_dict
-
     mine = paths[stream::n_streams] if len(paths) >= n_streams else paths
     stride = 1 if len(paths) >= n_streams else n_streams
     while True:
@@ -286,8 +280,6 @@ def _iter_records(paths: list[Path], stream: int, n_streams: int) -> Iterator[di
                 got += 1
                 yield sample_to_dict(raw)
         if not got:
-            from openbanana.errors import DataLayoutError
-
             raise DataLayoutError(f"shards {[str(x) for x in mine]} hold no record for data stream {stream}")
 
 
@@ -330,8 +322,6 @@ class MixtureDataset(IterableDataset):
         for i in self.positions(worker, n):
             scene = scene_from_record(next(records))
             if scene.rgb.shape[:2] != (self.cfg.size, self.cfg.size):
-                from openbanana.errors import DataLayoutError
-
                 raise DataLayoutError(f"shards in {self.cfg.source} hold {scene.rgb.shape[:2]} images; the mixture "
                                       f"asks for size {self.cfg.size}")
             yield sample_from_scene(self.cfg, scene, self.seed, i)

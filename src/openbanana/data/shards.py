@@ -12,12 +12,14 @@ One sample per scene, keyed ``{split}-{seed:09d}``, with members:
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+from PIL import Image
 
 from openbanana.errors import DataLayoutError
 
@@ -25,8 +27,6 @@ MEMBERS = ("rgb.png", "depth.npy", "normals.png", "semantic.png", "instance.png"
 
 
 def _png(arr: np.ndarray) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     if arr.dtype == np.uint16:
         img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint16))
@@ -37,8 +37,6 @@ def _png(arr: np.ndarray) -> bytes:
 
 
 def _unpng(data: bytes) -> np.ndarray:
-    from PIL import Image
-
     img = Image.open(io.BytesIO(data))
     arr = np.asarray(img)
     return arr.astype(np.uint16) if img.mode.startswith("I") else arr
@@ -100,7 +98,7 @@ def sample_to_dict(sample: dict) -> dict:
 def write_shards(samples: Iterable[dict], out_dir: str, *, shard_size: int = 1000, prefix: str = "synth",
                  progress=None) -> list[str]:
     """Write samples into ``out_dir/{prefix}-%06d.tar``; returns the shard paths."""
-    import webdataset as wds
+    import webdataset as wds  # imports torch: kept off the CLI start-up path (cli.data imports this module)
 
     os.makedirs(out_dir, exist_ok=True)
     pattern = os.path.join(out_dir, f"{prefix}-%06d.tar")
@@ -117,9 +115,7 @@ def write_shards(samples: Iterable[dict], out_dir: str, *, shard_size: int = 100
 
 def read_shards(urls: str | list[str]) -> Iterator[dict]:
     """Yield decoded Scene-like dicts from shards (paths, globs or brace patterns)."""
-    import glob
-
-    import webdataset as wds
+    import webdataset as wds  # imports torch: see write_shards
 
     if isinstance(urls, str) and any(c in urls for c in "*?") and "{" not in urls:
         urls = sorted(glob.glob(urls))

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
-from openbanana.batch import collate  # noqa: F401  (the one collate, re-exported for the loop)
-
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 220), "yellow": (230, 220, 40),
            "white": (240, 240, 240), "black": (15, 15, 15)}
 PLACES = {"top left": (0, 0), "top right": (0, 1), "bottom left": (1, 0), "bottom right": (1, 1)}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from openbanana.batch import Batch, collate
+from openbanana.data import flux2, mixture, toy
 from openbanana.registry import Registry
 
 
@@ -72,22 +73,16 @@ def training_source(name: str) -> TrainingSource:
 @TRAINING_SOURCES.register("mixture")
 def _mixture() -> TrainingSource:
     """The synthetic mixture: generation and vision tasks rendered on the fly (or read from shards)."""
-    from openbanana.data import mixture
-
     return TrainingSource("mixture", mixture.MixtureConfig, mixture.build_dataset)
 
 
 @TRAINING_SOURCES.register("toy")
 def _toy() -> TrainingSource:
     """A tiny deterministic source for tests and smoke runs."""
-    from openbanana.data import toy
-
     return TrainingSource("toy", toy.ToyConfig, toy.build_dataset)
 
 
 @TRAINING_SOURCES.register("flux2")
 def _flux2() -> TrainingSource:
     """The synthetic mixture + base-model replay + real sources, weighted (FLUX.2 fine-tuning)."""
-    from openbanana.data import flux2
-
     return TrainingSource("flux2", flux2.BlendConfig, flux2.build_dataset, resumable=False)

@@ -22,6 +22,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD_BYTES = 32 << 20  # glibc's largest allowed value on 64-bit systems
@@ -59,8 +60,6 @@ def _die() -> None:
 
 
 def _watch_parent(parent_pid: int, interval: float) -> None:
-    import time
-
     while True:
         if os.getppid() != parent_pid:  # re-parented: the parent is gone
             _die()

@@ -30,6 +30,7 @@ from openbanana.data.sources.base import (
     require_file,
 )
 from openbanana.errors import DataLayoutError
+from openbanana.tasks.codecs.normals import convert_frame
 
 MIN_DEPTH_M, MAX_DEPTH_M = 0.6, 350.0
 DIODE_INDOOR_VAL = 325
@@ -80,8 +81,6 @@ class DIODESource(DataSource):
                     )
             target = Target(task="depth", gt=depth.astype(np.float32), valid=mask > 0.5)
         else:
-            from openbanana.tasks.codecs.normals import convert_frame
-
             n = read_npy(Path(f"{stem}_normal.npy"), "DIODE normals, float32 (H, W, 3)")
             if n.shape != (h, w, 3):
                 raise DataLayoutError(f"{stem}_normal.npy: expected shape {(h, w, 3)}, got {n.shape}")

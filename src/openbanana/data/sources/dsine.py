@@ -29,14 +29,13 @@ from openbanana.data.sources.base import (
     require_dir,
 )
 from openbanana.errors import DataLayoutError
+from openbanana.tasks.codecs.normals import convert_frame
 
 EXPECTED = {"nyuv2": 654, "scannet": 300, "ibims": 100}
 
 
 def decode_dsine_normal_png(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """DSINE normal PNG -> (paper-frame unit normals (H, W, 3) float32, valid (H, W))."""
-    from openbanana.tasks.codecs.normals import convert_frame
-
     n = rgb.astype(np.float32) / 255.0 * 2.0 - 1.0
     norm = np.linalg.norm(n, axis=-1)
     valid = rgb.astype(np.int64).sum(-1) > 0

@@ -7,11 +7,16 @@ the ground truth it wrote so callers can check values exactly. Images are random
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+from scipy.io import savemat
+
+from openbanana.data.sources.cityscapes import CITYSCAPES_CLASSES
 
 
 def _rgb(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -25,8 +30,6 @@ def write_cityscapes(
 
     Returns the label-id maps written (uint8).
     """
-    from openbanana.data.sources.cityscapes import CITYSCAPES_CLASSES
-
     rng = np.random.default_rng(seed)
     ids = np.array([c[1] for c in CITYSCAPES_CLASSES] + [0, 1, 4], dtype=np.uint8)  # + void ids
     out = []
@@ -73,9 +76,6 @@ def write_refcocog(root: Path, seed: int = 0, pickle_refs: bool = True) -> dict[
     train split (must be skipped). Masks are axis-aligned rectangles given as COCO polygons.
     Returns ``{"masks": {(ref_id): bool mask}, "sentences": {(ref_id, sent_id): text}}``.
     """
-    import json
-    import pickle
-
     rng = np.random.default_rng(seed)
     (root / "refcocog").mkdir(parents=True, exist_ok=True)
     img_dir = root / "images" / "train2014"
@@ -221,8 +221,6 @@ def write_ibims1(
     root: Path, n: int = 2, size: tuple[int, int] = (24, 32), seed: int = 0
 ) -> list[dict[str, np.ndarray]]:
     """``ibims1_core_mat/imagelist.txt`` + ``<name>.mat`` (struct ``data``). Returns the fields."""
-    from scipy.io import savemat
-
     rng = np.random.default_rng(seed)
     d = root / "ibims1_core_mat"
     d.mkdir(parents=True, exist_ok=True)
@@ -266,8 +264,6 @@ def write_reasonseg(
 ) -> list[dict[str, Any]]:
     """``val/<name>.jpg`` + ``val/<name>.json`` with a target rectangle, an ignore rectangle inside a
     bigger target, and a ``flag`` polygon. Returns the JSON documents."""
-    import json
-
     rng = np.random.default_rng(seed)
     d = root / "val"
     d.mkdir(parents=True, exist_ok=True)
@@ -319,7 +315,6 @@ def write_nyu_official(
     rawDepths (N, W, H), scenes as references to char arrays) and ``splits.mat`` (testNdxs,
     1-based). Needs h5py. Returns ``{"rgb", "depths", "raw", "scenes"}`` in (H, W) order."""
     import h5py
-    from scipy.io import savemat
 
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.io import loadmat
 
 from openbanana.data.sources.base import SOURCES, DataSource, Record, Target, read_list_file, require_file
 from openbanana.errors import DataLayoutError
@@ -27,8 +28,6 @@ FIELDS = ("rgb", "depth", "mask_invalid", "mask_transp")
 
 def read_ibims_mat(path: Path) -> dict[str, np.ndarray]:
     """The four fields of an iBims-1 ``.mat`` file (scipy; MATLAB v5 format)."""
-    from scipy.io import loadmat
-
     require_file(path, "iBims-1 .mat file")
     try:
         data = loadmat(path)["data"]

@@ -19,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+from scipy.io import loadmat
 
 from openbanana.data.sources.base import (
     SOURCES,
@@ -28,6 +30,7 @@ from openbanana.data.sources.base import (
     check_same_size,
     read_list_file,
     read_rgb,
+    require_file,
 )
 from openbanana.data.sources.depth_common import eigen_crop_mask, read_depth_png
 from openbanana.errors import DataLayoutError
@@ -90,11 +93,6 @@ def convert_nyu_mat(labeled_mat: Path | str, splits_mat: Path | str, out_root: P
             ``filename_list_test.txt``. ``depth_`` holds ``rawDepths`` (the sensor, holes = 0),
             ``filled_`` holds ``depths`` (the in-painted maps); both uint16 millimetres.
     """
-    from PIL import Image
-    from scipy.io import loadmat
-
-    from openbanana.data.sources.base import require_file
-
     try:
         import h5py
     except ImportError:

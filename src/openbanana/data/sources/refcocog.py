@@ -19,6 +19,7 @@ Every sentence of every val ref is one sample (cIoU sums over sentences).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import pickle
@@ -127,8 +128,6 @@ class RefCOCOgSource(DataSource):
         if not self.refs:
             raise DataLayoutError(f"{refs_path}: expected refs with split {split!r}, found none")
         inst = require_file(self.root / "refcocog" / "instances.json", "COCO instances of RefCOCOg")
-        import contextlib
-
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             try:
                 self.coco = COCO(str(inst))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from openbanana.data.sources.base import SOURCES, DataSource, Record, Target
+from openbanana.data.synthetic import render_scene
 from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the protocol's constants)
     BLACK,
     MAX_REASONING,
@@ -54,8 +55,6 @@ class SyntheticSource(DataSource):
     def __getitem__(self, index: int) -> Record:
         """Record ``index``: the scene's image and every task's benchmark targets, in task order
         (:meth:`~openbanana.data.synthetic.targets.SceneTargets.benchmark`)."""
-        from openbanana.data.synthetic import render_scene
-
         if not 0 <= index < self.length:
             raise IndexError(f"synthetic {self.split}: index {index} out of range 0..{self.length - 1}")
         s = render_scene(index, split=self.split, size=self.size)

@@ -13,12 +13,20 @@ import copy
 
 import numpy as np
 
+from openbanana.data.synthetic.classes import CLASS_ID
 from openbanana.data.synthetic.generate import parse_size, scene_from_spec
 from openbanana.data.synthetic.language import COLOURED, candidates, min_pixels, noun_phrase, resolve
 from openbanana.data.synthetic.materials import COLOR_NAMES, named
 from openbanana.data.synthetic.scene import Edit, Scene, WorldSpec
 from openbanana.data.synthetic.splits import split_config
-from openbanana.data.synthetic.world import OBJECT_COLORS, Builder, FastRng, person, small_object
+from openbanana.data.synthetic.world import (
+    OBJECT_COLORS,
+    Builder,
+    FastRng,
+    person,
+    sample_world,
+    small_object,
+)
 
 EDIT_KINDS: tuple[str, ...] = ("recolor", "remove", "move", "add", "light")
 _SMALL = frozenset({"ball", "bottle", "cup", "box", "vase", "toy", "book", "plant", "chair"})
@@ -150,8 +158,6 @@ def _move(rng, spec, src, out, size):
 def _add(rng, spec, src, out, size):
     H, W = src.size
     ground = ("floor", "rug") if spec.kind == "indoor" else ("sidewalk", "road", "terrain")
-    from openbanana.data.synthetic.classes import CLASS_ID
-
     gid = [CLASS_ID[g] for g in ground]
     ok = np.isin(src.semantic, gid)
     r = max(2, H // 24)
@@ -252,8 +258,6 @@ def make_edit(seed: int, *, split: str = "train", size=128, kind: str | None = N
     """
     if kind is not None and kind not in EDIT_KINDS:
         raise ValueError(f"unknown edit kind {kind!r}; expected one of: {', '.join(EDIT_KINDS)}")
-    from openbanana.data.synthetic.world import sample_world
-
     H, W = parse_size(size)
     spec = sample_world(seed, split)
     src, out = scene_from_spec(copy.deepcopy(spec), (H, W))

@@ -18,6 +18,8 @@ Benchmark on a GPU (the lead runs it):
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from openbanana.data.synthetic.classes import CLASS_ID
@@ -39,6 +41,9 @@ from openbanana.data.synthetic.render import (
 from openbanana.data.synthetic.scene import Scene
 from openbanana.data.synthetic.warp_trace import WarpBatchIntersector, warp_available
 from openbanana.data.synthetic.world import sample_world
+
+# torch is imported inside the functions: data.synthetic is loaded by `openbanana --help` and the CPU
+# renderer, neither of which needs torch (about 1.3 s to import).
 
 
 class TorchOps:
@@ -620,8 +625,6 @@ class _StageClock:
     """Adds wall seconds per stage into ``timings`` (None: off), synchronising CUDA first."""
 
     def __init__(self, timings: dict | None, device) -> None:
-        import time
-
         import torch
 
         self.timings, self._now = timings, time.perf_counter

@@ -4,14 +4,15 @@ semantic and instance maps, and a referring mask under its expression, per scene
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw
 
+import openbanana
+from openbanana.data.synthetic import SPLITS, render_scene
 from openbanana.data.synthetic.classes import CLASS_COLORS
 
 
 def _encode(task: str, arr: np.ndarray) -> np.ndarray:
     try:
-        import openbanana
-
         return np.asarray(openbanana.encode(task, arr), np.uint8)
     except (ImportError, AttributeError, NotImplementedError):  # codecs not there yet: local fallback
         if task == "depth":
@@ -52,8 +53,6 @@ def scene_row(scene) -> tuple[list[np.ndarray], str]:
 
 def contact_sheet(scenes, tile: int | None = None) -> np.ndarray:
     """A (rows * (tile + text), 6 * tile, 3) uint8 sheet, one row per scene."""
-    from PIL import Image, ImageDraw
-
     rows = []
     for sc in scenes:
         tiles, expr = scene_row(sc)
@@ -69,10 +68,6 @@ def contact_sheet(scenes, tile: int | None = None) -> np.ndarray:
 
 def write_preview(path, *, per_split: int = 3, size: int = 128, seeds=None) -> np.ndarray:
     """Render ``per_split`` scenes of each split and save the contact sheet to ``path`` (PNG)."""
-    from PIL import Image
-
-    from openbanana.data.synthetic import SPLITS, render_scene
-
     scenes = []
     for split in SPLITS:
         for k in range(per_split):

@@ -21,7 +21,10 @@ import glob
 import os
 from functools import lru_cache
 
+import embreex
 import numpy as np
+from embreex import rtcore_scene
+from embreex.mesh_construction import TriangleMesh
 
 _PACKET = 16
 _RAYHIT16_FLOATS = 21 * 16  # RTCRay16 (12 rows) + RTCHit16 (up to 9 rows incl. instPrimID), 64-aligned
@@ -36,8 +39,6 @@ def _aligned(n_floats: int) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _lib():
-    import embreex
-
     base = os.path.dirname(os.path.dirname(embreex.__file__))
     paths = sorted(glob.glob(os.path.join(base, "embreex.libs", "libembree4*")))
     if not paths:
@@ -188,9 +189,6 @@ class EmbreexIntersector:
     """The same queries through the embreex wrapper (slow build; fallback and test oracle)."""
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, n_casters: int | None = None) -> None:
-        from embreex import rtcore_scene
-        from embreex.mesh_construction import TriangleMesh
-
         n_casters = len(faces) if n_casters is None else int(n_casters)
         self.n_casters = n_casters
         v = np.asarray(vertices, np.float32)

@@ -17,6 +17,7 @@ Shading is written against a tiny array namespace (numpy or torch) so the torch 
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -383,8 +384,6 @@ def shadow_rays(ops, lights: dict, p, ng, n):
 @lru_cache(maxsize=1)
 def compiled_available() -> bool:
     """Whether the compiled engine can run here (numba importable and Embree loadable)."""
-    import importlib.util
-
     return importlib.util.find_spec("numba") is not None and embree_available()
 
 

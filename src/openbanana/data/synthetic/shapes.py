@@ -13,6 +13,9 @@ from functools import cache
 
 import numpy as np
 
+# trimesh (about 0.7 s to import) is imported inside the mesh builders: data.synthetic loads with
+# `openbanana --help`.
+
 
 @dataclass(frozen=True)
 class Template:
