@@ -47,8 +47,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
+from openbanana.backends import BACKENDS
+from openbanana.data.synthetic.targets import SCENE_TARGETS
 from openbanana.errors import InstructionError, OpenBananaError, quoted
+from openbanana.io import load_image
 from openbanana.pipeline_config import PipelineConfig, backend_dir
 from openbanana.pipeline_ops import (
     RESIZE_MODES,
@@ -63,6 +67,7 @@ from openbanana.pipeline_ops import (
 )
 from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.generation import GENERATION_TASKS
+from openbanana.tasks.router import detect_task
 
 #: where ``load_model()`` looks for the model shipped with the package
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "default"
@@ -213,8 +218,6 @@ class _Item:
 
 # ============================================================================ helpers
 def _backend_class(name: str) -> type:
-    from openbanana.backends import BACKENDS
-
     if name not in BACKENDS:
         # backends register on import; try the module named after the key (``flux2-klein`` -> flux2_klein)
         module = f"openbanana.backends.{name.replace('-', '_')}"
@@ -243,8 +246,6 @@ def _as_list(x: Any) -> list[Any]:
 
 def _to_image(x: Any) -> np.ndarray:
     """Any accepted image -> uint8 (H, W, 3) via the project's one loader."""
-    from openbanana.io import load_image
-
     if isinstance(x, torch.Tensor):
         t = x.detach().cpu()
         if t.dim() == 3 and t.shape[0] in (1, 3, 4) and t.shape[-1] not in (1, 3, 4):
@@ -288,8 +289,6 @@ def default_spec(task: str) -> dict[str, Any]:
     fixed prompt). Other tasks: ``{}`` (their own defaults: paper depth colours, black
     backgrounds, red targets).
     """
-    from openbanana.data.synthetic.targets import SCENE_TARGETS
-
     return SCENE_TARGETS.get(task).default_spec() if task in SCENE_TARGETS else {}
 
 
@@ -347,8 +346,6 @@ def _canonical_instruction(t: Any, task: str, spec: dict[str, Any]) -> str:
 
 def _route_instruction(instruction: str, has_image: bool) -> tuple[str, dict[str, Any]] | None:
     """The router's (task, spec) for a vision instruction, or None for generation/editing."""
-    from openbanana.tasks.router import detect_task
-
     req = detect_task(instruction, has_image=has_image)
     name = getattr(req, "task", None) if req is not None else None
     if name is not None and not isinstance(name, str):
@@ -633,8 +630,6 @@ class OpenBananaPipeline:
         raw = raws[0]
         generated = resize_image_back(raw, it.placement) if it.placement is not None else raw
         if output_type == "pil":
-            from PIL import Image
-
             generated = Image.fromarray(generated)
         pred = Prediction(task=it.task, instruction=it.instruction, generated=generated, raw=raw,
                           spec=dict(it.spec), ensemble_size=len(raws))

@@ -24,6 +24,7 @@ per-pixel uncertainty map; see :func:`combine_answers` for its definition per ki
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -296,8 +297,6 @@ class _quiet_nan:
     """Silence numpy's all-NaN-slice RuntimeWarning inside a block (all-invalid pixels are expected)."""
 
     def __enter__(self) -> None:
-        import warnings
-
         self._ctx = warnings.catch_warnings()
         self._ctx.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)

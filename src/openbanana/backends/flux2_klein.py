@@ -33,11 +33,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from openbanana.backends.base import BACKENDS, Batch
 from openbanana.backends.flux2_config import DEFAULT_LORA_TARGETS, Flux2KleinConfig
 from openbanana.backends.flux2_text_cache import TextEmbeddingCache
+from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
 
 __all__ = ["DEFAULT_LORA_TARGETS", "Flux2KleinBackend", "Flux2KleinConfig", "write_pipeline_dir"]
 
@@ -563,7 +565,6 @@ class Flux2KleinBackend(nn.Module):
     def load_lora(self, path: str | Path) -> None:
         """Load adapters written by :meth:`save_pretrained` (or diffusers' ``save_lora_weights``)."""
         from peft.utils import set_peft_model_state_dict
-        from safetensors.torch import load_file
 
         sd = load_file(str(path))
         sd = {k.removeprefix("transformer."): v for k, v in sd.items()}
@@ -581,8 +582,6 @@ class Flux2KleinBackend(nn.Module):
         reads it). Full: ``transformer/`` as a diffusers model directory. The base is referenced by
         ``config.pretrained``; :meth:`save_merged` writes a standalone pipeline instead.
         """
-        from safetensors.torch import save_file
-
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.config.save(path / CONFIG_NAME)
@@ -677,8 +676,6 @@ def write_pipeline_dir(backend: Flux2KleinBackend, out: str | Path, *, resolutio
         **inference: fields of :class:`openbanana.pipeline_config.InferenceDefaults`
             (default here: 4 steps, dense tasks one-step).
     """
-    from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
-
     if resolution % backend.multiple_of:
         raise ValueError(f"resolution must be a multiple of {backend.multiple_of}, got {resolution}")
     out = Path(out)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 
@@ -74,8 +75,6 @@ class TextEmbeddingCache:
         if self.directory is not None:
             path = self._path(key)
             if path.is_file():
-                from safetensors import safe_open
-
                 with safe_open(str(path), framework="pt") as f:
                     meta = f.metadata() or {}
                 if meta.get("prompt") != prompt or meta.get("fingerprint") != self.fingerprint:

@@ -8,13 +8,17 @@ its protocol. Every benchmark is registered in :data:`BENCHMARKS` under the name
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openbanana.data.sources.base import DataSource
+from openbanana.data.sources.cityscapes import CityscapesSource
+from openbanana.data.sources.synthetic import SyntheticSource
 from openbanana.errors import DataLayoutError
+from openbanana.evaluation.cityscapes_official import CityscapesScorer
 from openbanana.evaluation.scoring import (
     SCORERS,
     DepthScorer,
@@ -124,8 +128,6 @@ def _synthetic_groups() -> tuple[str, ...]:
 
 def _synthetic(split: str) -> Benchmark:
     def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        from openbanana.data.sources.synthetic import SyntheticSource
-
         return SyntheticSource(split=split, size=o.synthetic_size)
 
     def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
@@ -151,13 +153,9 @@ register_benchmark(_synthetic("shift"))
 
 def _cityscapes() -> Benchmark:
     def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        from openbanana.data.sources.cityscapes import CityscapesSource
-
         return CityscapesSource(root, split="val")
 
     def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
-        from openbanana.evaluation.cityscapes_official import CityscapesScorer
-
         return {"semantic": CityscapesScorer(o.workdir)}
 
     return Benchmark(
@@ -186,8 +184,6 @@ def _depth_benchmark(
     module, cls = source_path.rsplit(".", 1)
 
     def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        import importlib
-
         return getattr(importlib.import_module(module), cls)(root, **(source_kwargs or {}))
 
     def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
@@ -225,8 +221,6 @@ def _mask_benchmark(name: str, source_path: str, task: str, metric: str, descrip
     module, cls = source_path.rsplit(".", 1)
 
     def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        import importlib
-
         return getattr(importlib.import_module(module), cls)(root, split="val")
 
     return Benchmark(
@@ -310,8 +304,6 @@ def _normals_benchmark(
     module, cls = source_path.rsplit(".", 1)
 
     def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        import importlib
-
         return getattr(importlib.import_module(module), cls)(root, **kwargs)
 
     return Benchmark(

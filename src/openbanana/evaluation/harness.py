@@ -13,10 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from openbanana.evaluation.benchmarks import BENCHMARKS, Benchmark
 from openbanana.evaluation.distributed import load_partial, partial_path, save_partial
 from openbanana.evaluation.grid import save_grid
+from openbanana.evaluation.model import OracleModel
 from openbanana.evaluation.runner import EvalOptions, finalize, model_fingerprint, run_partial
+from openbanana.pipeline import DEFAULT_MODEL_DIR, load_model
 
 ORACLES = {"oracle": 0.0, "oracle-noisy": 3.0}
 
@@ -27,8 +31,6 @@ def pick_device(device: str, accelerator: Any = None) -> str:
         return device
     if accelerator is not None:
         return str(accelerator.device)
-    import torch
-
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -38,14 +40,10 @@ def model_loader(
     """``(source -> model, model info)`` for a ``--model`` value."""
     if model in ORACLES:
         sigma = ORACLES[model]
-        from openbanana.evaluation.model import OracleModel
-
         return (lambda source: OracleModel(source, noise_sigma=sigma, seed=seed)), {
             "name": model,
             "sha256": None,
         }
-    from openbanana.pipeline import load_model
-
     pipe = load_model(model, device=device)
     info = {"name": model or "default", "device": device, **model_fingerprint(_weights_path(pipe, model))}
     return (lambda source: pipe), info
@@ -55,8 +53,6 @@ def _weights_path(pipe: Any, model: str | None) -> str | None:
     """The directory whose ``.safetensors`` files are hashed: ``--model``, else the shipped default."""
     if model is not None:
         return model
-    from openbanana.pipeline import DEFAULT_MODEL_DIR
-
     return str(DEFAULT_MODEL_DIR)
 
 

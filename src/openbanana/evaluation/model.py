@@ -19,8 +19,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+import openbanana
 from openbanana.data.sources.base import DataSource, Record, Target
 from openbanana.evaluation.resize import resize_masks, resize_nearest
+from openbanana.tasks import TASKS
 
 #: pipeline keywords about sampling, not about the task (the oracle ignores them)
 SAMPLING_KEYS = frozenset(
@@ -65,8 +67,6 @@ def image_key(image: np.ndarray) -> str:
 def _oracle_target_for_encoding(t: Target) -> Any:
     """Ground truth made encodable: pixels without ground truth get a neutral value (never scored),
     as the target's task says (:meth:`openbanana.tasks.Task.encodable`)."""
-    from openbanana.tasks import TASKS
-
     return TASKS.get(t.task).encodable(t.gt)
 
 
@@ -134,8 +134,6 @@ class OracleModel:
     def predict(self, image: np.ndarray, instruction: str | None = None, task: str = "depth", **spec: Any):
         """Encode the matching ground truth, optionally resize and add noise, decode it back.
         Sampling keywords of the pipeline (steps, ensembles) mean nothing here and are ignored."""
-        import openbanana
-
         spec = {k: v for k, v in spec.items() if k not in SAMPLING_KEYS}
         target = self._find(image, task, spec)
         gt = _oracle_target_for_encoding(target)

@@ -18,17 +18,25 @@ Steps for one benchmark (``run_partial`` does 1-4 for the records of one process
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
+import openbanana
+from openbanana import __version__
 from openbanana.data.sources.base import DataSource, Record, Target
 from openbanana.evaluation.benchmarks import Benchmark, BenchmarkOptions
+from openbanana.evaluation.model import _oracle_target_for_encoding
 from openbanana.evaluation.rewriters import QUERY_REWRITERS, rewrite_spec
 from openbanana.evaluation.scoring import Scorer
+from openbanana.tasks import TASKS
 
 #: how many distinct prompts a result file lists per scorer
 MAX_PROMPT_EXAMPLES = 20
@@ -92,11 +100,7 @@ def _error(exc: BaseException) -> str:
 
 def _visualise_gt(target: Target) -> np.ndarray | None:
     """The ground truth drawn in the task's own colour code (for the picture grid)."""
-    import openbanana
-
     try:
-        from openbanana.evaluation.model import _oracle_target_for_encoding
-
         return np.asarray(openbanana.encode(target.task, _oracle_target_for_encoding(target), **target.spec))
     except Exception:  # noqa: BLE001 -- a picture is optional; the scores are not affected
         return None
@@ -128,8 +132,6 @@ _TEXT_ONLY_KEYS = ("expressions", "category")
 
 
 def _batch_key(job: _Job) -> str:
-    import json
-
     shared = {k: v for k, v in job.spec.items() if k not in _TEXT_ONLY_KEYS}
     return job.task + json.dumps(shared, sort_keys=True, default=str)
 
@@ -179,8 +181,6 @@ def run_partial(
     Questions are sent to the model in batches of ``opts.batch_size`` (same task and decoding
     spec); the result does not depend on the batch size except through the model itself.
     """
-    from openbanana.tasks import TASKS
-
     scorers = bench.scorers(opts.benchmark)
     rewriter = QUERY_REWRITERS.get(opts.query_rewriter)
     part = PartialResult(scorers=scorers, prompts={k: [] for k in scorers})
@@ -208,8 +208,6 @@ def run_partial(
         try:
             answer = getattr(pred, "answer", None)
             if answer is None:  # a model that only draws: decode its picture here
-                import openbanana
-
                 answer = openbanana.decode(job.task, pred.generated, **job.spec).value
             scorers[group].update(job.index, job.target, answer)
         except Exception as exc:  # noqa: BLE001
@@ -226,8 +224,6 @@ def run_partial(
     indices = shard_indices(n, rank, world)
     iterator = indices
     if progress:
-        from tqdm import tqdm
-
         iterator = tqdm(indices, desc=bench.name, unit="img", disable=rank != 0)
     for index in iterator:
         t0 = time.perf_counter()
@@ -273,8 +269,6 @@ def _safe(name: str) -> str:
 
 
 def _save_prediction(pred_dir: Path, record_id: str, target: Target, answer: Any, gen: Any) -> None:
-    from PIL import Image
-
     stem = _safe(f"{record_id}__{target.scorer_key}{'__' + target.key if target.key else ''}")
     if isinstance(answer, tuple):
         answer = answer[0]
@@ -287,8 +281,6 @@ def _save_prediction(pred_dir: Path, record_id: str, target: Target, answer: Any
 
 def model_fingerprint(path: str | Path | None) -> dict[str, Any]:
     """``{"path", "sha256"}``: sha256 over the ``.safetensors`` file(s) at ``path`` (sorted by name)."""
-    import hashlib
-
     if path is None:
         return {"path": None, "sha256": None}
     p = Path(path)
@@ -315,8 +307,6 @@ def finalize(
     n_total: int | None = None,
 ) -> dict[str, Any]:
     """Merge the processes' partial results (index order) into the result dict."""
-    from openbanana import __version__
-
     scorers = partials[0].scorers
     for key, sc in scorers.items():
         sc.merge([p.scorers[key] for p in partials[1:]])

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from openbanana import metrics as M
 from openbanana.data.sources.base import Target
+from openbanana.data.synthetic.classes import CLASSES
 from openbanana.evaluation.resize import resize_bilinear, resize_masks, resize_nearest, resize_normals
 from openbanana.metrics.alignment import ALIGNMENTS
 from openbanana.metrics.normals import MIN_NORM, normal_metrics_from_errors
@@ -253,8 +255,6 @@ def match_instances(
 
     Returns ``(n_pred, n_gt, matched_ious)`` with matches at IoU >= ``iou_threshold`` only.
     """
-    from scipy.optimize import linear_sum_assignment
-
     p_ids = [i for i in np.unique(pred) if i != 0]
     g_ids = [i for i in np.unique(gt) if i != 0]
     if not p_ids or not g_ids:
@@ -384,8 +384,6 @@ def scorings_of(task: str) -> list[Scoring]:
 
 
 def _synthetic_classes() -> list[str]:
-    from openbanana.data.synthetic.classes import CLASSES
-
     return list(CLASSES)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from openbanana.experiments import pretraining_ablation as pa
 from openbanana.registry import Registry
 
 
@@ -42,8 +43,6 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 
 
 def _register_builtin() -> None:
-    from openbanana.experiments import pretraining_ablation as pa
-
     EXPERIMENTS.register("pretraining-ablation", Experiment(
         name="pretraining-ablation",
         summary="Does generation pretraining make the generalist? (issue 17)",

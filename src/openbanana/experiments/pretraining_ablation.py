@@ -106,6 +106,9 @@ from typing import Any
 
 from openbanana.registry import Registry
 
+# The training config and mixture (torch) are imported inside load_recipe: this module is loaded by
+# `openbanana --help` (the experiment registry).
+
 #: vision tasks, and the metric that stands for each (lower is better for normals)
 TASK_METRICS: dict[str, str] = {
     "depth": "depth_delta1", "normals": "normals_mean_deg", "semantic": "semantic_miou",

@@ -23,7 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from scipy import stats
+
 from openbanana.experiments.pretraining_ablation import LOWER_IS_BETTER, TASK_METRICS
+from openbanana.experiments.runner import write_json
 
 SPLITS = ("val", "shift")
 TASK_LABELS = {"depth": "depth delta1", "normals": "normals mean (deg, lower)", "semantic": "semantic mIoU",
@@ -64,8 +67,6 @@ def t_interval(values: list[float | None], level: float = 0.95) -> Interval:
         >>> round(iv.mean, 6), round(iv.half_width, 4)  # t(0.975, 2) = 4.3027, sd = 1
         (2.0, 2.4842)
     """
-    from scipy import stats
-
     xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     n = len(xs)
     if n == 0:
@@ -357,8 +358,6 @@ def write_report(out: str | Path) -> Path:
                  plot_score_vs_compute(runs, out / "plots" / "score_vs_compute.png")):
         if made is not None:
             plots.append(str(made.relative_to(out)))
-    from openbanana.experiments.runner import write_json
-
     write_json(out / "summary.json", {**summary, "plots": plots})
     report = out / "report.md"
     report.write_text(markdown(summary, runs, plots=plots))

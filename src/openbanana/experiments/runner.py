@@ -37,7 +37,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+import torch
+from PIL import Image
+
+from openbanana.data.synthetic import render_scene
 from openbanana.experiments.pretraining_ablation import Plan, RunSpec, TrainJob, digest
+from openbanana.model_card import evaluate_split, heldout_generation_loss
+from openbanana.pipeline import OpenBananaPipeline
+from openbanana.training.checkpoint import CheckpointError, resumable_checkpoint
+from openbanana.training.config import TrainConfig
+from openbanana.training.loop import build_backend, train
 
 SPLITS = ("val", "shift")
 SCORES_FILE = "ablation_scores.json"
@@ -127,10 +137,6 @@ def ensure_trained(job: TrainJob, out: Path, *, progress: bool = True, log: Call
         ValueError: a finished job lacks a snapshot the plan needs (it was trained by a plan that did
             not ask for it: delete its folder to retrain it).
     """
-    from openbanana.training.checkpoint import CheckpointError, resumable_checkpoint
-    from openbanana.training.config import TrainConfig
-    from openbanana.training.loop import train
-
     d = Path(out) / "train" / job.key
     if not job_finished(d):
         cfg = TrainConfig.from_dict(resolve_config(job.config, out))
@@ -161,20 +167,12 @@ def ensure_trained(job: TrainJob, out: Path, *, progress: bool = True, log: Call
 
 # ============================================================================ scoring
 def _load(path: Path) -> Any:
-    from openbanana.pipeline import OpenBananaPipeline
-
     return OpenBananaPipeline.from_pretrained(path, device="cpu")
 
 
 def write_sample_sheet(pipe: Any, path: Path, *, n_prompts: int = 4, seed: int = 0) -> Path:
     """A sample sheet: text-to-image from ``n_prompts`` val captions (top row); a val scene and the
     model's depth, normals and semantic drawings of it (bottom row)."""
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from openbanana.data.synthetic import render_scene
-
     res = pipe.resolution
     scenes = [render_scene(i, split="val", size=res) for i in range(n_prompts)]
     gen = torch.Generator().manual_seed(seed)
@@ -208,8 +206,6 @@ def job_scores(job: TrainJob, plan: Plan, out: Path, *, curve: bool, log: Callab
     """Scores of a trained instruction job (cached in ``OUT/train/<key>/ablation_scores.json``):
     every task on ``eval_scenes`` val and shift scenes, the held-out generation loss after tuning,
     the sample sheet, and (``curve``) every snapshot scored on ``curve_scenes`` val scenes."""
-    from openbanana.model_card import evaluate_split, heldout_generation_loss
-
     d = Path(out) / "train" / job.key
     settings = _eval_settings(plan, curve)
     cached = _read_json(d / SCORES_FILE)
@@ -239,11 +235,7 @@ def job_scores(job: TrainJob, plan: Plan, out: Path, *, curve: bool, log: Callab
 def _random_init_pipe(config: dict[str, Any]) -> Any:
     """The untrained backend a scratch run starts from (the trainer's seeding), as a pipeline-like
     object for :func:`openbanana.model_card.heldout_generation_loss`."""
-    import torch
     from accelerate.utils import set_seed
-
-    from openbanana.training.config import TrainConfig
-    from openbanana.training.loop import build_backend
 
     cfg = TrainConfig.from_dict({**config, "init_from": None})
     set_seed(cfg.seed)
@@ -253,8 +245,6 @@ def _random_init_pipe(config: dict[str, Any]) -> Any:
 def init_generation_loss(spec: RunSpec, job: TrainJob, plan: Plan, out: Path) -> dict[str, Any]:
     """Held-out generation loss (and sample sheet, when the weights are a pipeline) of the weights a
     run starts from: its pretraining export or snapshot, or the random initialisation. Cached."""
-    from openbanana.model_card import heldout_generation_loss
-
     n = plan.budget.gen_samples
     if spec.init is None:
         cfg = job.config
@@ -288,8 +278,6 @@ def _pretrain_compute(spec: RunSpec, out: Path) -> dict[str, Any]:
 def run_record(spec: RunSpec, job: TrainJob, plan: Plan, out: Path, scores: dict[str, Any],
                before: dict[str, Any]) -> dict[str, Any]:
     """The JSON of one run (see the module docstring)."""
-    import torch
-
     summary = _read_json(Path(out) / "train" / job.key / "training_summary.json") or {}
     pre = _pretrain_compute(spec, out)
     images = int(summary.get("images_seen") or 0)

@@ -36,6 +36,7 @@ the viewer, so visible points have negative z), in metres.
 
 from __future__ import annotations
 
+import colorsys
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -43,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
+from PIL import Image, ImageDraw
 
 from openbanana.io.images import save_png
 from openbanana.io.png16 import save_png16
@@ -146,8 +149,6 @@ def png16_to_masks(planes: Sequence[np.ndarray], n: int) -> np.ndarray:
 
 def _hues(n: int) -> np.ndarray:
     """``n`` well separated, fixed colours (uint8 ``(n, 3)``): golden-ratio hue steps."""
-    import colorsys
-
     cols = [colorsys.hsv_to_rgb((0.11 + k * 0.618033988749895) % 1.0, 0.75, 0.95) for k in range(n)]
     return np.round(np.asarray(cols).reshape(n, 3) * 255).astype(np.uint8)
 
@@ -174,8 +175,6 @@ def colorize_depth(
     """Depth -> uint8 RGB for eyes: inverse depth between ``limits`` (default
     :func:`depth_limits` of this map; pass another map's to draw two maps on one scale) through
     ``cmap`` (near = warm); invalid pixels black. Shape ``(H, W)`` -> ``(H, W, 3)``."""
-    from matplotlib import colormaps
-
     d = np.asarray(depth_m, dtype=np.float64)
     ok = np.isfinite(d) & (d > 0)
     if valid is not None:
@@ -551,8 +550,6 @@ def _jsonable(obj: Any) -> Any:
 
 def make_sheet(panels: Sequence[tuple[str, np.ndarray]], *, height: int = 160, pad: int = 6) -> np.ndarray:
     """Side-by-side panels with titles (for docs and contact sheets): uint8 ``(H', W', 3)``."""
-    from PIL import Image, ImageDraw
-
     tiles = []
     for title, rgb in panels:
         im = Image.fromarray(np.asarray(rgb, np.uint8))

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from openbanana.errors import ImageLoadError, shorten
 from openbanana.io.png16 import load_png16, save_png16
@@ -217,8 +217,6 @@ def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
     icc = img.info.get("icc_profile")
     if icc:
         try:
-            from PIL import ImageCms
-
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             return ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
         except Exception:  # noqa: BLE001 -- a broken profile falls back to the plain formula

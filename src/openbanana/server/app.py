@@ -32,6 +32,12 @@ from typing import Any
 import numpy as np
 
 from openbanana.errors import OpenBananaError
+from openbanana.io.export import answer_kind, visualize
+from openbanana.io.images import load_image
+from openbanana.tasks import TASKS  # registers the built-in tasks on import
+
+# gradio (optional, the serve extra) and torch are imported inside the functions: this module is loaded
+# by `openbanana --help` (the demo's example images).
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -60,8 +66,6 @@ def example_images() -> list[str]:
 
 def task_names() -> list[str]:
     """The vision tasks of the task registry, by name (the dropdown's entries)."""
-    from openbanana.tasks import TASKS  # registers the built-in tasks on import
-
     return TASKS.names()
 
 
@@ -88,8 +92,6 @@ class Demo:
 
     def load(self, path: str | None) -> np.ndarray:
         """Load an uploaded file through the project's one loader, with the demo's caps."""
-        from openbanana.io.images import load_image
-
         if not path:
             raise OpenBananaError("upload an image or pick an example first")
         try:
@@ -133,9 +135,6 @@ class Demo:
             (generated uint8 image, decoded view uint8 image, a Markdown summary, the state
             the click handler reads: ``{"kind", "answer"}``).
         """
-        from openbanana.io.export import answer_kind, visualize
-        from openbanana.tasks import TASKS
-
         try:
             image = self.load(path)
             instr = self._text(instruction, "the instruction")

@@ -32,6 +32,9 @@ from openbanana.batch import Batch
 from openbanana.training.config import TrainConfig
 from openbanana.training.ema import EMA
 
+# torch.distributed.{fsdp,tensor,checkpoint} (about 1 s to import) and deepspeed (optional, the
+# frontier extra) are imported inside the functions: a single-process run never needs them.
+
 
 class TrainingObjective(nn.Module):
     """Routes ``forward`` to ``backend.training_loss`` so DDP/FSDP see a forward call."""

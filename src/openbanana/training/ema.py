@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+# torch.distributed.tensor (about 0.5 s to import) only under FSDP: imported inside the functions.
+
 
 class EMA:
     """Float32 shadow copy of a module's trainable floating-point parameters.

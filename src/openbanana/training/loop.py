@@ -1,6 +1,7 @@
 """One Accelerate training loop for every backend, every stage of the recipe, every device.
 
-Launch (the same code on one CPU process, one GPU, N GPUs and several nodes)::
+Launch (the same code on one CPU process, one GPU, N GPUs and several nodes; ``-m openbanana.training``
+is an alias of ``-m openbanana.cli.train``)::
 
     # one process (CPU, or the single visible GPU):
     openbanana train --config configs/default-gpu.json --out runs/gpu

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import matplotlib
 import numpy as np
 
 from openbanana.registry import Registry
@@ -92,8 +93,6 @@ COLORMAPS: Registry[Colormap] = Registry("colormap")
 
 
 def _mpl_lut(name: str, n: int = 256) -> np.ndarray:
-    import matplotlib
-
     cmap = matplotlib.colormaps[name]
     rgba = cmap(np.linspace(0.0, 1.0, n))
     return np.rint(rgba[:, :3] * 255).astype(np.uint8)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -47,6 +48,9 @@ from openbanana.tasks.codecs._array import (
     is_torch,
     to_numpy,
 )
+
+# torch is imported inside the functions that take tensors: the codecs are numpy-first and load with
+# `openbanana --help` (see _array.py).
 
 LAMBDA = -3.0
 C = 10.0 / 3.0
@@ -327,8 +331,6 @@ def _pool(workers: int):
     with _POOL_LOCK:
         pid = os.getpid()
         if _POOL is None or _POOL_KEY[0] != pid or _POOL_KEY[1] < workers:
-            from concurrent.futures import ThreadPoolExecutor
-
             _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openbanana-codec")
             _POOL_KEY = (pid, workers)
         return _POOL

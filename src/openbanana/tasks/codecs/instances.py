@@ -40,6 +40,9 @@ from openbanana.tasks.codecs._array import (
     to_numpy,
 )
 
+# scipy.ndimage (about 0.4 s to import) is imported inside the functions that label components: the
+# codecs load with `openbanana --help`.
+
 GRID_LEVELS = 16
 MAX_INSTANCES = GRID_LEVELS**3 - 1
 

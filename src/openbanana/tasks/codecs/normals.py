@@ -50,6 +50,8 @@ from openbanana.tasks.codecs._array import (
     to_numpy,
 )
 
+# torch is imported inside the functions that take tensors (see _array.py).
+
 #: frame name -> signs that take a paper-frame vector into that frame (all frames are sign flips)
 FRAMES: Registry[tuple[int, int, int]] = Registry("normals frame")
 FRAMES.register("paper", (1, 1, 1))
