@@ -1,8 +1,9 @@
 """The ``openbanana`` command line: a thin typer app over library functions.
 
 Each surface lives in its own module under ``openbanana.cli`` and exposes ``register(app)``,
-which adds its commands (or a sub-app) to the root app. Heavy imports (torch, the renderer,
-gradio) happen inside the commands, so ``openbanana --help`` stays fast.
+which adds its commands (or a sub-app) to the root app. Heavy imports (torch and the modules that
+need it: the pipeline, training, evaluation; gradio) happen inside the commands, so
+``openbanana --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 import typer
 
+from openbanana import __version__
 from openbanana.errors import OpenBananaError
 
 # Order is the order in ``openbanana --help``.
@@ -43,8 +45,6 @@ def build_app() -> typer.Typer:
     @app.command()
     def version() -> None:
         """Print the package version."""
-        from openbanana import __version__
-
         typer.echo(__version__)
 
     for name in COMMAND_MODULES:

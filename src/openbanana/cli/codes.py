@@ -11,7 +11,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
+
+from openbanana.tasks.codecs import (
+    COLORMAPS,
+    CORNER_DEPTHS_M,
+    PATH_CORNERS,
+    PATH_RGB,
+    decode_depth,
+    decode_depth_colormap,
+    decode_instances,
+    decode_labels,
+    decode_masks,
+    decode_normals,
+    encode_depth_colormap,
+    encode_instances,
+    encode_labels,
+    encode_masks,
+    encode_normals,
+)
 
 
 def scene(size: int = 256) -> dict:
@@ -21,8 +40,6 @@ def scene(size: int = 256) -> dict:
     below the camera, a back wall 12 m ahead, a sphere of radius 0.8 m at (0.5, -0.6, 3.0) m and
     a smaller one at (-1.6, -1.0, 6.5) m (x right, y up, forward).
     """
-    import numpy as np
-
     f = 0.5 * size / np.tan(np.radians(30.0))
     v, u = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     ray = np.stack([(u - size / 2) / f, -(v - size / 2) / f, np.ones_like(u)], -1)  # x, y up, forward
@@ -55,33 +72,11 @@ def scene(size: int = 256) -> dict:
 
 
 def _noisy(rgb, rng, sigma: float = 3.0):
-    import numpy as np
-
     return np.clip(rgb + rng.normal(0, sigma, rgb.shape), 0, 255).round().astype(np.uint8)
 
 
 def build_pictures(size: int = 256, seed: int = 0) -> list[dict]:
     """Encode and decode every colour code; one dict per picture (title, image, error lines)."""
-    import numpy as np
-
-    from openbanana.tasks.codecs import (
-        COLORMAPS,
-        CORNER_DEPTHS_M,
-        PATH_CORNERS,
-        PATH_RGB,
-        decode_depth,
-        decode_depth_colormap,
-        decode_instances,
-        decode_labels,
-        decode_masks,
-        decode_normals,
-        encode_depth_colormap,
-        encode_instances,
-        encode_labels,
-        encode_masks,
-        encode_normals,
-    )
-
     rng = np.random.default_rng(seed)
     sc = scene(size)
     depth = sc["depth_m"]

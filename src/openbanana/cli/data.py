@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import time
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from openbanana.data.shards import scene_to_sample, write_shards
+from openbanana.data.synthetic import SPLITS, render_scene
+from openbanana.data.synthetic.gpu import resolve_intersector, stream_batches
+from openbanana.data.synthetic.preview import write_preview
+from openbanana.data.workers import prepare_data_worker
 
 data_app = typer.Typer(help="Synthetic data: write shards, preview the world.", no_args_is_help=True)
 
 
 def _render_sample(args):
     seed, split, size = args
-    from openbanana.data.shards import scene_to_sample
-    from openbanana.data.synthetic import render_scene
-
     return scene_to_sample(render_scene(seed, split=split, size=size))
 
 
@@ -31,15 +39,6 @@ def synth(
     intersector: str = typer.Option("auto", help="Ray caster of the batched renderer: auto | warp (BVH) | brute."),
 ) -> None:
     """Render N scenes of a split into WebDataset shards (all cores, with a progress bar)."""
-    import multiprocessing as mp
-    import os
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from openbanana.data.shards import write_shards
-    from openbanana.data.synthetic import SPLITS
-    from openbanana.data.workers import prepare_data_worker
-
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
     if n <= 0 or size < 8 or start < 0 or shard_size <= 0 or batch <= 0:
@@ -53,8 +52,6 @@ def synth(
         raise ValueError(f"the embree renderer runs on the CPU; for device {device!r} use --renderer batched")
     if renderer == "batched":
         _check_torch_device(device)
-        from openbanana.data.synthetic.gpu import resolve_intersector
-
         intersector = resolve_intersector(intersector)
     workers = workers or os.cpu_count() or 1
     ctx = mp.get_context("spawn" if os.name != "posix" else "fork")
@@ -62,8 +59,6 @@ def synth(
     with Progress(TextColumn("[bold]synth {task.fields[split]}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn()) as bar:
         task = bar.add_task("synth", total=n, split=split, rate="")
-        import time
-
         t0 = time.perf_counter()
 
         def tick():
@@ -72,9 +67,6 @@ def synth(
             bar.update(task, rate=f"{done / max(time.perf_counter() - t0, 1e-9):.0f} scenes/s")
 
         if renderer == "batched":
-            from openbanana.data.shards import scene_to_sample
-            from openbanana.data.synthetic.gpu import stream_batches
-
             with ctx.Pool(workers, prepare_data_worker, (os.getpid(),)) as pool:
                 batches = stream_batches(range(start, start + n), batch=batch, pool=pool, split=split,
                                          post=scene_to_sample, size=size, device=device, intersector=intersector)
@@ -109,8 +101,6 @@ def preview(
     size: int = typer.Option(128, help="Tile side in pixels."),
 ) -> None:
     """Write a contact sheet: RGB, depth, normals, semantic, instance, a referring mask per scene."""
-    from openbanana.data.synthetic.preview import write_preview
-
     if per_split <= 0 or size < 16:
         raise ValueError(f"need per_split > 0 and size >= 16, got {per_split}, {size}")
     write_preview(out, per_split=per_split, size=size)

@@ -17,20 +17,25 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
+import openbanana
+from openbanana.data.sources.base import Target
+from openbanana.data.synthetic import render_scene
 from openbanana.data.synthetic.targets import SCENE_TARGETS, TaskTarget
+from openbanana.io.export import answer_kind, depth_limits, make_sheet, visualize
+from openbanana.io.images import load_image, save_png
+from openbanana.server.app import example_images
 from openbanana.tasks import TASKS, task_names
 
 
 def _scene_for(example: Path):
     """The synthetic scene an example was rendered from (``val_000_outdoor.png`` -> val seed 0)."""
-    from openbanana.data.synthetic import render_scene
-
     m = re.match(r"(train|val|shift)_(\d+)", example.stem)
     if m is None:
         return None
-    from openbanana.io.images import load_image
-
     h, w = load_image(example).shape[:2]
     return render_scene(int(m.group(2)), split=m.group(1), size=(h, w))
 
@@ -82,10 +87,6 @@ def _ground_truth(task: str, scene, target_id: int):
 def _decode_truth(task: str, truth_rgb, spec: dict):
     """What a perfect drawing decodes to: ``(answer, valid)`` of the truth's colour code, read
     with the prediction's own spec (palette, target colours)."""
-    import numpy as np
-
-    import openbanana
-
     decoded = openbanana.decode(task, truth_rgb, **spec)
     return np.asarray(decoded.value), decoded.valid
 
@@ -94,8 +95,6 @@ def task_panels(task: str, pred, image, truth_rgb) -> list:
     """One sheet row: the input; the model's drawing beside the ground truth in the same colour
     code; the decoded answer beside the truth decoded and shown the same way (same palette, same
     depth scale). Without a ground truth only the model's panels are drawn."""
-    from openbanana.io.export import answer_kind, depth_limits, visualize
-
     kind = answer_kind(task, pred.answer)
     truth = None if truth_rgb is None else _decode_truth(task, truth_rgb, pred.spec)
     scale = None
@@ -117,7 +116,6 @@ def task_panels(task: str, pred, image, truth_rgb) -> list:
 def _score(task: str, pred, scene, target_id: int = -1) -> str:
     """``pred`` scored against the scene's truth with the synthetic benchmark's protocol (the scorer
     registry, :data:`~openbanana.evaluation.scoring.SCORERS`): its first two columns, in words."""
-    from openbanana.data.sources.base import Target
     from openbanana.evaluation.benchmarks import BenchmarkOptions
     from openbanana.evaluation.scoring import SCORERS
 
@@ -133,15 +131,7 @@ def _score(task: str, pred, scene, target_id: int = -1) -> str:
 
 def run_demo(out: Path, *, model: Path | None = None, n: int = 2, device: str = "cpu") -> Path:
     """Run every demo task on ``n`` bundled examples; returns the path of the first sheet."""
-    import numpy as np
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from openbanana.io.export import make_sheet
-    from openbanana.io.images import load_image, save_png
     from openbanana.pipeline import load_model
-    from openbanana.server.app import example_images
 
     console = Console()
     examples = [Path(p) for p in example_images()][: max(1, n)]

@@ -24,6 +24,8 @@ from typing import Annotated
 
 import typer
 
+from openbanana.data.sources.refcocog import convert_refs
+
 
 def _accelerator():
     """An Accelerate accelerator when launched on several processes, else None."""
@@ -144,8 +146,6 @@ def register(app: typer.Typer) -> None:
         json_path: Annotated[Path, typer.Argument(help="where to write refs_umd.json")],
     ) -> None:
         """Convert RefCOCOg refs from the refer toolkit's pickle to JSON, once (no code is loaded)."""
-        from openbanana.data.sources.refcocog import convert_refs
-
         n = convert_refs(pickle_path, json_path)
         typer.echo(f"wrote {n} refs to {json_path}")
 

@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 
 from openbanana.experiments import EXPERIMENTS
+from openbanana.experiments.pretraining_ablation import DEFAULT_BASE_CONFIG
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 _ABLATION = EXPERIMENTS.get("pretraining-ablation")
@@ -31,8 +32,6 @@ BUDGET_HELP = (f"{' | '.join(_ABLATION.budgets)} | <minutes>: quick runs in the 
 
 def default_base_config() -> Path:
     """``configs/default-cpu.json`` of the working directory, else of the repository holding the package."""
-    from openbanana.experiments.pretraining_ablation import DEFAULT_BASE_CONFIG
-
     here = Path(DEFAULT_BASE_CONFIG)
     return here if here.is_file() else _REPO_ROOT / DEFAULT_BASE_CONFIG
 

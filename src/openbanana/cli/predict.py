@@ -38,10 +38,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from openbanana.errors import InstructionError, OpenBananaError, quoted, shorten
-from openbanana.io.export import DEFAULT_FOV_DEG
+from openbanana.io.export import DEFAULT_FOV_DEG, label_classes, write_prediction
+from openbanana.io.images import IMAGE_SUFFIXES, list_inputs, load_image, path_kind
+from openbanana.tasks import GENERATION, GENERATION_TASKS, TASKS
+from openbanana.tasks.router import task_conflict
 
 # normals first, so the depth point cloud of the same image can carry them
 _TASK_ORDER = {"normals": 0, "depth": 1}
@@ -85,8 +91,6 @@ def looks_like_path(text: str) -> bool:
     """Whether a positional argument reads as a path rather than an instruction: it ends with an
     image suffix (``.png``, ``.jpg``, ...), starts with ``/``, ``./``, ``../`` or ``~``, or holds
     a path separator and no white space (``shots/*.png``, but not "the cat/dog in red")."""
-    from openbanana.io.images import IMAGE_SUFFIXES
-
     t = text.strip()
     if t.lower().endswith(IMAGE_SUFFIXES) or t.startswith(("/", "./", "../", "~")):
         return True
@@ -97,8 +101,6 @@ def looks_like_path(text: str) -> bool:
 def names_input(text: str) -> bool:
     """Whether ``text`` names an existing file or folder or a glob matching something. Never
     raises: a name too long for the system (an 830-character instruction) names nothing."""
-    from openbanana.io.images import path_kind
-
     if path_kind(text) is not None:
         return True
     try:
@@ -143,8 +145,6 @@ def check_tasks(tasks: list[str], instruction: str | None) -> list[str]:
     instruction the task (or the router) cannot read.
     """
     from openbanana.pipeline import resolve_request
-    from openbanana.tasks import GENERATION, GENERATION_TASKS, TASKS
-    from openbanana.tasks.router import task_conflict
 
     # every vision task, and the generation tasks that take an input image (edit)
     known = [*TASKS.names(), *(g for g in GENERATION_TASKS if GENERATION.get(g).needs_image)]
@@ -170,7 +170,6 @@ def check_tasks(tasks: list[str], instruction: str | None) -> list[str]:
 def _task_without_instruction(task: str) -> str:
     """``task`` when it can run on its canonical instruction; else a usage error in the user's words."""
     from openbanana.pipeline import resolve_request
-    from openbanana.tasks import GENERATION, TASKS
 
     hint = (GENERATION.get(task) if task in GENERATION else TASKS.get(task)).instruction_hint
     if task in GENERATION:  # an edit says what to change: there is no canonical one
@@ -184,8 +183,6 @@ def _task_without_instruction(task: str) -> str:
 
 def check_out(out: Path) -> None:
     """Refuse an ``--out`` that cannot become a writable folder, naming it; creates nothing."""
-    from openbanana.io.images import path_kind
-
     out = Path(out)
     if path_kind(out) == "file":
         raise OpenBananaError(f"--out {shorten(str(out))}: is a file, not a folder")
@@ -210,8 +207,6 @@ def _make_folder(folder: Path, out: Path) -> None:
 
 def _depth_at(answer: Any, x: int, y: int) -> float | None:
     """The depth in metres at pixel (x, y), None where the prediction is not valid."""
-    import numpy as np
-
     a = np.asarray(answer)
     h, w = a.shape[:2]
     if not (0 <= x < w and 0 <= y < h):
@@ -304,8 +299,6 @@ def run_predict(
     (stdout by default) after the progress bar is done.
     """
     import torch
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True, highlight=False)
     # through the progress bar's console, so report lines and the live bar do not garble each other
@@ -356,8 +349,6 @@ def _list_paths(
 ) -> tuple[list[ItemResult], list[Path]]:
     """Every input image of ``specs`` once, and a failed result per spec that gives none; raises
     when no spec gives an image."""
-    from openbanana.io.images import list_inputs
-
     results: list[ItemResult] = []
     paths: list[Path] = []
     seen: set[Path] = set()
@@ -395,8 +386,6 @@ class _Job:
 
     def run_chunk(self, chunk: list[int], task_list: list[str | None]) -> list[ItemResult]:
         """Load, predict and write one batch of inputs for every task."""
-        from openbanana.io.images import load_image
-
         results: list[ItemResult] = []
         images: dict[int, Any] = {}
         for i in chunk:
@@ -434,7 +423,6 @@ class _Job:
 
     def _finish(self, res: ItemResult, pred: Any, image: Any, sub: Path, i: int, normals: Any) -> None:
         """Write one prediction's files and fill its result: files, point, emptiness, classes."""
-        from openbanana.io.export import label_classes, write_prediction
         from openbanana.pipeline import answer_emptiness
 
         path = self.paths[i]

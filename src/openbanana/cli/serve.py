@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from openbanana.server.app import DEFAULT_HOST, DEFAULT_PORT, MAX_PIXELS, MAX_UPLOAD_BYTES, QUEUE_SIZE
+from openbanana.cli.predict import load_pipeline
+from openbanana.server.app import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_PIXELS,
+    MAX_UPLOAD_BYTES,
+    QUEUE_SIZE,
+    build_app,
+    launch,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,9 +46,6 @@ def register(app: typer.Typer) -> None:
         ] = "auto",
     ) -> None:
         """Start the web demo (upload an image, pick a task, click a pixel for its depth)."""
-        from openbanana.cli.predict import load_pipeline
-        from openbanana.server.app import build_app, launch
-
         try:
             import gradio  # noqa: F401
         except ImportError:
