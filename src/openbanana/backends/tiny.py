@@ -172,8 +172,8 @@ def fold_s() -> TinyConfig:
 def fold_w() -> TinyConfig:
     """fold-s with the ``"words"`` tokenizer: hashed words, and every colour the prompt names given
     to the network as its RGB value. A 19-class palette is ~80 tokens instead of ~1,100 bytes, so text
-    costs little and a palette's colours reach the output as numbers. The CPU recipe's model
-    (configs/default-cpu.json)."""
+    costs little and a palette's colours reach the output as numbers. The shipped default model
+    (configs/default-cpu-words.json)."""
     cfg = fold_s()
     cfg.text = TextEncoderConfig(dim=128, layers=3, heads=4, max_len=320, tokenizer="words", buckets=4096)
     return cfg
@@ -181,7 +181,7 @@ def fold_w() -> TinyConfig:
 
 @SIZES.register("tiny-m")
 def tiny_m() -> TinyConfig:
-    """~20 M parameters: the shipped GPU model at 128x128 (bf16 storage ~39 MB)."""
+    """~20 M parameters: the earlier GPU-trained default model at 128x128 (bf16 storage ~39 MB)."""
     return TinyConfig(channels=64, channel_mults=(1, 2, 2, 3), num_res_blocks=2, attn_levels=(2, 3), emb_dim=256,
                       heads=8, text=TextEncoderConfig(dim=192, layers=4, heads=6, max_len=512),
                       storage_dtype="bfloat16")
