@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from openbanana.errors import DataLayoutError
+from openbanana.tasks.codecs import normals as normals_codec
 
 MEMBERS = ("rgb.png", "depth.npy", "normals.png", "semantic.png", "instance.png", "json")
 
@@ -43,19 +44,14 @@ def _unpng(data: bytes) -> np.ndarray:
 
 
 def encode_normals(normals: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    n = normals.astype(np.float32)
-    rgb = np.stack([(1 - n[..., 0]) / 2, (1 + n[..., 1]) / 2, (1 + n[..., 2]) / 2], -1)
-    out = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-    out[~valid] = 0
-    return out
+    """The paper's normals code (:func:`openbanana.tasks.codecs.normals.encode_normals`), black
+    where ``valid`` is False."""
+    return normals_codec.encode_normals(normals, valid)
 
 
 def decode_normals(rgb: np.ndarray) -> np.ndarray:
-    c = rgb.astype(np.float32) / 255.0
-    n = np.stack([1 - 2 * c[..., 0], 2 * c[..., 1] - 1, 2 * c[..., 2] - 1], -1)
-    norm = np.linalg.norm(n, axis=-1, keepdims=True)
-    valid = (rgb.max(-1) > 0)[..., None]
-    return np.where(valid, n / np.maximum(norm, 1e-6), 0).astype(np.float32)
+    """Unit normals from ``normals.png`` (the codec's decoder), zero vectors where it is black."""
+    return normals_codec.decode_normals(rgb)[0]
 
 
 def scene_to_sample(scene) -> dict[str, bytes | str]:

@@ -12,20 +12,7 @@ from openbanana.data.synthetic.classes import CLASS_COLORS
 
 
 def _encode(task: str, arr: np.ndarray) -> np.ndarray:
-    try:
-        return np.asarray(openbanana.encode(task, arr), np.uint8)
-    except (ImportError, AttributeError, NotImplementedError):  # codecs not there yet: local fallback
-        if task == "depth":
-            d = np.where(np.isfinite(arr), arr, 1e9)
-            f = 1 - (1 + d / 10) ** -2
-            corners = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1], [1, 1, 1]])
-            x = np.clip(f * 7, 0, 6.9999)
-            k = x.astype(int)
-            t = (x - k)[..., None]
-            return ((corners[k] * (1 - t) + corners[k + 1] * t) * 255 + 0.5).astype(np.uint8)
-        n = arr
-        rgb = np.stack([(1 - n[..., 0]) / 2, (1 + n[..., 1]) / 2, (1 + n[..., 2]) / 2], -1)
-        return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return np.asarray(openbanana.encode(task, arr), np.uint8)
 
 
 def instance_colors(inst: np.ndarray) -> np.ndarray:
