@@ -18,13 +18,19 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from openbanana.batch import collate
+from openbanana.data.mixture import MixtureConfig, make_sample
+from openbanana.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
+from openbanana.evaluation.runner import EvalOptions, evaluate
 from openbanana.evaluation.scoring import SCORERS
+from openbanana.pipeline import OpenBananaPipeline, load_model
 
 #: quality bars on synthetic val (issue 14): the value each scorer group's primary metric should reach
 _AIM_VALUES = {
@@ -64,10 +70,7 @@ def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progre
         ``{key: float for key in CARD_METRICS}`` plus ``"n_scenes", "n_referring", "n_reasoning",
         "n_instance", "n_failed", "seconds"`` (NaN where a split has no sample of a task).
     """
-    import time
 
-    from openbanana.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
-    from openbanana.evaluation.runner import EvalOptions, evaluate
 
     t0 = time.perf_counter()
     opts = EvalOptions(limit=n, grid=0, batch_size=batch_size,
@@ -88,7 +91,6 @@ GUARD_SCENES = 8
 def guard_scores(model_dir: str | Path | None = None, *, device: str = "cpu") -> dict[str, Any]:
     """The shipped model's (or ``model_dir``'s) scores on the first :data:`GUARD_SCENES` val scenes:
     the numbers the test suite holds the shipped model to (well under a minute on 2 CPU cores)."""
-    from openbanana.pipeline import load_model
 
     return evaluate_split(load_model(model_dir, device=device), "val", GUARD_SCENES, batch_size=8)
 
@@ -97,7 +99,6 @@ def guard_scores(model_dir: str | Path | None = None, *, device: str = "cpu") ->
 def heldout_generation_loss(pipe: Any, *, n: int = 64, batch_size: int = 16, seed: int = 1234) -> float:
     """Mean flow-matching loss of ``pipe``'s backend on ``n`` held-out generation samples
     (text-to-image and editing, val split, at the model's resolution) with fixed noise and times."""
-    from openbanana.data.mixture import MixtureConfig, collate, make_sample
 
     cfg = MixtureConfig(vision_share=0.0, split="val", size=pipe.resolution)
     backend = pipe.backend
@@ -137,7 +138,6 @@ def evaluate_model(model_dir: str | Path, *, n: int = 32, splits: tuple[str, ...
         baseline: the stage-1 (generation-only) export, for the generation loss before tuning.
         gen_samples: held-out generation samples for the loss (0: skip).
     """
-    from openbanana.pipeline import OpenBananaPipeline
 
     pipe = OpenBananaPipeline.from_pretrained(model_dir, device=device)
     results: dict[str, Any] = {"model": str(model_dir), "resolution": pipe.resolution, "n": n, "splits": {}}
@@ -168,7 +168,6 @@ def evaluate_model(model_dir: str | Path, *, n: int = 32, splits: tuple[str, ...
 def evaluate_snapshots(run_dir: str | Path, *, n: int = 16, split: str = "val", device: str = "cpu",
                        progress: bool = True) -> list[dict[str, Any]]:
     """Score every ``RUN/snapshots/step_N`` export (score vs. training compute)."""
-    from openbanana.pipeline import OpenBananaPipeline
 
     rows = []
     for snap in sorted(Path(run_dir, "snapshots").glob("step_*")):

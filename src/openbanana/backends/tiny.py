@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from openbanana.backends.base import BACKENDS, Batch
@@ -475,7 +476,6 @@ class TinyBackend(nn.Module):
     # ---------------------------------------------------------------- files
     def save_pretrained(self, path: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` (in ``config.storage_dtype``) to ``path``."""
-        from safetensors.torch import save_file
 
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
@@ -487,7 +487,6 @@ class TinyBackend(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: torch.device | str = "cpu", **kwargs: Any) -> TinyBackend:
         """Load what :meth:`save_pretrained` wrote; weights become float32 on ``device``."""
-        from safetensors.torch import load_file
 
         p = Path(path)
         if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():

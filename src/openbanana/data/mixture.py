@@ -37,7 +37,7 @@ import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 import openbanana.data.synthetic as world
-from openbanana.batch import collate  # noqa: F401  (re-exported: model_card builds mixture batches with it)
+from openbanana.batch import collate  # noqa: F401  (re-exported: mixture batches are built with it)
 from openbanana.data.shards import sample_to_dict
 from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the mixture's draws)
     BACKGROUNDS,
