@@ -143,7 +143,7 @@ class TextEncoder(nn.Module):
         each cut to its own longest prompt: a batch mixing one ~1000-byte palette with 40-byte
         instructions would otherwise pay self-attention and MLPs over 1000 positions for every row
         (real tokens never see padding, so the features of real tokens do not change)."""
-        B, L = mask.shape
+        B = mask.shape[0]
         order = torch.argsort(lens, stable=True)
         x = torch.zeros_like(x0)
         start = 0
