@@ -1,9 +1,11 @@
-"""The shipped default weights give the same outputs as before the speed work (regression reference).
+"""The shipped default weights give the same outputs as the code that trained them (regression
+reference).
 
-Reference values were computed with the code of commit 83358d2 (before any speed change) on CPU in
-float32, from the fixed inputs below and the shipped weights (run 2); a speed change must keep the
-model's function (tolerance 1e-4). When the shipped weights change, recompute them with that code:
-``git archive 83358d2 src | tar -x -C /tmp/old`` and ``PYTHONPATH=/tmp/old/src`` over this test's body.
+Reference values were computed with the code of commit 6ff5b62 (the code that trained and exported
+the shipped fold-w model) on CPU in float32, from the fixed inputs below and the shipped weights; a
+speed or layout change must keep the model's function (tolerance 1e-4). When the shipped weights
+change, recompute them with the code that trained them: ``git archive <commit> src | tar -x -C
+/tmp/old`` and ``PYTHONPATH=/tmp/old/src`` over this test's body.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from openbanana.backends.tiny import TinyBackend
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "src" / "openbanana" / "weights" / "default" / "backend"
 IDX = [0, 100, 1000, 2000, 3000, 4000, 5000, 6143]
-ONE_STEP = [0.046619, 0.276912, 0.012582, 0.62925, -0.004614, -0.322026, 0.219757, -0.468504]
-VELOCITY = [-0.378932, 0.325201, 0.121779, 0.108101, 1.036684, -0.864895, 0.222909, 0.917679]
-ONE_STEP_MEAN_ABS, VELOCITY_MEAN_ABS = 0.372128, 0.846034
+ONE_STEP = [-0.040338, 0.213886, -0.62228, 0.323169, 0.647707, -0.725437, -0.752918, -0.623478]
+VELOCITY = [-0.566976, 1.341954, 1.783066, 0.127485, 1.505607, -0.70202, 0.419474, 1.579224]
+ONE_STEP_MEAN_ABS, VELOCITY_MEAN_ABS = 0.627082, 1.726662
 
 
 @pytest.mark.skipif(not (WEIGHTS / "model.safetensors").is_file(), reason="shipped weights not present")
