@@ -112,11 +112,10 @@ class TextEncoder(nn.Module):
         """
         device = device or self.tok.weight.device
         tokens = TOKENIZERS.get(self.cfg.tokenizer)(prompts, self.cfg.max_len, self.cfg.buckets)
-        ids = to_device_nonblocking(tokens.ids, device)
         mask = to_device_nonblocking(tokens.mask, device)
-        x = self.embed(ids, tokens, device)
+        x = self.embed(tokens, device)
         lens = mask.sum(1)
-        if ids.shape[0] > 1 and int(lens.min()) * 2 < ids.shape[1]:
+        if mask.shape[0] > 1 and int(lens.min()) * 2 < mask.shape[1]:
             x = self._encode_by_length(x, mask, lens)
         else:
             x = self._encode(x, mask)
@@ -124,8 +123,9 @@ class TextEncoder(nn.Module):
         pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
         return x, mask, pooled
 
-    def embed(self, ids: torch.Tensor, tokens: Tokens, device: torch.device) -> torch.Tensor:
-        """Token (+ colour) + position embeddings ``[B, L, dim]``."""
+    def embed(self, tokens: Tokens, device: torch.device) -> torch.Tensor:
+        """Token (+ colour) + position embeddings ``[B, L, dim]`` on ``device``."""
+        ids = to_device_nonblocking(tokens.ids, device)
         x = self.tok(ids) + self.pos[: ids.shape[1]]  # [B, L, dim]
         if self.color is not None and bool(tokens.has_rgb.any()):
             rgb = to_device_nonblocking(tokens.rgb, device).to(x.dtype) * 2 - 1  # [B, L, 3] in [-1, 1]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from openbanana.backends.base import Batch
 from openbanana.backends.text import to_device_nonblocking
+from openbanana.batch import Batch, unit_to_u8
 from openbanana.tasks import TASKS
 from openbanana.training.config import ObjectiveConfig
 
@@ -45,7 +45,7 @@ def foreground_weights(target: torch.Tensor, tasks: list[str], max_weight: float
         return None
     B, _, H, W = target.shape
     weight = torch.ones(B, 1, H, W, device=target.device, dtype=torch.float32)
-    u8 = ((target[rows].float().clamp(-1, 1) + 1) * 127.5).round().long()  # [R, 3, H, W]
+    u8 = unit_to_u8(target[rows]).long()  # [R, 3, H, W]
     codes = (u8[:, 0] * 65536 + u8[:, 1] * 256 + u8[:, 2]).flatten(1)  # [R, H*W] one int per colour
     background = codes.mode(dim=1).values  # [R]
     fg = codes != background[:, None]  # [R, H*W]
