@@ -62,9 +62,11 @@ AIMS: dict[str, tuple[float, str]] = {
 }
 
 
-def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progress: bool = False) -> dict[str, Any]:
+def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progress: bool = False,
+                   tasks: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Score ``pipe`` on scenes ``0..n-1`` of ``split``: the ``synthetic-<split>`` benchmark of
-    :mod:`openbanana.evaluation` at the model's resolution, flattened to the card's keys.
+    :mod:`openbanana.evaluation` at the model's resolution, flattened to the card's keys (only
+    ``tasks``' targets when given; the others' keys are NaN).
 
     Returns:
         ``{key: float for key in CARD_METRICS}`` plus ``"n_scenes", "n_referring", "n_reasoning",
@@ -73,7 +75,7 @@ def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progre
 
 
     t0 = time.perf_counter()
-    opts = EvalOptions(limit=n, grid=0, batch_size=batch_size,
+    opts = EvalOptions(limit=n, grid=0, batch_size=batch_size, tasks=None if tasks is None else tuple(tasks),
                        benchmark=BenchmarkOptions(synthetic_size=pipe.resolution))
     result, _ = evaluate(pipe, BENCHMARKS.get(f"synthetic-{split}"), opts, progress=progress)
     m, counts = result["metrics"], result["n_samples"]

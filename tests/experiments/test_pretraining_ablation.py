@@ -49,6 +49,7 @@ def test_every_arm_and_seed(plan):
     names = [a.name for a in plan.arms]
     assert names[:3] == ["pretrained", "scratch", "vision-only"]
     assert {f"specialist-{t}" for t in TASK_METRICS} <= set(names)
+    assert {f"head-{t}" for t in TASK_METRICS if t != "instance"} <= set(names) and "head-instance" not in names
     assert {"share-1", "share-5", "share-10", "share-20", "share-50"} <= set(names)
     assert {"pretrain-0", "pretrain-25", "pretrain-50", "pretrain-100"} <= set(names)
     assert len(plan.runs) == len(names) * 3
@@ -94,6 +95,21 @@ def test_specialists_see_the_generalists_samples_of_their_task(plan):
     assert steps == {"depth": 45, "normals": 45, "semantic": 67, "instance": 45, "referring": 67, "reasoning": 45}
 
 
+def test_head_specialists_differ_from_their_colour_twin_only_in_the_output(plan):
+    runs = _runs(plan)
+    for task in ("depth", "normals", "semantic", "referring", "reasoning"):
+        colour, head = plan.jobs[runs[f"specialist-{task}"].job], plan.jobs[runs[f"head-{task}"].job]
+        assert colour.generates and colour.tasks is None
+        assert not head.generates and head.tasks == (task,)
+        c, h = colour.config, head.config
+        assert h["backend"] == "task-head" and h["backend_config"]["task"] == task
+        assert h["backend_config"]["backbone"] == c["backend_config"]
+        assert h["objective"]["p_drop_text"] == h["objective"]["p_drop_image"] == 0.0
+        same = {k: v for k, v in h.items() if k not in ("backend", "backend_config", "objective")}
+        assert same == {k: v for k, v in c.items() if k not in ("backend", "backend_config", "objective")}
+        assert runs[f"head-{task}"].steps == runs[f"specialist-{task}"].steps
+
+
 def test_vision_share_arms_equal_steps(plan):
     runs = _runs(plan)
     for s in VISION_SHARES:
@@ -131,7 +147,8 @@ def test_same_architecture_resolution_batch_and_seeds(plan):
     b = plan.budget
     for job in plan.jobs.values():
         c = job.config
-        assert c["backend_config"] == {"size": "fold-w"} and c["resolution"] == 64 and c["batch_size"] == 16
+        backbone = c["backend_config"].get("backbone", c["backend_config"])  # a task head's backbone
+        assert backbone == {"size": "fold-w"} and c["resolution"] == 64 and c["batch_size"] == 16
         # seed k: every instruction job trains with seed k, the pretraining with k + 500 (its own scenes)
         assert c["seed"] == job.seed + (PRETRAIN_SEED_OFFSET if job.kind == "pretrain" else 0)
         assert job.key.startswith(f"{job.kind}-seed{job.seed}-")
@@ -141,8 +158,8 @@ def test_same_architecture_resolution_batch_and_seeds(plan):
         assert plan.jobs[r.job].seed == r.seed
         if r.pretrain_job:
             assert plan.jobs[r.pretrain_job].seed == r.seed
-    # 18 arms, 2 of them shared: 16 instruction jobs per seed
-    assert sum(j.kind == "instruct" for j in plan.jobs.values()) == 16 * b.seeds
+    # 23 arms, 2 of them shared: 21 instruction jobs per seed
+    assert sum(j.kind == "instruct" for j in plan.jobs.values()) == 21 * b.seeds
 
 
 def test_curves_only_for_the_generalists(plan):
@@ -155,7 +172,7 @@ def test_curves_only_for_the_generalists(plan):
 def test_default_budget_fits_three_hours(plan):
     est = plan.estimate_minutes()
     assert est["total"] <= 180
-    assert plan.total_steps() == 3 * 5202
+    assert plan.total_steps() == 3 * 5471
     assert "min" in plan.describe()
 
 
@@ -175,7 +192,8 @@ def test_quick_budget_and_arm_selection():
     q = make_plan("quick", BASE)
     assert [a.name for a in q.arms] == list(BUDGETS.get("quick")().arms)
     assert q.budget.seeds == 1 and q.budget.resolution == 32
-    assert {j.config["backend_config"]["size"] for j in q.jobs.values()} == {"tiny-xs"}
+    assert {j.config["backend_config"].get("backbone", j.config["backend_config"])["size"]
+            for j in q.jobs.values()} == {"tiny-xs"}
     fam = make_plan("quick", BASE, arms=["specialist", "scratch"], seeds=2)
     assert [a.name for a in fam.arms] == ["scratch"] + [f"specialist-{t}" for t in TASK_METRICS]
     assert len(fam.runs) == 14

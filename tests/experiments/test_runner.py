@@ -30,7 +30,7 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
     plan = make_plan("quick", BASE)
     lines: list[str] = []
     paths = runner.run_plan(plan, tmp_path, progress=False, log=lines.append)
-    assert len(paths) == len(plan.runs) == 6
+    assert len(paths) == len(plan.runs) == 7
     # the pretraining was trained once, for the three arms that start from it
     assert len(list((tmp_path / "train").glob("pretrain-*"))) == 1
     assert sum("training pretrain-" in line for line in lines) == 1
@@ -45,8 +45,13 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
         assert c["total_images"] == c["instruct_images"] + c["pretrain_images"]
         assert c["vision_samples_expected"] == round(c["instruct_images"] * rec["vision_share"])
         g = rec["generation_loss"]
-        assert g["before"] > 0 and g["after"] > 0
         assert (tmp_path / g["samples_after"]).is_file()
+        if rec["family"] == "head-specialist":  # a plain head cannot generate; it is scored on its task only
+            assert g["before"] is None and g["after"] is None and g["relative_change"] is None
+            assert rec["scores"]["val"]["depth_delta1"] >= 0
+            assert rec["scores"]["val"]["normals_mean_deg"] is None  # NaN: not scored
+            continue
+        assert g["before"] > 0 and g["after"] > 0
         assert not (tmp_path / "train" / rec["job"] / "checkpoints").exists()  # deleted once exported
     pre = json.loads((tmp_path / "runs" / "pretrained" / "seed0.json").read_text())
     assert pre["compute"]["pretrain_images"] == 16 and pre["generation_loss"]["before_source"].startswith("train/pretrain-")
@@ -56,8 +61,9 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
     scratch = json.loads((tmp_path / "runs" / "scratch" / "seed0.json").read_text())
     assert scratch["compute"]["pretrain_images"] == 0 and scratch["generation_loss"]["before_source"] == "random initialisation"
 
-    report = write_report(tmp_path)
-    assert "| specialist-depth |" in report.read_text()
+    report = write_report(tmp_path).read_text()
+    assert "| specialist-depth |" in report and "| head-depth |" in report
+    assert "## specialists minus head specialists" in report
     assert (tmp_path / "plots" / "vision_share.png").is_file()
 
     # again, with --resume: every run is skipped, nothing is trained or scored
@@ -65,7 +71,7 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "job_scores", _no_training)
     lines.clear()
     assert runner.run_plan(plan, tmp_path, resume=True, progress=False, log=lines.append) == paths
-    assert sum("skipped" in line for line in lines) == 6
+    assert sum("skipped" in line for line in lines) == 7
     with pytest.raises(ValueError, match="--resume"):
         runner.run_plan(plan, tmp_path, progress=False, log=lines.append)
 

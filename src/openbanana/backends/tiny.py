@@ -77,6 +77,8 @@ class TinyConfig:
             clamped at ``x_min_t``): large-patch pixel models learn the clean image far better
             (JiT, arXiv 2511.13720). In the one-step mode (``x_t = 0, t = 1``) both read the same.
         x_min_t: the smallest ``t`` the x-prediction divides by.
+        out_channels: channels of the output: 3 (an RGB image, every generator), or a task head's
+            raw quantities (:mod:`openbanana.backends.task_head`; then ``prediction`` must be ``"v"``).
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -94,6 +96,7 @@ class TinyConfig:
     refine_features: int = 0
     prediction: str = "v"
     x_min_t: float = 0.05
+    out_channels: int = 3
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -114,6 +117,9 @@ class TinyConfig:
                              f"{self.refine}, {self.refine_features}")
         if self.prediction not in ("v", "x"):
             raise ValueError(f"prediction must be 'v' or 'x', got {self.prediction!r}")
+        if self.out_channels < 1 or (self.out_channels != 3 and self.prediction != "v"):
+            raise ValueError(f"out_channels must be >= 1, and 3 unless prediction is 'v' (an x-prediction is an "
+                             f"image), got {self.out_channels} with prediction {self.prediction!r}")
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -300,7 +306,8 @@ class TinyUNet(nn.Module):
             if lvl > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                              nn.Conv2d(cur, cur, 3, padding=1)))
-        out_ch = 3 + (cfg.refine_features if cfg.refine else 0)
+        C = cfg.out_channels
+        out_ch = C + (cfg.refine_features if cfg.refine else 0)
         self.out_norm, self.out = _norm(cur), nn.Conv2d(cur, out_ch * P * P, 3, padding=1)
         self.unfold = nn.PixelShuffle(P) if P > 1 else nn.Identity()  # [B, out_ch P^2, h, w] -> [B, out_ch, H, W]
         nn.init.zeros_(self.out.weight)
@@ -309,7 +316,7 @@ class TinyUNet(nn.Module):
         if cfg.refine:
             # full resolution, cheap: (output, features, x_t, cond, flag) -> a correction of the output
             self.refine = nn.Sequential(nn.Conv2d(out_ch + 7, cfg.refine, 3, padding=1), nn.SiLU(),
-                                        nn.Conv2d(cfg.refine, 3, 3, padding=1))
+                                        nn.Conv2d(cfg.refine, C, 3, padding=1))
             nn.init.zeros_(self.refine[2].weight)
             nn.init.zeros_(self.refine[2].bias)
 
@@ -347,10 +354,10 @@ class TinyUNet(nn.Module):
                 h = blk[1](h, tokens, mask) if isinstance(blk[1], AttnBlock) else h
             else:
                 h = blk(h)  # upsample: [B, C, 2H, 2W]
-        y = self.unfold(self.out(F.silu(self.out_norm(h))))  # [B, 3 (+ features), H, W]
-        out = y[:, :3]
+        y = self.unfold(self.out(F.silu(self.out_norm(h))))  # [B, C (+ features), H, W]
+        out = y[:, :self.cfg.out_channels]
         if self.refine is not None:
-            out = out + self.refine(torch.cat([y, inputs], dim=1))  # [B, 3, H, W]
+            out = out + self.refine(torch.cat([y, inputs], dim=1))  # [B, C, H, W]
         if self.cfg.prediction == "x":
             # the clean image -> the velocity it implies: v = (x_t - x0) / t
             tt = t.to(out.dtype).clamp(min=self.cfg.x_min_t)[:, None, None, None]
@@ -476,26 +483,41 @@ class TinyBackend(nn.Module):
     # ---------------------------------------------------------------- files
     def save_pretrained(self, path: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` (in ``config.storage_dtype``) to ``path``."""
-
-        p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
-        (p / CONFIG_FILE).write_text(json.dumps({"backend": self.name, **self.config.to_dict()}, indent=2) + "\n")
-        dtype = _STORAGE[self.config.storage_dtype]
-        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(p / WEIGHTS_FILE), metadata={"format": "pt", "backend": self.name})
+        save_backend(self, path, self.config.to_dict(), self.config.storage_dtype)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: torch.device | str = "cpu", **kwargs: Any) -> TinyBackend:
         """Load what :meth:`save_pretrained` wrote; weights become float32 on ``device``."""
+        return load_backend(cls, path, lambda d: cls(TinyConfig.from_dict(d)), device=device)
 
-        p = Path(path)
-        if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(f"{p} must hold {CONFIG_FILE} and {WEIGHTS_FILE} (written by save_pretrained)")
-        d = json.loads((p / CONFIG_FILE).read_text())
-        if d.pop("backend", cls.name) != cls.name:
-            raise ValueError(f"{p / CONFIG_FILE} is not a {cls.name!r} backend config")
-        with torch.device("meta"):
-            model = cls(TinyConfig.from_dict(d))
-        state = {k: v.to(device, torch.float32) for k, v in load_file(str(p / WEIGHTS_FILE)).items()}
-        model.load_state_dict(state, assign=True, strict=True)
-        return model.eval()
+
+# ============================================================================ files
+def save_backend(module: nn.Module, path: str | Path, config: dict[str, Any], storage_dtype: str) -> None:
+    """Write a backend to folder ``path``: ``config.json`` (``{"backend": module.name, **config}``) and
+    ``model.safetensors`` with every tensor of its state in ``storage_dtype``."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    (p / CONFIG_FILE).write_text(json.dumps({"backend": module.name, **config}, indent=2) + "\n")
+    dtype = _STORAGE[storage_dtype]
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(p / WEIGHTS_FILE), metadata={"format": "pt", "backend": module.name})
+
+
+def load_backend(cls: type, path: str | Path, build: Any, *, device: torch.device | str = "cpu") -> Any:
+    """Load what :func:`save_backend` wrote for backend class ``cls``: ``build(config dict)`` makes the
+    module (on the meta device, no random init), the weights are loaded as float32 on ``device``.
+
+    Raises:
+        FileNotFoundError: a file is missing. ValueError: the folder holds another backend.
+    """
+    p = Path(path)
+    if not (p / CONFIG_FILE).is_file() or not (p / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"{p} must hold {CONFIG_FILE} and {WEIGHTS_FILE} (written by save_pretrained)")
+    d = json.loads((p / CONFIG_FILE).read_text())
+    if d.pop("backend", cls.name) != cls.name:
+        raise ValueError(f"{p / CONFIG_FILE} is not a {cls.name!r} backend config")
+    with torch.device("meta"):
+        model = build(d)
+    state = {k: v.to(device, torch.float32) for k, v in load_file(str(p / WEIGHTS_FILE)).items()}
+    model.load_state_dict(state, assign=True, strict=True)
+    return model.eval()

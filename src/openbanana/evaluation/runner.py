@@ -59,6 +59,8 @@ class EvalOptions:
         model_kwargs: extra keywords for every model call (``num_inference_steps``,
             ``ensemble_size``, ``one_step``, ...), written into the result's protocol.
         benchmark: protocol options (depth alignment, synthetic size).
+        tasks: score only targets of these tasks (None = every target of the benchmark), for a
+            model that answers fewer tasks (a one-task head, :mod:`openbanana.backends.task_head`).
     """
 
     limit: int | None = None
@@ -71,6 +73,7 @@ class EvalOptions:
     batch_size: int = 8
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
+    tasks: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -238,6 +241,8 @@ def run_partial(
             part.timing_s["load"] += time.perf_counter() - t0
         part.n_records += 1
         for target in record.targets:
+            if opts.tasks is not None and target.task not in opts.tasks:
+                continue
             group = target.scorer_key
             where = {"index": index, "id": record.id, "key": target.key, "group": group}
             if group not in scorers:

@@ -11,6 +11,8 @@ pretrained         the recipe: pretraining, then instruction tuning at the recip
 scratch            the same instruction tuning from random initialisation (no pretraining)
 vision-only        from scratch, vision samples only (``vision_share 1``)
 specialist-<task>  from scratch, one model per task, that task's colour code only
+head-<task>        ``specialist-<task>`` as a plain regression / classification head on the same
+                   backbone (:mod:`openbanana.backends.task_head`): the task's numbers, no colours
 share-<p>          ``pretrained`` with p % vision (1, 5, 10, 20, 50)
 pretrain-<p>       ``pretrained`` from p % of the pretraining steps (0, 25, 50, 100)
 ================== ============================================================================
@@ -36,11 +38,15 @@ per arm (``Arm.steps_policy``, :data:`STEP_POLICIES`), with ``N`` the budget's i
   asks (at a fixed training budget, how small may the vision share be?). Every run records the
   vision samples it saw, so the report can put scores against them too.
 
-The "plain regression / classification head on the same backbone" specialist of the issue is not
-built: the trainer and backends know only the generator objective, and a second objective with its
-own decoders and scorers does not fit this change. In the one-step mode a colour-code specialist
-already is a plain regression network (image in, the task's colour image out, mean squared error),
-so the arm that is left out would test the colour *code*, not the generator.
+- ``head-<task>``: the ``specialist-<task>`` job (same steps, samples, seed and backbone) with the
+  backbone's output layer replaced by the task's plain head (log depth with an L1 loss, unit normals
+  with a cosine loss, class logits with cross-entropy, one mask logit per target with binary
+  cross-entropy; :mod:`openbanana.backends.task_head`). The head's targets are the same samples'
+  drawings read back by the task's decoder, so the two arms differ only in the output formulation:
+  the colour code (a generator's image, mean squared error) against the task's own quantities.
+  Instance segmentation has no plain head (a variable number of instances does not fit fixed output
+  channels), so there is no ``head-instance``. Heads cannot generate: their runs have no generation
+  loss and score only their task.
 
 Seeds and data: seed ``k`` seeds the weights, the noise and the data of every instruction job of
 that seed. Sample ``i`` of a stream depends only on ``(seed, i)`` (:mod:`openbanana.data.mixture`), so
@@ -193,7 +199,8 @@ def quick_budget() -> Budget:
     return Budget(name="quick", backend_config=micro, resolution=32, batch_size=4, pretrain_steps=4,
                   instruct_steps=4, seeds=1, eval_scenes=1, curve_scenes=1, curve_points=2, gen_samples=4,
                   ckpt_every=2, num_workers=0, min_steps=2,
-                  arms=("pretrained", "scratch", "vision-only", "specialist-depth", "share-10", "pretrain-50"),
+                  arms=("pretrained", "scratch", "vision-only", "specialist-depth", "head-depth", "share-10",
+                        "pretrain-50"),
                   assumed_img_per_s=40.0, eval_s_per_scene=1.0, overhead_s_per_job=2.0)
 
 
@@ -243,13 +250,15 @@ class Arm:
 
     Attributes:
         name: ``pretrained``, ``share-10``, ``specialist-depth``, ...
-        family: ``generalist``, ``vision-only``, ``specialist``, ``vision-share`` or ``pretrain-compute``.
+        family: ``generalist``, ``vision-only``, ``specialist``, ``head-specialist``, ``vision-share`` or
+            ``pretrain-compute``.
         pretrain_fraction: share of the budget's pretraining steps it starts from (0: random init).
         vision_share: the instruction stage's vision share (None: the recipe's).
         task: the one task of a specialist (None: every task of the recipe).
         steps_policy: key of :data:`STEP_POLICIES`.
         curve: export snapshots for a score-vs-compute curve.
         description: one line for the report.
+        head: answer with a plain task head instead of the colour code (``head-<task>``).
     """
 
     name: str
@@ -260,6 +269,7 @@ class Arm:
     steps_policy: str = "equal_steps"
     curve: bool = False
     description: str = ""
+    head: bool = False
 
 
 def _percent(x: float) -> str:
@@ -283,6 +293,20 @@ def _specialist_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
                 description=f"from scratch, {t} alone, in its colour code") for t in recipe.tasks]
 
 
+def _head_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
+    return [Arm(f"head-{t}", "head-specialist", 0.0, vision_share=1.0, task=t, steps_policy=budget.specialist_policy,
+                head=True, description=f"specialist-{t} as a plain head on the same backbone (no colour code)")
+            for t in recipe.tasks if t in head_tasks()]
+
+
+def head_tasks() -> tuple[str, ...]:
+    """The tasks whose answer kind has a plain head (:data:`openbanana.backends.task_head.HEADS`)."""
+    from openbanana.backends.task_head import HEADS  # torch: not at import (`openbanana --help`)
+    from openbanana.tasks import TASKS
+
+    return tuple(t for t in TASK_METRICS if TASKS.get(t).answer_kind in HEADS)
+
+
 def _share_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
     return [Arm(f"share-{_percent(s)}", "vision-share", 1.0, vision_share=s,
                 description=f"pretrained, {_percent(s)} % vision, equal steps") for s in VISION_SHARES]
@@ -299,9 +323,10 @@ ARM_FAMILIES: Registry = Registry("arm family")
 ARM_FAMILIES.register("generalist", _generalist_arms)
 ARM_FAMILIES.register("vision-only", _vision_only_arms)
 ARM_FAMILIES.register("specialist", _specialist_arms)
+ARM_FAMILIES.register("head-specialist", _head_arms)
 ARM_FAMILIES.register("vision-share", _share_arms)
 ARM_FAMILIES.register("pretrain-compute", _pretrain_arms)
-_FAMILY_ORDER = ("generalist", "vision-only", "specialist", "vision-share", "pretrain-compute")
+_FAMILY_ORDER = ("generalist", "vision-only", "specialist", "head-specialist", "vision-share", "pretrain-compute")
 
 
 # ============================================================================ the recipe
@@ -373,6 +398,8 @@ class TrainJob:
         config: its ``TrainConfig`` dict; ``init_from`` is relative to OUT (``train/<key>[/snapshots/..]``).
         depends_on: the pretraining job it starts from (None: random initialisation).
         snapshot_steps: steps whose exported snapshots are wanted (pretraining fractions, curves).
+        tasks: the tasks its model answers (None: every task, and it generates images); a task head
+            answers one task and cannot generate.
     """
 
     key: str
@@ -381,6 +408,12 @@ class TrainJob:
     config: dict[str, Any]
     depends_on: str | None = None
     snapshot_steps: tuple[int, ...] = ()
+    tasks: tuple[str, ...] | None = None
+
+    @property
+    def generates(self) -> bool:
+        """Whether its model generates images (has a generation loss and text-to-image samples)."""
+        return self.tasks is None
 
     @property
     def steps(self) -> int:
@@ -454,8 +487,11 @@ class Plan:
         instruct = [j for j in self.jobs.values() if j.kind == "instruct"]
         curves = sum(len(j.snapshot_steps) for j in instruct)
         inits = {r.init or f"random-{r.seed}" for r in self.runs}  # starting weights: generation loss, sheet
-        eval_s = (len(instruct) * 2 * b.eval_scenes + curves * b.curve_scenes) * b.eval_s_per_scene
-        extra_s = (len(instruct) + len(inits)) * (b.gen_samples * b.gen_s_per_sample + b.sheet_s)
+        # a task head scores only its task(s) and has no generation loss
+        scored = sum(1.0 if j.generates else len(j.tasks) / len(TASK_METRICS) for j in instruct)
+        eval_s = (scored * 2 * b.eval_scenes + curves * b.curve_scenes) * b.eval_s_per_scene
+        generators = sum(j.generates for j in instruct)
+        extra_s = (generators + len(inits)) * b.gen_samples * b.gen_s_per_sample + (len(instruct) + len(inits)) * b.sheet_s
         score_s = eval_s + extra_s
         return {"train": train_s / 60, "score": score_s / 60, "total": (train_s + score_s) / 60}
 
@@ -561,6 +597,21 @@ def _instruct_data(arm: Arm, recipe: Recipe) -> dict[str, Any]:
     return data
 
 
+def _as_head(d: dict[str, Any], arm: Arm, budget: Budget) -> None:
+    """Turn a specialist's TrainConfig dict into its plain-head twin (same data, steps and backbone).
+
+    The head reads its targets back from the samples' drawings under their instructions, so no
+    instruction or image is dropped (the recipe's one-step samples keep both anyway)."""
+    from openbanana.data.mixture import MixtureConfig
+    from openbanana.data.synthetic.classes import CLASSES
+
+    data = MixtureConfig(**d["stages"][-1]["data"])
+    d["backend"] = "task-head"
+    d["backend_config"] = {"task": arm.task, "backbone": dict(budget.backend_config), "classes": list(CLASSES),
+                           "max_masks": data.max_referring_targets}
+    d["objective"] = {**d.get("objective", {}), "p_drop_text": 0.0, "p_drop_image": 0.0}
+
+
 def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[str, Any] = DEFAULT_BASE_CONFIG, *,
               seeds: int | None = None, arms: list[str] | tuple[str, ...] | None = None) -> Plan:
     """The whole experiment as data: arms, training jobs (shared where configs coincide), runs.
@@ -605,6 +656,8 @@ def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[s
             steps = _arm_steps(arm, recipe, b)
             d = _common(recipe, b, seed)
             d["stages"] = [_stage(recipe.instruct, steps, _instruct_data(arm, recipe))]
+            if arm.head:
+                _as_head(d, arm, b)
             src = sources.get(arm.pretrain_fraction)
             d["init_from"] = src[1] if src else None
             key = f"instruct-seed{seed}-{digest(d)}"
@@ -620,7 +673,8 @@ def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[s
             else:
                 d["snapshot_every"] = math.gcd(*snaps) if snaps else 0
                 jobs[key] = TrainJob(key=key, kind="instruct", seed=seed, config=d,
-                                     depends_on=src[0].key if src else None, snapshot_steps=snaps)
+                                     depends_on=src[0].key if src else None, snapshot_steps=snaps,
+                                     tasks=(arm.task,) if arm.head else None)
             share = recipe.share if arm.vision_share is None else arm.vision_share
             runs.append(RunSpec(arm=arm.name, family=arm.family, seed=seed, job=key, init=src[1] if src else None,
                                 pretrain_job=src[0].key if src else None, pretrain_steps=src[2] if src else 0,

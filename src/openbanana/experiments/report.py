@@ -32,7 +32,11 @@ SPLITS = ("val", "shift")
 TASK_LABELS = {"depth": "depth delta1", "normals": "normals mean (deg, lower)", "semantic": "semantic mIoU",
                "instance": "instance F1", "referring": "referring cIoU", "reasoning": "reasoning gIoU"}
 #: arms compared with ``pretrained`` by paired differences, in this order
-COMPARED = ("scratch", "vision-only", "specialists")
+COMPARED = ("scratch", "vision-only", "specialists", "head specialists")
+#: specialist families combined into one pseudo-arm each (every specialist on its own task)
+COMBINED = {"specialist": "specialists", "head-specialist": "head specialists"}
+#: ``(a, b, better, worse)``: further paired differences ``a - b`` and how to read them
+CONTRASTS = (("specialists", "head specialists", "the colour code is better", "the plain head is better"),)
 
 
 # ============================================================================ intervals
@@ -114,13 +118,13 @@ def _by_arm(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _specialists(runs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Per seed, a pseudo-run holding each specialist's score on its own task."""
+def _specialists(runs: list[dict[str, Any]], family: str = "specialist") -> dict[int, dict[str, Any]]:
+    """Per seed, a pseudo-run holding each specialist of ``family``'s score on its own task."""
     combined: dict[int, dict[str, Any]] = {}
     for r in runs:
-        if r.get("family") != "specialist":
+        if r.get("family") != family:
             continue
-        c = combined.setdefault(r["seed"], {"arm": "specialists", "seed": r["seed"], "tasks": [],
+        c = combined.setdefault(r["seed"], {"arm": COMBINED[family], "seed": r["seed"], "tasks": [],
                                             "scores": {s: {} for s in SPLITS}})
         for task in r["tasks"]:
             c["tasks"].append(task)
@@ -132,9 +136,10 @@ def _specialists(runs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 def summarize(runs: list[dict[str, Any]], arm_order: list[str] | None = None) -> dict[str, Any]:
     """Intervals per arm, split and task; compute and generation loss per arm; paired differences."""
     by_arm = _by_arm(runs)
-    spec = _specialists(runs)
-    if spec:
-        by_arm["specialists"] = list(spec.values())
+    for family, name in COMBINED.items():
+        spec = _specialists(runs, family)
+        if spec:
+            by_arm[name] = list(spec.values())
     order = [a for a in (arm_order or _arm_order(runs)) if a in by_arm]
     order += [a for a in by_arm if a not in order]
     scores: dict[str, Any] = {}
@@ -142,7 +147,7 @@ def summarize(runs: list[dict[str, Any]], arm_order: list[str] | None = None) ->
     for arm in order:
         rs = by_arm[arm]
         scores[arm] = {s: {t: asdict(t_interval([_score(r, s, t) for r in rs])) for t in TASK_METRICS} for s in SPLITS}
-        if arm == "specialists":
+        if arm in COMBINED.values():
             continue
         c = [r.get("compute", {}) for r in rs]
         g = [r.get("generation_loss", {}) for r in rs]
@@ -155,17 +160,20 @@ def summarize(runs: list[dict[str, Any]], arm_order: list[str] | None = None) ->
             "gen_loss_after": asdict(t_interval([x.get("after") for x in g])),
             "samples_before": g[0].get("samples_before"), "samples_after": g[0].get("samples_after"),
         }
-    diffs: dict[str, Any] = {}
-    base = {r["seed"]: r for r in by_arm.get("pretrained", [])}
-    for other in COMPARED:
-        others = {r["seed"]: r for r in by_arm.get(other, [])}
-        seeds = sorted(set(base) & set(others))
-        if not seeds:
-            continue
-        diffs[other] = {s: {t: asdict(paired_difference([_score(base[k], s, t) for k in seeds],
-                                                        [_score(others[k], s, t) for k in seeds]))
-                            for t in TASK_METRICS} for s in SPLITS}
-    return {"arms": order, "scores": scores, "compute": compute, "differences": diffs}
+    diffs = {other: d for other in COMPARED if (d := _paired(by_arm, "pretrained", other))}
+    contrasts = {f"{a} - {b}": d for a, b, _, _ in CONTRASTS if (d := _paired(by_arm, a, b))}
+    return {"arms": order, "scores": scores, "compute": compute, "differences": diffs, "contrasts": contrasts}
+
+
+def _paired(by_arm: dict[str, list[dict[str, Any]]], a: str, b: str) -> dict[str, Any] | None:
+    """Paired differences ``a - b`` per split and task over the seeds both ran (None: no such seed)."""
+    ra = {r["seed"]: r for r in by_arm.get(a, [])}
+    rb = {r["seed"]: r for r in by_arm.get(b, [])}
+    seeds = sorted(set(ra) & set(rb))
+    if not seeds:
+        return None
+    return {s: {t: asdict(paired_difference([_score(ra[k], s, t) for k in seeds], [_score(rb[k], s, t) for k in seeds]))
+                for t in TASK_METRICS} for s in SPLITS}
 
 
 def paired_difference(a: list[float | None], b: list[float | None], level: float = 0.95) -> Interval:
@@ -175,17 +183,17 @@ def paired_difference(a: list[float | None], b: list[float | None], level: float
     return t_interval(d, level)
 
 
-def verdict(diff: Interval, metric: str) -> str:
-    """``pretraining helps`` / ``hurts`` when the interval of (pretrained - other) excludes 0 in the
+def verdict(diff: Interval, metric: str, better: str = "pretraining helps", worse: str = "pretraining hurts") -> str:
+    """``better`` / ``worse`` when the interval of a difference (pretrained - other) excludes 0 in the
     metric's better / worse direction, else ``no detectable difference`` (``n/a`` under 2 seeds)."""
     if diff.n < 2 or not math.isfinite(diff.low):
         return "n/a (fewer than 2 seeds)"
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     lo, hi = sorted((sign * diff.low, sign * diff.high))
     if lo > 0:
-        return "pretraining helps"
+        return better
     if hi < 0:
-        return "pretraining hurts"
+        return worse
     return "no detectable difference"
 
 
@@ -201,7 +209,8 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], *, plots: list
     lines = ["# Generation-pretraining ablation (issue 17)", "",
              (f"Budget `{budget}`, {len(runs)} runs, seeds {seeds}. Every cell: mean over seeds "
               "± half-width of the 95 % t-interval. Rows of specialists show only their own task; "
-              "`specialists` combines them (each on its own task)."), ""]
+              "`specialists` combines them (each on its own task), `head specialists` the plain-head "
+              "specialists (no `head-instance`: instances have no plain head)."), ""]
     head = "| arm | " + " | ".join(TASK_LABELS[t] for t in TASK_METRICS) + " |"
     for split in SPLITS:
         lines += [f"## Scores on synthetic {split}", "", head, "|---|" + "---|" * len(TASK_METRICS)]
@@ -220,6 +229,19 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], *, plots: list
                         continue
                     lines.append(f"| {split} | {other} | {TASK_LABELS[t]} | {iv.format()} | "
                                  f"{verdict(iv, TASK_METRICS[t])} |")
+        lines.append("")
+    for a, b, better, worse in CONTRASTS:
+        per_split = summary.get("contrasts", {}).get(f"{a} - {b}")
+        if not per_split:
+            continue
+        lines += [f"## {a} minus {b} (paired by seed)", "", "| split | task | difference | reading |",
+                  "|---|---|---|---|"]
+        for split in SPLITS:
+            for t in TASK_METRICS:
+                iv = _iv(per_split[split][t])
+                if iv.n:
+                    lines.append(f"| {split} | {TASK_LABELS[t]} | {iv.format()} | "
+                                 f"{verdict(iv, TASK_METRICS[t], better, worse)} |")
         lines.append("")
     lines += ["## Compute and generation", "",
               ("| arm | seeds | steps | vision share | pretraining steps | images (instruction) | vision samples "
@@ -241,7 +263,8 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], *, plots: list
     if sheets:
         lines += ["## Sample sheets (seed 0)", "",
                   ("Top row: text-to-image from val captions; bottom row: a val scene and the depth, normals "
-                   "and semantic drawings of it."), "", "| arm | before tuning | after tuning |", "|---|---|---|"]
+                   "and semantic drawings of it. Plain heads (`head-*`) cannot generate: val scenes on top, "
+                   "the head's answers drawn in its task's colour code below."), "", "| arm | before tuning | after tuning |", "|---|---|---|"]
         for arm, before, after in sheets:
             b = f"![]({before})" if before else "random initialisation"
             lines.append(f"| {arm} | {b} | ![]({after}) |")
@@ -348,7 +371,7 @@ def write_report(out: str | Path) -> Path:
     plan = out / "plan.json"
     if plan.is_file():
         try:
-            order = [a["name"] for a in json.loads(plan.read_text())["arms"]] + ["specialists"]
+            order = [a["name"] for a in json.loads(plan.read_text())["arms"]] + list(COMBINED.values())
         except (OSError, json.JSONDecodeError, KeyError, TypeError):
             order = None
     summary = summarize(runs, order)

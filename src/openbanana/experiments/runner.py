@@ -42,9 +42,11 @@ import torch
 from PIL import Image
 
 from openbanana.data.synthetic import render_scene
+from openbanana.data.synthetic.targets import SCENE_TARGETS
 from openbanana.experiments.pretraining_ablation import Plan, RunSpec, TrainJob, digest
 from openbanana.model_card import evaluate_split, heldout_generation_loss
 from openbanana.pipeline import OpenBananaPipeline
+from openbanana.tasks import TASKS
 from openbanana.training.checkpoint import CheckpointError, resumable_checkpoint
 from openbanana.training.config import TrainConfig
 from openbanana.training.loop import build_backend, train
@@ -170,16 +172,28 @@ def _load(path: Path) -> Any:
     return OpenBananaPipeline.from_pretrained(path, device="cpu")
 
 
-def write_sample_sheet(pipe: Any, path: Path, *, n_prompts: int = 4, seed: int = 0) -> Path:
+def write_sample_sheet(pipe: Any, path: Path, *, n_prompts: int = 4, seed: int = 0,
+                       task: str | None = None) -> Path:
     """A sample sheet: text-to-image from ``n_prompts`` val captions (top row); a val scene and the
-    model's depth, normals and semantic drawings of it (bottom row)."""
+    model's depth, normals and semantic drawings of it (bottom row). With ``task`` (a model that
+    answers one task and cannot generate), ``n_prompts`` val scenes (top row) and the model's
+    drawing of each for ``task`` under the benchmark's instruction (bottom row)."""
     res = pipe.resolution
     scenes = [render_scene(i, split="val", size=res) for i in range(n_prompts)]
-    gen = torch.Generator().manual_seed(seed)
-    top = list(pipe.generate([s.caption for s in scenes], generator=gen).images)
-    bottom = [scenes[0].rgb]
-    for task in ("depth", "normals", "semantic"):
-        bottom.append(pipe(scenes[0].rgb, task=task).predictions[0].raw)
+    if task is None:
+        gen = torch.Generator().manual_seed(seed)
+        top = list(pipe.generate([s.caption for s in scenes], generator=gen).images)
+        bottom = [scenes[0].rgb]
+        for t in ("depth", "normals", "semantic"):
+            bottom.append(pipe(scenes[0].rgb, task=t).predictions[0].raw)
+    else:
+        top, bottom = [], []
+        for i, scene in enumerate(scenes):
+            targets = SCENE_TARGETS.get(task).benchmark(scene, i, "val")
+            if targets:
+                top.append(scene.rgb)
+                instruction = TASKS.get(task).instruction(rng=None, **targets[0].spec)
+                bottom.append(pipe(scene.rgb, instruction, task=task).predictions[0].raw)
     width = max(len(top), len(bottom))
     blank = np.zeros((res, res, 3), np.uint8)
     rows = [np.concatenate([np.asarray(im, np.uint8)[:res, :res] for im in r] + [blank] * (width - len(r)), axis=1)
@@ -216,9 +230,12 @@ def job_scores(job: TrainJob, plan: Plan, out: Path, *, curve: bool, log: Callab
     res: dict[str, Any] = {"settings": settings, "scores": {}}
     for split in SPLITS:
         log(f"  scoring {job.key} on {b.eval_scenes} {split} scenes")
-        res["scores"][split] = evaluate_split(pipe, split, b.eval_scenes, batch_size=8)
-    res["generation_loss_after"] = heldout_generation_loss(pipe, n=b.gen_samples, batch_size=min(16, b.gen_samples))
-    res["samples"] = str(write_sample_sheet(pipe, d / SAMPLES_FILE).relative_to(out))
+        res["scores"][split] = evaluate_split(pipe, split, b.eval_scenes, batch_size=8, tasks=job.tasks)
+    # a task head has no generation loss; its sheet shows its one task
+    res["generation_loss_after"] = (heldout_generation_loss(pipe, n=b.gen_samples, batch_size=min(16, b.gen_samples))
+                                    if job.generates else None)
+    sheet_task = None if job.generates else job.tasks[0]
+    res["samples"] = str(write_sample_sheet(pipe, d / SAMPLES_FILE, task=sheet_task).relative_to(out))
     res["curve"] = []
     if curve:
         for step in job.snapshot_steps:  # the last step's snapshot is the export, scored above
@@ -246,6 +263,8 @@ def init_generation_loss(spec: RunSpec, job: TrainJob, plan: Plan, out: Path) ->
     """Held-out generation loss (and sample sheet, when the weights are a pipeline) of the weights a
     run starts from: its pretraining export or snapshot, or the random initialisation. Cached."""
     n = plan.budget.gen_samples
+    if not job.generates:  # a task head: no generation to measure
+        return {"gen_samples": n, "source": spec.init or "random initialisation", "loss": None}
     if spec.init is None:
         cfg = job.config
         key = digest({"backend": cfg["backend"], "backend_config": cfg["backend_config"],
