@@ -47,7 +47,7 @@ def test_registered():
 
 def test_every_arm_and_seed(plan):
     names = [a.name for a in plan.arms]
-    assert names[:3] == ["pretrained", "scratch", "vision-only"]
+    assert names[:4] == ["untrained", "pretrained", "scratch", "vision-only"]
     assert {f"specialist-{t}" for t in TASK_METRICS} <= set(names)
     assert {f"head-{t}" for t in TASK_METRICS if t != "instance"} <= set(names) and "head-instance" not in names
     assert {"share-1", "share-5", "share-10", "share-20", "share-50"} <= set(names)
@@ -158,8 +158,9 @@ def test_same_architecture_resolution_batch_and_seeds(plan):
         assert plan.jobs[r.job].seed == r.seed
         if r.pretrain_job:
             assert plan.jobs[r.pretrain_job].seed == r.seed
-    # 23 arms, 2 of them shared: 21 instruction jobs per seed
+    # 24 arms, 2 of them shared: 21 instruction jobs and the untrained reference per seed
     assert sum(j.kind == "instruct" for j in plan.jobs.values()) == 21 * b.seeds
+    assert sum(j.kind == "init" and j.steps == 0 for j in plan.jobs.values()) == b.seeds
 
 
 def test_curves_only_for_the_generalists(plan):

@@ -30,7 +30,7 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
     plan = make_plan("quick", BASE)
     lines: list[str] = []
     paths = runner.run_plan(plan, tmp_path, progress=False, log=lines.append)
-    assert len(paths) == len(plan.runs) == 7
+    assert len(paths) == len(plan.runs) == 8
     # the pretraining was trained once, for the three arms that start from it
     assert len(list((tmp_path / "train").glob("pretrain-*"))) == 1
     assert sum("training pretrain-" in line for line in lines) == 1
@@ -41,6 +41,10 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
             assert set(CARD_METRICS) <= set(rec["scores"][split])
             assert rec["scores"][split]["n_scenes"] == 1
         c = rec["compute"]
+        if rec["arm"] == "untrained":  # the random initialisation, scored as it is
+            assert rec["steps"] == 0 and c["instruct_images"] == 0 and c["total_images"] == 0
+            assert rec["generation_loss"]["before"] == pytest.approx(rec["generation_loss"]["after"], rel=1e-6)
+            continue
         assert c["instruct_images"] == rec["steps"] * 4 and c["instruct_minutes"] > 0
         assert c["total_images"] == c["instruct_images"] + c["pretrain_images"]
         assert c["vision_samples_expected"] == round(c["instruct_images"] * rec["vision_share"])
@@ -59,6 +63,8 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
     half = json.loads((tmp_path / "runs" / "pretrain-50" / "seed0.json").read_text())
     assert half["pretrain_steps"] == 2 and half["compute"]["pretrain_images"] == 8
     scratch = json.loads((tmp_path / "runs" / "scratch" / "seed0.json").read_text())
+    untrained = json.loads((tmp_path / "runs" / "untrained" / "seed0.json").read_text())
+    assert untrained["generation_loss"]["before"] == scratch["generation_loss"]["before"]  # the same weights
     assert scratch["compute"]["pretrain_images"] == 0 and scratch["generation_loss"]["before_source"] == "random initialisation"
 
     report = write_report(tmp_path).read_text()
@@ -71,7 +77,7 @@ def test_quick_budget_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "job_scores", _no_training)
     lines.clear()
     assert runner.run_plan(plan, tmp_path, resume=True, progress=False, log=lines.append) == paths
-    assert sum("skipped" in line for line in lines) == 7
+    assert sum("skipped" in line for line in lines) == 8
     with pytest.raises(ValueError, match="--resume"):
         runner.run_plan(plan, tmp_path, progress=False, log=lines.append)
 

@@ -7,6 +7,8 @@ one resolution and one batch size, changed in one thing only:
 ================== ============================================================================
 arm                what changes
 ================== ============================================================================
+untrained          no training at all: the random initialisation, whose zero-initialised output
+                   layer draws mid-grey for every request; the floor every score is read against
 pretrained         the recipe: pretraining, then instruction tuning at the recipe's share s_ref
 scratch            the same instruction tuning from random initialisation (no pretraining)
 vision-only        from scratch, vision samples only (``vision_share 1``)
@@ -199,8 +201,8 @@ def quick_budget() -> Budget:
     return Budget(name="quick", backend_config=micro, resolution=32, batch_size=4, pretrain_steps=4,
                   instruct_steps=4, seeds=1, eval_scenes=1, curve_scenes=1, curve_points=2, gen_samples=4,
                   ckpt_every=2, num_workers=0, min_steps=2,
-                  arms=("pretrained", "scratch", "vision-only", "specialist-depth", "head-depth", "share-10",
-                        "pretrain-50"),
+                  arms=("untrained", "pretrained", "scratch", "vision-only", "specialist-depth", "head-depth",
+                        "share-10", "pretrain-50"),
                   assumed_img_per_s=40.0, eval_s_per_scene=1.0, overhead_s_per_job=2.0)
 
 
@@ -250,8 +252,8 @@ class Arm:
 
     Attributes:
         name: ``pretrained``, ``share-10``, ``specialist-depth``, ...
-        family: ``generalist``, ``vision-only``, ``specialist``, ``head-specialist``, ``vision-share`` or
-            ``pretrain-compute``.
+        family: ``reference``, ``generalist``, ``vision-only``, ``specialist``, ``head-specialist``,
+            ``vision-share`` or ``pretrain-compute``.
         pretrain_fraction: share of the budget's pretraining steps it starts from (0: random init).
         vision_share: the instruction stage's vision share (None: the recipe's).
         task: the one task of a specialist (None: every task of the recipe).
@@ -274,6 +276,11 @@ class Arm:
 
 def _percent(x: float) -> str:
     return f"{x * 100:g}"
+
+
+def _reference_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
+    return [Arm("untrained", "reference", 0.0, description="the random initialisation, untrained: it draws mid-grey "
+                "for every request (the floor to read every score against)")]
 
 
 def _generalist_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
@@ -320,13 +327,14 @@ def _pretrain_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
 
 #: arm family -> ``(recipe, budget) -> [Arm]``, in the order the arms run
 ARM_FAMILIES: Registry = Registry("arm family")
+ARM_FAMILIES.register("reference", _reference_arms)
 ARM_FAMILIES.register("generalist", _generalist_arms)
 ARM_FAMILIES.register("vision-only", _vision_only_arms)
 ARM_FAMILIES.register("specialist", _specialist_arms)
 ARM_FAMILIES.register("head-specialist", _head_arms)
 ARM_FAMILIES.register("vision-share", _share_arms)
 ARM_FAMILIES.register("pretrain-compute", _pretrain_arms)
-_FAMILY_ORDER = ("generalist", "vision-only", "specialist", "head-specialist", "vision-share", "pretrain-compute")
+_FAMILY_ORDER = ("reference", "generalist", "vision-only", "specialist", "head-specialist", "vision-share", "pretrain-compute")
 
 
 # ============================================================================ the recipe
@@ -393,7 +401,8 @@ class TrainJob:
 
     Attributes:
         key: ``<kind>-seed<k>-<digest>``: its folder ``OUT/train/<key>``.
-        kind: ``pretrain`` or ``instruct``.
+        kind: ``pretrain``, ``instruct``, or ``init`` (not trained: the random initialisation of its
+            config, exported as it is).
         seed: the run's seed (weights, noise, data).
         config: its ``TrainConfig`` dict; ``init_from`` is relative to OUT (``train/<key>[/snapshots/..]``).
         depends_on: the pretraining job it starts from (None: random initialisation).
@@ -417,7 +426,7 @@ class TrainJob:
 
     @property
     def steps(self) -> int:
-        return sum(int(s["steps"]) for s in self.config["stages"])
+        return 0 if self.kind == "init" else sum(int(s["steps"]) for s in self.config["stages"])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -484,7 +493,7 @@ class Plan:
         """Training, scoring and total minutes under the budget's assumed rates."""
         b = self.budget
         train_s = self.total_steps() * b.batch_size / b.assumed_img_per_s + len(self.jobs) * b.overhead_s_per_job
-        instruct = [j for j in self.jobs.values() if j.kind == "instruct"]
+        instruct = [j for j in self.jobs.values() if j.kind != "pretrain"]  # scored: tuned, or untrained
         curves = sum(len(j.snapshot_steps) for j in instruct)
         inits = {r.init or f"random-{r.seed}" for r in self.runs}  # starting weights: generation loss, sheet
         # a task head scores only its task(s) and has no generation loss
@@ -549,6 +558,13 @@ def digest(config: dict[str, Any]) -> str:
     """12 hex digits of the parts of a TrainConfig dict that change the trained weights."""
     d = {k: v for k, v in config.items() if k not in _NOT_WEIGHTS}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def init_key(config: dict[str, Any]) -> str:
+    """``init-seed<k>-<digest>``: the folder of the random initialisation a job of ``config`` starts
+    from (what decides it: backend, architecture, resolution and seed)."""
+    key = digest({k: config[k] for k in ("backend", "backend_config", "resolution", "seed")})
+    return f"init-seed{config['seed']}-{key}"
 
 
 def _common(recipe: Recipe, budget: Budget, seed: int) -> dict[str, Any]:
@@ -637,6 +653,11 @@ def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[s
     jobs: dict[str, TrainJob] = {}
     runs: list[RunSpec] = []
     for seed in range(b.seeds):
+        if any(a.family == "reference" for a in chosen):
+            d = _common(recipe, b, seed)
+            d["stages"] = [_stage(recipe.instruct, b.instruct_steps)]  # never trained: only its config
+            init = TrainJob(key=init_key(d), kind="init", seed=seed, config=d)
+            jobs[init.key] = init
         # pretraining: one full job (snapshots at the fractions) when its learning rate is constant
         sources: dict[float, tuple[TrainJob, str, int]] = {}
         wanted = [f for f, s in frac_steps.items() if s > 0]
@@ -653,6 +674,11 @@ def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[s
         for job, _, _ in sources.values():
             jobs.setdefault(job.key, job)
         for arm in chosen:
+            if arm.family == "reference":
+                runs.append(RunSpec(arm=arm.name, family=arm.family, seed=seed, job=init.key, init=None,
+                                    pretrain_job=None, pretrain_steps=0, vision_share=0.0, steps=0,
+                                    tasks=recipe.tasks))
+                continue
             steps = _arm_steps(arm, recipe, b)
             d = _common(recipe, b, seed)
             d["stages"] = [_stage(recipe.instruct, steps, _instruct_data(arm, recipe))]
@@ -681,7 +707,7 @@ def make_plan(budget: Budget | str = "default", base_config: str | Path | dict[s
                                 vision_share=share, steps=steps,
                                 tasks=(arm.task,) if arm.task else recipe.tasks, curve=arm.curve))
     ordered = {k: j for k, j in jobs.items() if j.kind == "pretrain"}
-    ordered.update({k: j for k, j in jobs.items() if j.kind == "instruct"})
+    ordered.update({k: j for k, j in jobs.items() if j.kind != "pretrain"})
     name = str(base_config) if not isinstance(base_config, dict) else "<dict>"
     return Plan(experiment="pretraining-ablation", budget=b, base_config=name, recipe_share=recipe.share,
                 arms=chosen, jobs=ordered, runs=runs)

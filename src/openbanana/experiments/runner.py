@@ -8,7 +8,8 @@ Layout of ``OUT``::
                                        checkpoints/ while it runs, snapshots/, the exported pipeline)
     OUT/train/<job key>/ablation_scores.json   its scores (val, shift, curve, generation loss), cached
     OUT/train/<job key>/samples.png    its sample sheet (text-to-image and three vision answers)
-    OUT/train/init-seed<k>-<digest>/   the random initialisation's generation loss and sample sheet
+    OUT/train/init-seed<k>-<digest>/   the random initialisation's generation loss; for the
+                                       ``untrained`` arm also its export, scores and sample sheet
     OUT/runs/<arm>/seed<k>.json        one run: scores on synthetic val and shift for every task,
                                        compute (minutes, images, vision samples), generation loss
                                        before and after instruction tuning, the curve
@@ -43,13 +44,13 @@ from PIL import Image
 
 from openbanana.data.synthetic import render_scene
 from openbanana.data.synthetic.targets import SCENE_TARGETS
-from openbanana.experiments.pretraining_ablation import Plan, RunSpec, TrainJob, digest
+from openbanana.experiments.pretraining_ablation import Plan, RunSpec, TrainJob, digest, init_key
 from openbanana.model_card import evaluate_split, heldout_generation_loss
 from openbanana.pipeline import OpenBananaPipeline
 from openbanana.tasks import TASKS
 from openbanana.training.checkpoint import CheckpointError, resumable_checkpoint
 from openbanana.training.config import TrainConfig
-from openbanana.training.loop import build_backend, train
+from openbanana.training.loop import build_backend, export_pipeline, train
 
 SPLITS = ("val", "shift")
 SCORES_FILE = "ablation_scores.json"
@@ -140,6 +141,11 @@ def ensure_trained(job: TrainJob, out: Path, *, progress: bool = True, log: Call
             not ask for it: delete its folder to retrain it).
     """
     d = Path(out) / "train" / job.key
+    if job.kind == "init":  # not trained: the random initialisation, exported as it is
+        if not (d / "pipeline.json").is_file():
+            init = _random_init_pipe(job.config)
+            export_pipeline(init.backend, d, init.config, {"step": 0, "images_seen": 0, "minutes": 0.0})
+        return d
     if not job_finished(d):
         cfg = TrainConfig.from_dict(resolve_config(job.config, out))
         resume = None
@@ -256,7 +262,8 @@ def _random_init_pipe(config: dict[str, Any]) -> Any:
 
     cfg = TrainConfig.from_dict({**config, "init_from": None})
     set_seed(cfg.seed)
-    return SimpleNamespace(backend=build_backend(cfg), resolution=cfg.resolution, device=torch.device("cpu"))
+    return SimpleNamespace(backend=build_backend(cfg), resolution=cfg.resolution, device=torch.device("cpu"),
+                           config=cfg)
 
 
 def init_generation_loss(spec: RunSpec, job: TrainJob, plan: Plan, out: Path) -> dict[str, Any]:
@@ -266,10 +273,7 @@ def init_generation_loss(spec: RunSpec, job: TrainJob, plan: Plan, out: Path) ->
     if not job.generates:  # a task head: no generation to measure
         return {"gen_samples": n, "source": spec.init or "random initialisation", "loss": None}
     if spec.init is None:
-        cfg = job.config
-        key = digest({"backend": cfg["backend"], "backend_config": cfg["backend_config"],
-                      "resolution": cfg["resolution"], "seed": cfg["seed"]})
-        where = Path(out) / "train" / f"init-seed{spec.seed}-{key}"
+        where = Path(out) / "train" / init_key(job.config)
     else:
         where = Path(out) / spec.init
     cached = _read_json(where / GENLOSS_FILE)
