@@ -11,6 +11,7 @@ import pytest
 from openbanana.experiments import EXPERIMENTS
 from openbanana.experiments.pretraining_ablation import (
     BUDGETS,
+    DEFAULT_MINUTES,
     PRETRAIN_SEED_OFFSET,
     TASK_METRICS,
     VISION_SHARES,
@@ -42,7 +43,7 @@ def _stage(plan, run):
 
 def test_registered():
     assert "pretraining-ablation" in EXPERIMENTS
-    assert set(EXPERIMENTS.get("pretraining-ablation").budgets) == {"quick", "default"}
+    assert set(EXPERIMENTS.get("pretraining-ablation").budgets) == {"quick", "default", "long"}
 
 
 def test_every_arm_and_seed(plan):
@@ -60,7 +61,7 @@ def test_generalists_equal_steps_and_vision_samples(plan):
     runs = _runs(plan)
     n = plan.budget.instruct_steps
     pre, scratch = _stage(plan, runs["pretrained"]), _stage(plan, runs["scratch"])
-    assert pre["steps"] == scratch["steps"] == n == 416
+    assert pre["steps"] == scratch["steps"] == n == 276
     assert pre["data"] == scratch["data"]
     assert pre["data"]["vision_share"] == 0.75
     # the only difference between them is the initialisation
@@ -92,7 +93,7 @@ def test_specialists_see_the_generalists_samples_of_their_task(plan):
         assert r.tasks == (task,) and r.init is None
         assert st["steps"] == round(n * 0.75 * recipe.weights[task] / total)
         steps[task] = st["steps"]
-    assert steps == {"depth": 45, "normals": 45, "semantic": 67, "instance": 45, "referring": 67, "reasoning": 45}
+    assert steps == {"depth": 30, "normals": 30, "semantic": 44, "instance": 30, "referring": 44, "reasoning": 30}
 
 
 def test_head_specialists_differ_from_their_colour_twin_only_in_the_output(plan):
@@ -165,15 +166,15 @@ def test_same_architecture_resolution_batch_and_seeds(plan):
 
 def test_curves_only_for_the_generalists(plan):
     runs = _runs(plan)
-    assert plan.jobs[runs["pretrained"].job].snapshot_steps == (104, 208, 312)
-    assert plan.jobs[runs["pretrained"].job].config["snapshot_every"] == 104
+    assert plan.jobs[runs["pretrained"].job].snapshot_steps == (69, 138, 207)
+    assert plan.jobs[runs["pretrained"].job].config["snapshot_every"] == 69
     assert plan.jobs[runs["share-10"].job].config["snapshot_every"] == 0
 
 
 def test_default_budget_fits_three_hours(plan):
     est = plan.estimate_minutes()
     assert est["total"] <= 180
-    assert plan.total_steps() == 3 * 5471
+    assert plan.total_steps() == 3 * 3633
     assert "min" in plan.describe()
 
 
@@ -202,8 +203,17 @@ def test_quick_budget_and_arm_selection():
 
 
 def test_budget_minutes_scale_the_steps():
-    b = resolve_budget("90")
-    assert b.name == "90min" and b.instruct_steps == 208 and b.pretrain_steps == 416
+    b = resolve_budget("90")  # 90 / DEFAULT_MINUTES of the default's steps, in multiples of 4
+    assert b.name == "90min" and b.instruct_steps == 200 and b.pretrain_steps == 400
+    assert resolve_budget(str(DEFAULT_MINUTES)).instruct_steps == 276
+
+
+def test_long_budget_shares_the_default_pretraining():
+    d, long = make_plan("default", BASE), make_plan("long", BASE)
+    assert [a.name for a in long.arms] == ["untrained", "pretrained", "scratch"]
+    assert long.budget.instruct_steps == 3 * d.budget.instruct_steps
+    pre = {k for k, j in long.jobs.items() if j.kind != "instruct"}
+    assert pre and pre <= set(d.jobs)  # the same pretraining and initialisation jobs
     for bad in ("fast", "-5", "0", "nan"):
         with pytest.raises(ValueError, match="budget"):
             resolve_budget(bad)

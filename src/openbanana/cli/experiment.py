@@ -26,8 +26,9 @@ from openbanana.experiments.pretraining_ablation import DEFAULT_BASE_CONFIG
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 _ABLATION = EXPERIMENTS.get("pretraining-ablation")
 #: help text of --budget (module level: typer reads the annotations in the module's namespace)
-BUDGET_HELP = (f"{' | '.join(_ABLATION.budgets)} | <minutes>: quick runs in the test suite, default fits 3 hours "
-               "on 2 CPU cores, minutes scale the default's steps")
+BUDGET_HELP = (f"{' | '.join(_ABLATION.budgets)} | <minutes>: quick runs in the test suite, default (every arm) fits 3 hours "
+               "on 2 CPU cores, long is the pretrained / scratch comparison at 3x the instruction steps, minutes "
+               "scale the default's steps")
 
 
 def default_base_config() -> Path:

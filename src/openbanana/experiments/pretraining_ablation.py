@@ -208,15 +208,28 @@ def quick_budget() -> Budget:
 
 @BUDGETS.register("default")
 def default_budget() -> Budget:
-    """At most 3 hours on 2 CPU cores: fold-w at 64 px, 3 seeds (arithmetic in the module docstring)."""
+    """Every arm in at most 3 hours on 2 CPU cores: fold-w at 64 px, 3 seeds (measured: module docstring)."""
     return Budget(name="default", backend_config={"size": "fold-w"}, resolution=64, batch_size=16,
-                  pretrain_steps=832, instruct_steps=416, seeds=3, eval_scenes=12, curve_scenes=8, curve_points=4,
-                  gen_samples=64, ckpt_every=120, num_workers=1)
+                  pretrain_steps=556, instruct_steps=276, seeds=3, eval_scenes=12, curve_scenes=8, curve_points=4,
+                  gen_samples=64, ckpt_every=120, num_workers=1, assumed_img_per_s=26.0, eval_s_per_scene=0.17)
+
+
+@BUDGETS.register("long")
+def long_budget() -> Budget:
+    """The central comparison at 3x the instruction steps: ``untrained``, ``pretrained`` and
+    ``scratch`` only, with the default's pretraining (the same jobs: a default run's can be reused)."""
+    b = default_budget()
+    return replace(b, name="long", instruct_steps=3 * b.instruct_steps, arms=("untrained", "pretrained", "scratch"))
+
+
+#: wall-clock minutes the default budget took on this machine's 2 CPU cores, scoring included
+#: (the run behind README's table); ``--budget <minutes>`` scales its steps by ``minutes / this``
+DEFAULT_MINUTES = 125.0
 
 
 def resolve_budget(spec: str) -> Budget:
-    """A named budget (``quick``, ``default``) or a number of minutes: the default budget with its
-    pretraining and instruction steps scaled by ``minutes / 180`` (scoring stays as it is).
+    """A named budget (``quick``, ``default``, ``long``) or a number of minutes: the default budget
+    with its pretraining and instruction steps scaled by ``minutes / DEFAULT_MINUTES`` (scoring stays).
 
     Raises:
         ValueError: neither a budget name nor a positive number of minutes.
@@ -232,7 +245,7 @@ def resolve_budget(spec: str) -> Budget:
     if not math.isfinite(minutes) or minutes <= 0:
         raise ValueError(f"--budget minutes must be a positive number, got {spec!r}")
     base = default_budget()
-    scale = minutes / 180.0
+    scale = minutes / DEFAULT_MINUTES
     return replace(base, name=f"{minutes:g}min",
                    pretrain_steps=max(4, round(base.pretrain_steps * scale / 4) * 4),
                    instruct_steps=max(base.min_steps, round(base.instruct_steps * scale / 4) * 4))
