@@ -33,6 +33,8 @@ TASK_LABELS = {"depth": "depth delta1", "normals": "normals mean (deg, lower)", 
                "instance": "instance F1", "referring": "referring cIoU", "reasoning": "reasoning gIoU"}
 #: arms compared with ``pretrained`` by paired differences, in this order
 COMPARED = ("scratch", "vision-only", "specialists", "head specialists")
+#: the arm every score is read against (the random initialisation)
+REFERENCE = "untrained"
 #: specialist families combined into one pseudo-arm each (every specialist on its own task)
 COMBINED = {"specialist": "specialists", "head-specialist": "head specialists"}
 #: ``(a, b, better, worse)``: further paired differences ``a - b`` and how to read them
@@ -274,8 +276,9 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], *, plots: list
 
 # ============================================================================ plots
 def _plot_tasks(series: dict[str, list[tuple[float, Interval]]], xlabel: str, path: Path, *,
-                logx: bool = False, title: str = "") -> Path:
-    """One panel per task; ``series`` maps ``"<task>|<label>"`` to (x, interval) points."""
+                logx: bool = False, title: str = "", reference: dict[str, float] | None = None) -> Path:
+    """One panel per task; ``series`` maps ``"<task>|<label>"`` to (x, interval) points; ``reference``
+    (task -> value: the untrained model's val score) is drawn as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,6 +295,9 @@ def _plot_tasks(series: dict[str, list[tuple[float, Interval]]], xlabel: str, pa
             ys = [iv.mean for _, iv in pts]
             err = [0.0 if not math.isfinite(iv.half_width) else iv.half_width for _, iv in pts]
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+        ref = (reference or {}).get(task)
+        if ref is not None and math.isfinite(ref):
+            ax.axhline(ref, color="grey", linestyle="--", linewidth=1, label="untrained (val)")
         ax.set_title(TASK_LABELS[task])
         ax.set_xlabel(xlabel)
         if logx:
@@ -316,7 +322,8 @@ def plot_vision_share(summary: dict[str, Any], runs: list[dict[str, Any]], path:
     share = {r["arm"]: r["vision_share"] * 100 for r in runs}
     series = {f"{t}|{s}": [(share[a], _iv(summary["scores"][a][s][t])) for a in arms]
               for t in TASK_METRICS for s in SPLITS}
-    return _plot_tasks(series, "vision share (%)", path, logx=True, title="score vs vision share (equal steps)")
+    return _plot_tasks(series, "vision share (%)", path, logx=True, title="score vs vision share (equal steps)",
+                       reference=_reference(summary))
 
 
 def plot_pretrain_compute(summary: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> Path | None:
@@ -331,10 +338,16 @@ def plot_pretrain_compute(summary: dict[str, Any], runs: list[dict[str, Any]], p
     series = {f"{t}|{s}": [(frac[a], _iv(summary["scores"][a][s][t])) for a in arms]
               for t in TASK_METRICS for s in SPLITS}
     return _plot_tasks(series, "pretraining used (% of the budget's steps)", path,
-                       title="score vs pretraining compute")
+                       title="score vs pretraining compute", reference=_reference(summary))
 
 
-def plot_score_vs_compute(runs: list[dict[str, Any]], path: Path) -> Path | None:
+def _reference(summary: dict[str, Any]) -> dict[str, float]:
+    """The ``untrained`` arm's mean val score per task (empty when it did not run)."""
+    ref = summary["scores"].get(REFERENCE)
+    return {t: ref["val"][t]["mean"] for t in TASK_METRICS} if ref else {}
+
+
+def plot_score_vs_compute(summary: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> Path | None:
     """Val score vs images seen (pretraining included) of ``pretrained`` and ``scratch``, from the
     snapshots of every seed (mean and interval over seeds at each step)."""
     series: dict[str, list[tuple[float, Interval]]] = {}
@@ -353,7 +366,8 @@ def plot_score_vs_compute(runs: list[dict[str, Any]], path: Path) -> Path | None
                 for _, cs in sorted(points.items())]
     if not series:
         return None
-    return _plot_tasks(series, "images seen (pretraining included)", path, title="val score vs training compute")
+    return _plot_tasks(series, "images seen (pretraining included)", path, title="val score vs training compute",
+                       reference=_reference(summary))
 
 
 # ============================================================================ all of it
@@ -378,7 +392,7 @@ def write_report(out: str | Path) -> Path:
     plots = []
     for made in (plot_vision_share(summary, runs, out / "plots" / "vision_share.png"),
                  plot_pretrain_compute(summary, runs, out / "plots" / "pretrain_compute.png"),
-                 plot_score_vs_compute(runs, out / "plots" / "score_vs_compute.png")):
+                 plot_score_vs_compute(summary, runs, out / "plots" / "score_vs_compute.png")):
         if made is not None:
             plots.append(str(made.relative_to(out)))
     write_json(out / "summary.json", {**summary, "plots": plots})
