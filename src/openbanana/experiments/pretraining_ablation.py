@@ -70,37 +70,41 @@ Budgets (:data:`BUDGETS`)
 ``quick`` (the test suite, about a minute of CPU time): a 0.27 M-parameter ``tiny-xs`` at 32 px,
 4 steps per stage, 1 seed, 1 scene per split, a reduced arm set (one arm of every family).
 
-``default`` (at most 3 hours on 2 CPU cores): ``fold-w`` (7.3 M parameters, the CPU recipe's model
-with the word tokenizer) at **64 px**, batch 16. At 128 px a step costs ~3-4x as much (``fold-w``
-trains at ~9 img/s at 128 px here), so 3 hours would buy ~125 instruction steps per arm: nothing is
-learned in that, and an experiment on a model that learns nothing measures nothing. 64 px keeps the
-scenes' layout and every task (the referring targets are the smallest thing, and get coarse). The
-plan, per seed, with
-``P = 832`` pretraining and ``N = 416`` instruction steps::
+``default`` (every arm, 3 seeds; measured **~2 hours** on these 2 CPU cores): ``fold-w`` (7.7 M
+parameters, the shipped model's architecture and word tokenizer) at **64 px**, batch 16,
+``P = 556`` pretraining and ``N = 276`` instruction steps. At 128 px a step costs ~3x as much
+(``fold-w`` trains at ~9 img/s at 128 px here, 26.8 img/s at 64 px), so 3 hours would buy ~100
+instruction steps per arm. 64 px keeps the scenes' layout and every task (the referring targets are
+the smallest thing, and get coarse). The plan, per seed::
 
-    pretraining (shared, snapshots at 208 / 416 / 624)        832 steps
-    pretrained, scratch                                 2 x 416 = 832
-    vision-only (416 x 0.75)                                    312
-    6 specialists (416 x 0.75 x w_t / 7: 45,45,67,45,67,45)     314
-    share-1, -5, -10, -20, -50                          5 x 416 = 2080
-    pretrain-25, pretrain-50 (0 and 100 are shared)     2 x 416 = 832
+    pretraining (shared, snapshots at 139 / 278)                556 steps
+    pretrained, scratch                                 2 x 276 = 552
+    vision-only (276 x 0.75)                                    207
+    6 colour-code specialists (30, 30, 44, 30, 44, 30)          208
+    5 plain-head specialists (no instance)                      178
+    share-1, -5, -10, -20, -50                          5 x 276 = 1380
+    pretrain-25, pretrain-50 (0 and 100 are shared)     2 x 276 = 552
+    untrained (scored, never trained)                             0
     ---------------------------------------------------------------
-                                                          5,202 steps = 83.2 k images
+                                                          3,633 steps = 58.1 k images
 
-Throughput: ``fold-w`` at 128 px trains at ~9 img/s on these 2 cores with one render worker (the log
-of ``configs/default-cpu-words.json``'s run); 64 px has a quarter of the pixels, and the plan assumes
-30 img/s (3.3x; not yet measured at 64 px: every job logs its measured rate). That is 46.2 min per
-seed, 139 min for 3 seeds, plus ~5 s of start-up and export per training job (51 jobs): **143 min**
-of training. Scoring (measured here for an untrained ``fold-w`` at 64 px: ~0.8 s per scene and
-split, ~4.5 s per 64 generation-loss samples, ~3 s per sample sheet): 16 trained jobs per seed x 2
-splits x 12 scenes, 2 x 3 snapshots x 8 val scenes for the curves, and a generation loss and sample
-sheet per job and per starting point: **25 min**. Total: about **168 min** of the 180
-(:meth:`Plan.estimate_minutes`; ``openbanana experiment pretraining-ablation --plan`` prints it). If
-the measured rate is lower, ``--budget <minutes>`` scales ``N`` and ``P`` down proportionally.
+Measured on 2026-12-06 (2 CPU cores, one render worker): pretraining 5.8-6.1 min per seed, the
+instruction jobs 26.8 img/s on average (23.4-28.5), 31 min of instruction training per seed;
+scoring is fast at 64 px (~0.17 s per scene and split, 1.3 min per seed); generation losses,
+sample sheets, curves and start-up add ~3 min per seed. About **41 min per seed, ~2 hours in all**
+(:data:`DEFAULT_MINUTES`). The budget was first sized from an assumed 30 img/s with ``P = 832``,
+``N = 416``; the measured rate, plus the plain-head arms, made that ~3.4 hours, so the default is
+the run that was measured (started as ``--budget 120``, whose steps it has). ``--budget
+<minutes>`` scales ``N`` and ``P`` by ``minutes / DEFAULT_MINUTES``; ``--plan`` prints the estimate.
 
-On a GPU the same command runs unchanged (the trainer picks CUDA); an H100 trains ``fold-w`` at
-64 px some 20-50x faster than these 2 cores, so the default budget takes minutes there, where the
-renderer (one worker) becomes the limit: raise ``num_workers`` in the base config.
+``long``: ``untrained``, ``pretrained`` and ``scratch`` at 3x the instruction steps (``N = 828``),
+with the default's pretraining jobs (a default run's are reused when copied into ``OUT/train``);
+~17 min per seed here once the pretraining exists.
+
+On a GPU the same command runs unchanged (the trainer picks CUDA). It has not been timed on one (no
+GPU was lent to this work); a 7.7 M-parameter model at 64 px leaves a GPU mostly idle, so the
+renderer (one worker) becomes the limit there: raise ``num_workers`` in the base config, and spend
+the speed on a larger ``--budget <minutes>`` (more steps per arm) rather than on finishing sooner.
 """
 
 from __future__ import annotations
