@@ -204,7 +204,7 @@ def test_quick_budget_and_arm_selection():
 
 def test_budget_minutes_scale_the_steps():
     b = resolve_budget("90")  # 90 / DEFAULT_MINUTES of the default's steps, in multiples of 4
-    assert b.name == "90min" and b.instruct_steps == 200 and b.pretrain_steps == 400
+    assert b.name == "90min" and b.instruct_steps == 212 and b.pretrain_steps == 424
     assert resolve_budget(str(DEFAULT_MINUTES)).instruct_steps == 276
 
 

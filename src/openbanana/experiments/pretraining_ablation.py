@@ -70,7 +70,7 @@ Budgets (:data:`BUDGETS`)
 ``quick`` (the test suite, about a minute of CPU time): a 0.27 M-parameter ``tiny-xs`` at 32 px,
 4 steps per stage, 1 seed, 1 scene per split, a reduced arm set (one arm of every family).
 
-``default`` (every arm, 3 seeds; measured **~2 hours** on these 2 CPU cores): ``fold-w`` (7.7 M
+``default`` (every arm, 3 seeds; measured **118 min** on these 2 CPU cores): ``fold-w`` (7.7 M
 parameters, the shipped model's architecture and word tokenizer) at **64 px**, batch 16,
 ``P = 556`` pretraining and ``N = 276`` instruction steps. At 128 px a step costs ~3x as much
 (``fold-w`` trains at ~9 img/s at 128 px here, 26.8 img/s at 64 px), so 3 hours would buy ~100
@@ -91,8 +91,8 @@ the smallest thing, and get coarse). The plan, per seed::
 Measured on 2026-12-06 (2 CPU cores, one render worker): pretraining 5.8-6.1 min per seed, the
 instruction jobs 26.8 img/s on average (23.4-28.5), 31 min of instruction training per seed;
 scoring is fast at 64 px (~0.17 s per scene and split, 1.3 min per seed); generation losses,
-sample sheets, curves and start-up add ~3 min per seed. About **41 min per seed, ~2 hours in all**
-(:data:`DEFAULT_MINUTES`). The budget was first sized from an assumed 30 img/s with ``P = 832``,
+sample sheets, curves and start-up add ~3 min per seed. About 40 min per seed: the whole run took
+**118 min** of wall-clock time (06:34-08:32 UTC, two resumes included; :data:`DEFAULT_MINUTES`). The budget was first sized from an assumed 30 img/s with ``P = 832``,
 ``N = 416``; the measured rate, plus the plain-head arms, made that ~3.4 hours, so the default is
 the run that was measured (started as ``--budget 120``, whose steps it has). ``--budget
 <minutes>`` scales ``N`` and ``P`` by ``minutes / DEFAULT_MINUTES``; ``--plan`` prints the estimate.
@@ -228,7 +228,7 @@ def long_budget() -> Budget:
 
 #: wall-clock minutes the default budget took on this machine's 2 CPU cores, scoring included
 #: (the run behind README's table); ``--budget <minutes>`` scales its steps by ``minutes / this``
-DEFAULT_MINUTES = 125.0
+DEFAULT_MINUTES = 118.0
 
 
 def resolve_budget(spec: str) -> Budget:
