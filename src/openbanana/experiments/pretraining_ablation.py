@@ -131,6 +131,8 @@ DEFAULT_BASE_CONFIG = "configs/default-cpu.json"
 #: vision shares of the ``share-<p>`` arms, and pretraining fractions of the ``pretrain-<p>`` arms
 VISION_SHARES = (0.01, 0.05, 0.10, 0.20, 0.50)
 PRETRAIN_FRACTIONS = (0.0, 0.25, 0.5, 1.0)
+#: the arm every score is read against: the random initialisation, never trained
+REFERENCE_ARM = "untrained"
 #: the pretraining of seed k trains with seed k + this: a scene stream disjoint from the instruction stages
 PRETRAIN_SEED_OFFSET = 500
 #: TrainConfig fields that do not change the trained weights (left out of a job's digest)
@@ -296,7 +298,7 @@ def _percent(x: float) -> str:
 
 
 def _reference_arms(recipe: Recipe, budget: Budget) -> list[Arm]:
-    return [Arm("untrained", "reference", 0.0, description="the random initialisation, untrained: it draws mid-grey "
+    return [Arm(REFERENCE_ARM, "reference", 0.0, description="the random initialisation, untrained: it draws mid-grey "
                 "for every request (the floor to read every score against)")]
 
 

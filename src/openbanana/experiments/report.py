@@ -25,7 +25,7 @@ from typing import Any
 
 from scipy import stats
 
-from openbanana.experiments.pretraining_ablation import LOWER_IS_BETTER, TASK_METRICS
+from openbanana.experiments.pretraining_ablation import LOWER_IS_BETTER, REFERENCE_ARM, TASK_METRICS
 from openbanana.experiments.runner import write_json
 
 SPLITS = ("val", "shift")
@@ -33,8 +33,6 @@ TASK_LABELS = {"depth": "depth delta1", "normals": "normals mean (deg, lower)", 
                "instance": "instance F1", "referring": "referring cIoU", "reasoning": "reasoning gIoU"}
 #: arms compared with ``pretrained`` by paired differences, in this order
 COMPARED = ("scratch", "vision-only", "specialists", "head specialists")
-#: the arm every score is read against (the random initialisation)
-REFERENCE = "untrained"
 #: specialist families combined into one pseudo-arm each (every specialist on its own task)
 COMBINED = {"specialist": "specialists", "head-specialist": "head specialists"}
 #: ``(a, b, better, worse)``: further paired differences ``a - b`` and how to read them
@@ -343,7 +341,7 @@ def plot_pretrain_compute(summary: dict[str, Any], runs: list[dict[str, Any]], p
 
 def _reference(summary: dict[str, Any]) -> dict[str, float]:
     """The ``untrained`` arm's mean val score per task (empty when it did not run)."""
-    ref = summary["scores"].get(REFERENCE)
+    ref = summary["scores"].get(REFERENCE_ARM)
     return {t: ref["val"][t]["mean"] for t in TASK_METRICS} if ref else {}
 
 
