@@ -1,10 +1,12 @@
 """Which architecture learns per CPU-second? FLOPs and images/s of a training step (fwd + bwd +
-AdamW) and of one-step inference, for each registered size of the default generator, at one
-resolution, on this machine. Ratios are against ``--reference`` measured in the same run.
+AdamW) and of one-step inference, for each registered size of the default generator's UNet
+(``tiny-*``, ``fold-*``) and of the pixel-patch transformer (``jit-*``, :mod:`openbanana.backends.jit`),
+at one resolution, on this machine. Ratios are against ``--reference`` measured in the same run.
 
     python benchmarks/bench_architectures.py                       # every size at 128 px
     python benchmarks/bench_architectures.py --sizes tiny-xs,fold-s --resolution 128 --min-s 5
     python benchmarks/bench_architectures.py --sizes fold-s,fold-w --reference fold-s --prompts mixture
+    python benchmarks/bench_architectures.py --sizes fold-w,jit-s --reference fold-w --prompts mixture
 
 ``--prompts short`` uses the four short instructions below; ``--prompts mixture`` draws each batch's
 instructions from the CPU recipe's instruction-tuning mixture (``configs/default-cpu.json``), with its
@@ -22,7 +24,20 @@ import time
 import torch
 
 from openbanana.backends.base import Batch
+from openbanana.backends.jit import JIT_SIZES, JiTBackend
 from openbanana.backends.tiny import SIZES, TinyBackend
+
+#: size registry -> the backend class its configs build
+FAMILIES = ((SIZES, TinyBackend), (JIT_SIZES, JiTBackend))
+
+
+def build(size_name: str) -> torch.nn.Module:
+    """A fresh backend of a registered size of any family."""
+    for sizes, cls in FAMILIES:
+        if size_name in sizes:
+            return cls(sizes.get(size_name)())
+    known = [n for sizes, _ in FAMILIES for n in sizes.names()]
+    raise SystemExit(f"unknown size {size_name!r}; expected one of {', '.join(known)}")
 
 PROMPTS = [
     "Estimate the depth of this image using the colour path from black to white.",
@@ -58,7 +73,7 @@ def measure(size_name: str, resolution: int, batch: int, min_s: float,
     from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(0)
-    model = TinyBackend(SIZES.get(size_name)())
+    model = build(size_name)
     params = sum(p.numel() for p in model.parameters())
     sets = prompt_sets or [None]
     batches = [_batch(batch, resolution, p) for p in sets]
@@ -94,7 +109,7 @@ def measure(size_name: str, resolution: int, batch: int, min_s: float,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default=",".join(SIZES.names()))
+    ap.add_argument("--sizes", default=",".join([n for sizes, _ in FAMILIES for n in sizes.names()]))
     ap.add_argument("--reference", default="tiny-xs")
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)

@@ -3,6 +3,10 @@ instruction-tuning stage, one task at a time and all tasks together, scored on s
 
     python scripts/diagnose_tasks.py --minutes 4 --n 16 --out runs/diagnose [--arms all,depth,...]
     python scripts/diagnose_tasks.py --minutes 4 --n 16 --out runs/diagnose --write docs/diagnosis.md
+    python scripts/diagnose_tasks.py --arms all --out runs/arch-jit -O backend=jit -O backend_config.size=jit-s
+
+``-O key=value`` overrides the base config (dotted keys, JSON values, as ``openbanana train -O``),
+e.g. another architecture at the same recipe and minutes.
 
 Arms (each from random initialisation, the architecture, resolution, batch, learning rate and
 objective of ``configs/default-cpu.json``'s instruction stage, 100 % vision samples, the same number
@@ -41,11 +45,11 @@ ARMS: dict[str, dict] = {
 }
 
 
-def arm_config(arm: str, minutes: float, base: Path):
-    """The default recipe's instruction stage, alone, with ``arm``'s task weights."""
-    from openbanana.training.config import TrainConfig
+def arm_config(arm: str, minutes: float, base: Path, overrides: list[str] | None = None):
+    """The default recipe's instruction stage, alone, with ``arm``'s task weights (after ``overrides``)."""
+    from openbanana.training.config import TrainConfig, apply_overrides
 
-    d = json.loads(base.read_text())
+    d = apply_overrides(json.loads(base.read_text()), overrides or [])
     instruct = dict(d["stages"][-1])
     instruct["data"] = {**instruct["data"], "vision_share": 1.0, **ARMS[arm]}
     instruct.update(name=f"diagnose-{arm}", steps=10**6, max_minutes=minutes, min_lr_ratio=1.0)
@@ -60,7 +64,7 @@ def run_arm(arm: str, args: argparse.Namespace) -> dict:
 
     out = args.out / arm
     if not (out / "pipeline.json").is_file():
-        train(arm_config(arm, args.minutes, args.config), out, progress=False)
+        train(arm_config(arm, args.minutes, args.config, args.override), out, progress=False)
     pipe = OpenBananaPipeline.from_pretrained(out)
     scores = evaluate_split(pipe, "val", args.n, batch_size=8)
     t = pipe.config.training
@@ -90,12 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=ROOT / "configs" / "default-cpu.json")
     ap.add_argument("--out", type=Path, default=Path("runs/diagnose"))
     ap.add_argument("--write", type=Path, default=None, help="also write the Markdown table to this file")
+    ap.add_argument("-O", "--override", action="append", default=[], metavar="KEY=VALUE",
+                    help="override the base config (dotted key, JSON value); repeatable")
     args = ap.parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
     unknown = [a for a in arms if a not in ARMS]
     if unknown or args.minutes <= 0 or args.n < 1:
         ap.error(f"unknown arm(s) {unknown}; expected some of {list(ARMS)}" if unknown
                  else "--minutes must be > 0 and --n >= 1")
+    try:  # a bad override or base config fails here, before any minute is spent
+        [arm_config(arm, args.minutes, args.config, args.override) for arm in arms]
+    except (OSError, ValueError, TypeError) as e:
+        ap.error(f"bad --config or -O: {e}")
     rows = []
     for arm in arms:
         print(f"arm {arm}: {args.minutes} min", file=sys.stderr)

@@ -207,6 +207,26 @@ def _norm(ch: int) -> nn.GroupNorm:
     return nn.GroupNorm(math.gcd(32, ch), ch)
 
 
+def network_inputs(x_t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor) -> torch.Tensor:
+    """``[B, 7, H, W]``: the noisy target, the input image (zeros when absent) and a ``has_cond`` channel."""
+    flag = has_cond.to(x_t.dtype)[:, None, None, None].expand(-1, 1, *x_t.shape[-2:])  # [B, 1, H, W]
+    return torch.cat([x_t, cond * flag, flag], dim=1)
+
+
+def velocity_from_x(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, min_t: float) -> torch.Tensor:
+    """The velocity a predicted clean image implies, ``(x_t - x0) / t`` with ``t`` clamped at ``min_t``."""
+    return (x_t - x0) / t.to(x0.dtype).clamp(min=min_t)[:, None, None, None]
+
+
+def refine_head(cin: int, width: int, cout: int) -> nn.Sequential:
+    """Full-resolution refinement: conv 3x3 -> SiLU -> conv 3x3, the last one zero-initialised (so a
+    fresh head adds nothing)."""
+    head = nn.Sequential(nn.Conv2d(cin, width, 3, padding=1), nn.SiLU(), nn.Conv2d(width, cout, 3, padding=1))
+    nn.init.zeros_(head[2].weight)
+    nn.init.zeros_(head[2].bias)
+    return head
+
+
 class ResBlock(nn.Module):
     """GN-SiLU-conv, FiLM from the embedding, GN-SiLU-conv, residual."""
 
@@ -315,10 +335,7 @@ class TinyUNet(nn.Module):
         self.refine = None
         if cfg.refine:
             # full resolution, cheap: (output, features, x_t, cond, flag) -> a correction of the output
-            self.refine = nn.Sequential(nn.Conv2d(out_ch + 7, cfg.refine, 3, padding=1), nn.SiLU(),
-                                        nn.Conv2d(cfg.refine, C, 3, padding=1))
-            nn.init.zeros_(self.refine[2].weight)
-            nn.init.zeros_(self.refine[2].bias)
+            self.refine = refine_head(out_ch + 7, cfg.refine, C)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
                 text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], one_step: torch.Tensor) -> torch.Tensor:
@@ -335,9 +352,7 @@ class TinyUNet(nn.Module):
         tokens, mask, pooled = text
         emb = self.time_mlp(timestep_embedding(t, self.cfg.channels).to(x_t.dtype))
         emb = F.silu(emb + self.text_pool(pooled) + self.mode(one_step.long()))  # [B, E]
-        flag = has_cond.to(x_t.dtype)[:, None, None, None].expand(-1, 1, *x_t.shape[-2:])  # [B, 1, H, W]
-        cond = cond * flag
-        inputs = torch.cat([x_t, cond, flag], dim=1)  # [B, 7, H, W]
+        inputs = network_inputs(x_t, cond, has_cond)  # [B, 7, H, W]
         h = self.stem(self.fold(inputs))  # [B, ch, H/P, W/P]
         hs = [h]
         for blk in self.down:
@@ -358,11 +373,7 @@ class TinyUNet(nn.Module):
         out = y[:, :self.cfg.out_channels]
         if self.refine is not None:
             out = out + self.refine(torch.cat([y, inputs], dim=1))  # [B, C, H, W]
-        if self.cfg.prediction == "x":
-            # the clean image -> the velocity it implies: v = (x_t - x0) / t
-            tt = t.to(out.dtype).clamp(min=self.cfg.x_min_t)[:, None, None, None]
-            return (x_t - out) / tt
-        return out
+        return velocity_from_x(x_t, out, t, self.cfg.x_min_t) if self.cfg.prediction == "x" else out
 
 
 # ============================================================================ backend
