@@ -65,3 +65,27 @@ def test_prepare_batch_and_weighted_loss():
 def test_config_refuses_weights_below_one():
     with pytest.raises(ValueError, match="foreground_weight"):
         TrainConfig(objective={"foreground_weight": 0.5})
+
+
+def test_only_the_named_tasks_are_weighted():
+    target = torch.stack([_target(4), _target(4)])
+    w = foreground_weights(target, ["referring", "instance"], max_weight=5.0, only=("referring", "reasoning"))
+    assert w[0].max().item() == pytest.approx(15 ** 0.5)
+    assert (w[1] == 1).all()  # instance is a region task but not named
+    assert foreground_weights(target, ["instance", "instance"], 5.0, only=("referring",)) is None
+    batch = Batch(target=target, cond=torch.zeros(2, 3, 8, 8), has_cond=torch.ones(2, dtype=torch.bool),
+                  prompts=["a", "b"], tasks=["instance", "referring"])
+    cfg = ObjectiveConfig(one_step_prob=1.0, foreground_weight=5.0, foreground_tasks=["referring"])
+    w = prepare_batch(batch, cfg, torch.Generator().manual_seed(0)).weight
+    assert (w[0] == 1).all() and w[1].max().item() > 1
+
+
+def test_config_foreground_tasks_json_round_trip_and_errors():
+    cfg = TrainConfig(objective={"foreground_weight": 5.0, "foreground_tasks": ["referring", "reasoning"]})
+    assert cfg.objective.foreground_tasks == ("referring", "reasoning")
+    d = cfg.to_dict()
+    assert d["objective"]["foreground_tasks"] == ["referring", "reasoning"]
+    assert TrainConfig.from_dict(d).objective == cfg.objective
+    assert TrainConfig().to_dict()["objective"]["foreground_tasks"] is None  # default: every region task
+    with pytest.raises(ValueError, match=r"foreground_tasks \['depth'\]"):
+        TrainConfig(objective={"foreground_weight": 5.0, "foreground_tasks": ["depth", "referring"]})

@@ -7,10 +7,13 @@
   task is in ``one_step_tasks`` is flagged ``one_step`` with probability ``one_step_prob``; flagged
   samples keep their image and text (a dense answer without them is meaningless);
 - with ``foreground_weight > 0``, targets drawn as regions on a background colour (instance,
-  referring, reasoning) weigh their few foreground pixels up (:func:`foreground_weights`).
+  referring, reasoning; or only those in ``foreground_tasks``) weigh their few foreground pixels up
+  (:func:`foreground_weights`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import torch
 
@@ -28,7 +31,8 @@ def region_task(task: str) -> bool:
     return task in TASKS and TASKS.get(task).answer_kind in REGION_KINDS
 
 
-def foreground_weights(target: torch.Tensor, tasks: list[str], max_weight: float) -> torch.Tensor | None:
+def foreground_weights(target: torch.Tensor, tasks: list[str], max_weight: float,
+                       only: Collection[str] | None = None) -> torch.Tensor | None:
     """Per-pixel loss weights ``[B, 1, H, W]`` that balance foreground against background.
 
     For each sample of a region task (:func:`region_task`), the background is the target's most
@@ -39,8 +43,9 @@ def foreground_weights(target: torch.Tensor, tasks: list[str], max_weight: float
         target: ``[B, 3, H, W]`` in [-1, 1].
         tasks: B task names.
         max_weight: the clip (>= 1).
+        only: weigh only samples of these tasks (None: every region task).
     """
-    rows = [i for i, t in enumerate(tasks) if region_task(t)]
+    rows = [i for i, t in enumerate(tasks) if region_task(t) and (only is None or t in only)]
     if not rows or max_weight < 1:
         return None
     B, _, H, W = target.shape
@@ -79,7 +84,7 @@ def prepare_batch(batch: Batch, cfg: ObjectiveConfig, generator: torch.Generator
     flags = to_device_nonblocking(torch.stack([drop_image, one_step]), dev)  # [2, B] bool
     has_cond = batch.has_cond.to(dev) & ~flags[0]
     cond = batch.cond * has_cond.to(batch.cond.dtype)[:, None, None, None]
-    weight = (foreground_weights(batch.target, tasks, cfg.foreground_weight)
+    weight = (foreground_weights(batch.target, tasks, cfg.foreground_weight, cfg.foreground_tasks)
               if cfg.foreground_weight and batch.target is not None else None)
     return Batch(target=batch.target, cond=cond, has_cond=has_cond, prompts=prompts, tasks=batch.tasks,
                  one_step=flags[1], weight=weight)
