@@ -3,8 +3,9 @@ micro size, fixed seeds, values asserted."""
 
 import pytest
 import torch
+from backend_helpers import fit, make_live, random_batch
 
-from openbanana.backends import BACKENDS, Batch, GeneratorBackend
+from openbanana.backends import BACKENDS, GeneratorBackend
 from openbanana.backends.jit import JIT_SIZES, JiT, JiTBackend, JiTConfig, position_embedding
 
 MICRO = {"size": "jit-xs", "patch": 4, "dim": 32, "depth": 2, "heads": 2, "bottleneck": 16, "emb_dim": 32,
@@ -14,20 +15,10 @@ MICRO = {"size": "jit-xs", "patch": 4, "dim": 32, "depth": 2, "heads": 2, "bottl
 def _micro(seed: int = 0, randomize_zero: bool = True) -> JiTBackend:
     torch.manual_seed(seed)
     m = JiTBackend.from_config(MICRO)
-    if randomize_zero:  # zero-initialised gates hide the inputs' effect; make every path live
-        with torch.no_grad():
-            for p in m.parameters():
-                if not p.any():
-                    p.normal_(0, 0.05)
-    return m
+    return make_live(m) if randomize_zero else m
 
 
-def _batch(B: int = 4, s: int = 16, seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    return Batch(target=torch.rand(B, 3, s, s, generator=g) * 2 - 1, cond=torch.rand(B, 3, s, s, generator=g) * 2 - 1,
-                 has_cond=torch.tensor([True, True, False, True][:B]),
-                 prompts=["depth map", "palette (128, 64, 128)", "a red cube", ""][:B],
-                 tasks=["depth", "semantic", "t2i", "edit"][:B])
+_batch = random_batch
 
 
 def test_registered_and_protocol():
@@ -111,14 +102,7 @@ def test_one_step_regression_learns():
     m = _micro(randomize_zero=False)
     b = _batch(s=8)
     b.one_step = torch.ones(4, dtype=torch.bool)
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(40):
-        loss = m.training_loss(b)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fit(m, b, lr=3e-3, steps=40)
     assert losses[-1] < losses[0] / 3, (losses[0], losses[-1])
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from backend_helpers import fit, make_live, random_batch
 
 from openbanana.backends import BACKENDS, Batch, GeneratorBackend
 from openbanana.backends.tiny import SIZES, TinyBackend, TinyConfig
@@ -13,20 +14,10 @@ MICRO = {"size": "tiny-xs", "channels": 16, "channel_mults": [1, 2], "attn_level
 def _micro(seed: int = 0, randomize_out: bool = True) -> TinyBackend:
     torch.manual_seed(seed)
     m = TinyBackend.from_config(MICRO)
-    if randomize_out:  # zero-initialised layers hide the inputs' effect; make every path live
-        with torch.no_grad():
-            for p in m.parameters():
-                if p.dim() > 1 and not p.any():
-                    p.normal_(0, 0.05)
-    return m
+    return make_live(m, min_dim=2) if randomize_out else m
 
 
-def _batch(B: int = 4, s: int = 16, seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    return Batch(target=torch.rand(B, 3, s, s, generator=g) * 2 - 1, cond=torch.rand(B, 3, s, s, generator=g) * 2 - 1,
-                 has_cond=torch.tensor([True, True, False, True][:B]),
-                 prompts=["depth map", "palette (128, 64, 128)", "a red cube", ""][:B],
-                 tasks=["depth", "semantic", "t2i", "edit"][:B])
+_batch = random_batch
 
 
 def test_registered_and_protocol():
@@ -61,14 +52,7 @@ def test_overfit_one_batch_one_step_mode():
     m = _micro(randomize_out=False)
     b = _batch(s=8)
     b.one_step = torch.ones(4, dtype=torch.bool)
-    opt = torch.optim.Adam(m.parameters(), lr=5e-3)
-    losses = []
-    for _ in range(40):
-        loss = m.training_loss(b)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fit(m, b, lr=5e-3, steps=40)
     assert losses[0] > 0.3
     assert losses[-1] < losses[0] / 5, (losses[0], losses[-1])
     with torch.no_grad():

@@ -26,7 +26,7 @@ count, the same text encoder); ``benchmarks/bench_architectures.py`` measures bo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from openbanana.backends.tiny import (
     load_backend,
     network_inputs,
     refine_head,
+    sized_config,
     timestep_embedding,
     velocity_from_x,
 )
@@ -120,15 +121,7 @@ class JiTConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JiTConfig:
         """Build from a dict; ``{"size": "jit-s", ...}`` starts from a registered size and overrides."""
-        d = dict(d)
-        base = JIT_SIZES.get(d.pop("size"))().to_dict() if "size" in d else {}
-        known = {f.name for f in fields(cls) if f.init}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown JiTConfig keys {sorted(unknown)}; expected {sorted(known | {'size'})}")
-        if "text" in d and isinstance(d["text"], dict):
-            d["text"] = {**base.get("text", {}), **d["text"]}
-        return cls(**{**base, **d})
+        return sized_config(cls, JIT_SIZES, d)
 
 
 #: size name -> factory of a :class:`JiTConfig`

@@ -136,15 +136,21 @@ class TinyConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TinyConfig:
         """Build from a dict; ``{"size": "tiny-s", ...}`` starts from a registered size and overrides."""
-        d = dict(d)
-        base = SIZES.get(d.pop("size"))().to_dict() if "size" in d else {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown TinyConfig keys {sorted(unknown)}; expected {sorted(known | {'size'})}")
-        if "text" in d and isinstance(d["text"], dict):
-            d["text"] = {**base.get("text", {}), **d["text"]}
-        return cls(**{**base, **d})
+        return sized_config(cls, SIZES, d)
+
+
+def sized_config(cls: type, sizes: Registry, d: dict[str, Any]) -> Any:
+    """A config dataclass ``cls`` from a dict whose optional ``"size"`` names a factory in ``sizes``:
+    the size's fields, then the dict's (``"text"`` merged key by key). Unknown keys are refused."""
+    d = dict(d)
+    base = sizes.get(d.pop("size"))().to_dict() if "size" in d else {}
+    known = {f.name for f in fields(cls) if f.init}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; expected {sorted(known | {'size'})}")
+    if "text" in d and isinstance(d["text"], dict):
+        d["text"] = {**base.get("text", {}), **d["text"]}
+    return cls(**{**base, **d})
 
 
 #: size name -> factory of a :class:`TinyConfig`
