@@ -130,3 +130,28 @@ def test_save_load_round_trip(tmp_path):
                                    m.sample(b.cond, b.prompts, height=8, width=8, one_step=True))
     with pytest.raises(ValueError, match="not a 'tiny' backend"):
         BACKENDS.get("tiny").from_pretrained(tmp_path / "jit")
+
+
+@pytest.mark.slow
+def test_trains_exports_and_answers_through_the_pipeline(tmp_path):
+    """``"backend": "jit"`` in a training config: the trainer learns, exports a pipeline that loads
+    back as a JiT, and the pipeline answers a depth instruction."""
+    import numpy as np
+
+    from openbanana.pipeline import OpenBananaPipeline
+    from openbanana.training.config import TrainConfig
+    from openbanana.training.loop import train
+
+    cfg = TrainConfig.from_dict({
+        "backend": "jit", "backend_config": {**MICRO, "storage_dtype": "float32"}, "data_source": "toy",
+        "resolution": 16, "batch_size": 8, "ckpt_every": 0, "eval_batches": 2, "ema_decay": 0.9,
+        "stages": [{"name": "pretrain", "data": {"vision_share": 0.3}, "steps": 20, "lr": 3e-3, "warmup_steps": 2}]})
+    out = train(cfg, tmp_path / "run", progress=False)
+    pipe = OpenBananaPipeline.from_pretrained(out)
+    assert type(pipe.backend) is JiTBackend and pipe.backend.config.patch == 4
+    hist = pipe.config.training["history"]
+    assert hist[-1]["heldout"]["gen"]["generation"] < 0.9 * hist[0]["heldout"]["gen"]["generation"]
+    image = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    pred = pipe.predict(image, "Estimate the depth of this image.")
+    assert pred.task == "depth" and pred.answer.shape == (16, 16) and pred.raw.shape == (16, 16, 3)
+    assert np.isfinite(pred.answer[pred.valid]).all() and (pred.answer[pred.valid] >= 0).all()
