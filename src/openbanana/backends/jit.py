@@ -64,7 +64,7 @@ class JiTConfig:
         refine, refine_features: the full-resolution refinement head, as in
             :class:`~openbanana.backends.tiny.TinyConfig` (0 = none).
         time_distribution, x_min_t, storage_dtype: as in :class:`~openbanana.backends.tiny.TinyConfig`.
-            The last layer always predicts the clean image (``prediction`` is ``"x"``).
+            The last layer always predicts the clean image (there is no ``prediction`` option).
     """
 
     patch: int = 8
@@ -103,20 +103,8 @@ class JiTConfig:
         if problems:
             raise ValueError("bad JiT config: " + "; ".join(problems))
 
-    #: every JiT predicts the clean image; read by code that treats tiny and JiT configs alike
-    prediction: str = field(default="x", init=False)
-    out_channels: int = field(default=3, init=False)
-
-    @property
-    def downsample_factor(self) -> int:
-        """Height and width must be multiples of this."""
-        return self.patch
-
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("prediction")
-        d.pop("out_channels")
-        return d
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JiTConfig:

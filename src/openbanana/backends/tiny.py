@@ -144,7 +144,7 @@ def sized_config(cls: type, sizes: Registry, d: dict[str, Any]) -> Any:
     the size's fields, then the dict's (``"text"`` merged key by key). Unknown keys are refused."""
     d = dict(d)
     base = sizes.get(d.pop("size"))().to_dict() if "size" in d else {}
-    known = {f.name for f in fields(cls) if f.init}
+    known = {f.name for f in fields(cls)}
     unknown = set(d) - known
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; expected {sorted(known | {'size'})}")
