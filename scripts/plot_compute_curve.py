@@ -24,6 +24,7 @@ PANELS = (
     ("normals_mean_deg", "normals mean angle (deg)", False),
     ("semantic_miou", "semantic mIoU (fixed palette)", True),
     ("semantic_random_miou", "semantic mIoU (random palettes)", True),
+    ("instance_f1", "instance F1", True),
     ("referring_ciou", "referring cIoU", True),
     ("reasoning_giou", "reasoning gIoU", True),
 )
@@ -52,24 +53,30 @@ def load_curve(path: Path) -> list[dict]:
     return sorted(curve, key=lambda c: c["minutes"])
 
 
-def plot(segments: list[tuple[str, list[dict], float]], out: Path) -> None:
+DEFAULT_TITLE = "The default model: val scores of training snapshots against CPU minutes"
+
+
+def plot(segments: list[tuple[str, list[dict], float]], out: Path, title: str = DEFAULT_TITLE) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), squeeze=False)
-    for ax, (key, title, higher) in zip(axes.ravel(), PANELS, strict=True):
+    cols = -(-len(PANELS) // 2)
+    fig, axes = plt.subplots(2, cols, figsize=(4.4 * cols, 7), squeeze=False)
+    for ax in axes.ravel()[len(PANELS):]:
+        ax.set_visible(False)
+    for ax, (key, panel, higher) in zip(axes.ravel(), PANELS):
         for label, curve, offset in segments:
             pts = [(offset + c["minutes"], c[key]) for c in curve if c.get(key) is not None]
             if pts:
                 xs, ys = zip(*pts)
                 ax.plot(xs, ys, marker="o", label=label)
-        ax.set_title(title + (" (higher is better)" if higher else " (lower is better)"), fontsize=10)
+        ax.set_title(panel + (" (higher is better)" if higher else " (lower is better)"), fontsize=10)
         ax.set_xlabel("CPU minutes (2 cores)")
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("The default model: val scores of training snapshots against CPU minutes")
+    fig.suptitle(title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=90)
@@ -80,13 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--segment", action="append", required=True, metavar="LABEL=PATH@MINUTES")
     ap.add_argument("--out", type=Path, default=Path("docs/images/compute-curve.png"))
+    ap.add_argument("--title", default=DEFAULT_TITLE, help="the picture's title")
     args = ap.parse_args(argv)
     try:
         segments = [(label, load_curve(path), offset) for label, path, offset in map(parse_segment, args.segment)]
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    plot(segments, args.out)
+    plot(segments, args.out, args.title)
     print(f"wrote {args.out}")
     return 0
 

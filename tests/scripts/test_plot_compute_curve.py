@@ -38,8 +38,24 @@ def test_segments_parse_and_curves_sort(tmp_path):
 def test_writes_one_picture_and_reports_bad_input(tmp_path, capsys):
     a, b = _scores(tmp_path / "a.json", [5, 10]), _scores(tmp_path / "b.json", [3, 6, 9])
     out = tmp_path / "curve.png"
-    assert plot_compute_curve.main(["--segment", f"run 1={a}@0", "--segment", f"run 2={b}@12", "--out", str(out)]) == 0
+    assert plot_compute_curve.main(["--segment", f"run 1={a}@0", "--segment", f"run 2={b}@12", "--out", str(out),
+                                    "--title", "two runs"]) == 0
     w, h = Image.open(out).size
     assert w > 800 and h > 500
     assert plot_compute_curve.main(["--segment", f"run 1={tmp_path / 'missing.json'}@0", "--out", str(out)]) == 2
     assert "not a readable scores JSON" in capsys.readouterr().err
+
+
+def test_title_and_one_panel_per_metric(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    a = _scores(tmp_path / "a.json", [5, 10])
+    plot_compute_curve.plot([("run 1", plot_compute_curve.load_curve(a), 0.0)], tmp_path / "c.png", "two runs")
+    (fig,) = figures
+    assert fig._suptitle.get_text() == "two runs"
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title().rsplit(" (", 1)[0] for ax in shown] == [p[1] for p in plot_compute_curve.PANELS]
+    depth = shown[0].lines[0].get_xydata().tolist()
+    assert depth == [[5.0, 0.0], [10.0, 0.1]]
