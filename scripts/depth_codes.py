@@ -18,7 +18,8 @@ from pathlib import Path
 
 
 def score_codes(pipe, codes: list[str], *, n: int, split: str = "val", batch_size: int = 8) -> list[dict]:
-    """Depth metrics of ``pipe`` on scenes ``0..n-1`` of ``split``, once per colour code.
+    """Depth metrics of ``pipe`` on scenes ``0..n-1`` of ``split``, once per colour code: the
+    ``synthetic-<split>`` benchmark with the depth targets' spec set to that code.
 
     Args:
         pipe: an :class:`~openbanana.pipeline.OpenBananaPipeline`.
@@ -27,24 +28,18 @@ def score_codes(pipe, codes: list[str], *, n: int, split: str = "val", batch_siz
     Returns:
         one ``{"code", "delta1", "abs_rel", "rmse", "n"}`` per code, in order.
     """
-    from openbanana.data.sources.synthetic import SyntheticSource
-    from openbanana.evaluation.benchmarks import BenchmarkOptions
-    from openbanana.evaluation.scoring import SCORERS
+    from openbanana.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
+    from openbanana.evaluation.runner import EvalOptions, evaluate
 
-    source = SyntheticSource(split=split, size=pipe.resolution)
-    records = [source[i] for i in range(min(n, len(source)))]
-    jobs = [(i, r.image, t) for i, r in enumerate(records) for t in r.targets if t.task == "depth"]
     rows = []
     for code in codes:
-        scorer = SCORERS.get("depth").synthetic(BenchmarkOptions(synthetic_size=pipe.resolution))
-        for start in range(0, len(jobs), batch_size):
-            chunk = jobs[start:start + batch_size]
-            out = pipe([img for _, img, _ in chunk], task="depth", **{**chunk[0][2].spec, "colormap": code})
-            for (i, _, target), pred in zip(chunk, out.predictions, strict=True):
-                scorer.update(i, target, pred.answer)
-        m = scorer.compute()
+        opts = EvalOptions(limit=n, grid=0, batch_size=batch_size, tasks=("depth",),
+                           task_spec={"depth": {"colormap": code}},
+                           benchmark=BenchmarkOptions(synthetic_size=pipe.resolution))
+        result, _ = evaluate(pipe, BENCHMARKS.get(f"synthetic-{split}"), opts, progress=False)
+        m = result["metrics"]["depth"]
         rows.append({"code": code, "delta1": m["delta1"], "abs_rel": m["abs_rel"], "rmse": m["rmse"],
-                     "n": len(scorer)})
+                     "n": result["n_samples"]["depth"]})
     return rows
 
 

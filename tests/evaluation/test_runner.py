@@ -144,3 +144,26 @@ def test_model_kwargs_reach_the_model_and_the_result(nyu):
     res, _ = evaluate(Recording(src), b, _opts(root, limit=1, model_kwargs={"ensemble_size": 3}), source=src)
     assert seen == [3] and res["protocol"]["model_kwargs"] == {"ensemble_size": 3}
     assert res["metrics"]["depth"]["delta1"] == 1.0  # the oracle ignores sampling keywords
+
+
+def test_task_spec_replaces_the_targets_spec_in_prompt_and_decoding(nyu):
+    root, _ = nyu
+    b = BENCHMARKS.get("nyuv2")
+    src = b.source(root)
+    seen = []
+
+    class Recording(OracleModel):
+        def predict(self, image, instruction=None, task="depth", **spec):
+            seen.append((instruction, spec.get("colormap")))
+            return super().predict(image, instruction, task, **spec)
+
+    opts = _opts(root, limit=1, task_spec={"depth": {"colormap": "grayscale"}})
+    res, _ = evaluate(Recording(src), b, opts, source=src)
+    (instruction, cmap), = seen
+    assert cmap == "grayscale" and instruction.endswith("Use the grayscale colormap.")
+    assert res["protocol"]["task_spec"] == {"depth": {"colormap": "grayscale"}}
+    plain, _ = evaluate(OracleModel(src), b, _opts(root, limit=1), source=src)
+    assert "task_spec" not in plain["protocol"]
+    # the oracle's answer went through the 8-bit grayscale code: coarser than the paper's path
+    assert 0.9 < res["metrics"]["depth"]["delta1"] <= 1.0
+    assert res["metrics"]["depth"]["abs_rel"] > plain["metrics"]["depth"]["abs_rel"]

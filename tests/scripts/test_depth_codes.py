@@ -36,21 +36,30 @@ class Recorder:
     def __init__(self, pipe):
         self.pipe, self.resolution, self.codes = pipe, pipe.resolution, []
 
-    def __call__(self, images, **kw):
-        self.codes.append(kw["colormap"])
+    def _check(self, instructions, code):
+        self.codes.append(code)
+        assert code == "paper" or all(i.endswith(f"Use the {code} colormap.") for i in instructions)
+
+    def __call__(self, images, **kw):  # a batch
+        self._check(kw["instruction"], kw["colormap"])
         return self.pipe(images, **kw)
+
+    def predict(self, image, instruction=None, **kw):  # a batch of one
+        self._check([instruction], kw["colormap"])
+        return self.pipe.predict(image, instruction=instruction, **kw)
 
 
 def test_paper_code_scores_as_the_benchmark_and_each_code_is_asked(pipe):
     rec = Recorder(pipe)
     rows = depth_codes.score_codes(rec, ["paper", "grayscale"], n=3, batch_size=2)
     assert [r["code"] for r in rows] == ["paper", "grayscale"] and all(r["n"] == 3 for r in rows)
-    assert rec.codes == ["paper", "paper", "grayscale", "grayscale"]  # 3 scenes in batches of 2
+    assert rec.codes == ["paper", "paper", "grayscale", "grayscale"]  # 3 scenes: a batch of 2, then 1
     opts = EvalOptions(limit=3, grid=0, tasks=("depth",), benchmark=BenchmarkOptions(synthetic_size=16))
     bench, _ = evaluate(pipe, BENCHMARKS.get("synthetic-val"), opts, progress=False)
     assert rows[0]["delta1"] == pytest.approx(bench["metrics"]["depth"]["delta1"], abs=1e-12)
     assert rows[0]["abs_rel"] == pytest.approx(bench["metrics"]["depth"]["abs_rel"], abs=1e-12)
     assert rows[1]["delta1"] != rows[0]["delta1"]
+    assert rows[1]["n"] == 3
 
 
 def test_command_line(pipe, tmp_path, capsys):

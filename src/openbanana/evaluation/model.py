@@ -121,9 +121,12 @@ class OracleModel:
         return rec
 
     def _find(self, image: np.ndarray, task: str, spec: dict[str, Any]) -> Target:
+        """The record's target asked about: the same task and the same value for every key of its
+        spec. Keys only the question has (an answer format such as ``EvalOptions.task_spec``'s depth
+        colormap) are not matched: the oracle answers in them."""
         rec = self._record(image)
         for t in rec.targets:
-            if t.task == task and all(_same(t.spec.get(k), v) for k, v in spec.items()):
+            if t.task == task and all(_same(t.spec[k], v) for k, v in spec.items() if k in t.spec):
                 return t
         if task == "referring":  # a reasoning query rewritten into a referring expression
             rest = [t for t in rec.targets if t.task == "reasoning"]

@@ -61,6 +61,9 @@ class EvalOptions:
         benchmark: protocol options (depth alignment, synthetic size).
         tasks: score only targets of these tasks (None = every target of the benchmark), for a
             model that answers fewer tasks (a one-task head, :mod:`openbanana.backends.task_head`).
+        task_spec: per task, spec entries that replace the target's before its instruction is
+            written and its answer decoded, e.g. ``{"depth": {"colormap": "grayscale"}}`` asks
+            for depth in another colour code (written into the result's protocol).
     """
 
     limit: int | None = None
@@ -74,6 +77,7 @@ class EvalOptions:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     benchmark: BenchmarkOptions = field(default_factory=BenchmarkOptions)
     tasks: tuple[str, ...] | None = None
+    task_spec: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -249,7 +253,7 @@ def run_partial(
                 part.failures.append({**where, "stage": "score", "error": f"no scorer for {group!r}"})
                 continue
             try:
-                task, spec = target.task, target.spec
+                task, spec = target.task, {**target.spec, **opts.task_spec.get(target.task, {})}
                 if task == "reasoning" and opts.query_rewriter != "identity":
                     # the paper: an MLLM turns the query into a plain referring expression first
                     task, spec = "referring", rewrite_spec(spec, rewriter, record.image)
@@ -342,6 +346,7 @@ def finalize(
             "prompt": "canonical instruction of the task registry (TASKS[task].instruction(rng=None, **spec))",
             "query_rewriter": opts.query_rewriter,
             "model_kwargs": dict(opts.model_kwargs),
+            **({"task_spec": dict(opts.task_spec)} if opts.task_spec else {}),
         },
         "prompts": prompts,
         "metrics": metrics,
