@@ -64,7 +64,9 @@ def test_word_encoder_reads_colour_values_and_is_padding_invariant():
         a = enc(["the chair is (200, 10, 10)"])
         b = enc(["the chair is (200, 10, 11)"])
         c = enc(["the chair is (200, 10, 10)", "a longer prompt " * 5, ""])
-    assert a[0].shape == (1, 5, 32)
+    assert a.tokens.shape == (1, 5, 32)
+    assert a.has_rgb.tolist() == [[False, False, False, False, True]]
+    torch.testing.assert_close(a.rgb[0, 4], torch.tensor([200, 10, 10]) / 255.0)
     assert (a[2] - b[2]).abs().max() > 1e-5  # one unit of one channel changes the features
     torch.testing.assert_close(a[2][0], c[2][0], atol=1e-5, rtol=0)
     assert (c[0][0, 5:] == 0).all()

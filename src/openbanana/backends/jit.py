@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from openbanana.backends.base import BACKENDS
-from openbanana.backends.text import TextEncoder, TextEncoderConfig
+from openbanana.backends.text import TextEncoder, TextEncoderConfig, TextFeatures
 from openbanana.backends.tiny import (
     _STORAGE,
     TinyBackend,
@@ -217,14 +217,14 @@ class JiT(nn.Module):
         self.refine = refine_head(out_ch + 7, cfg.refine, 3) if cfg.refine else None
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
-                text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], one_step: torch.Tensor) -> torch.Tensor:
+                text: TextFeatures, one_step: torch.Tensor) -> torch.Tensor:
         """Velocity ``[B, 3, H, W]``; arguments as :meth:`openbanana.backends.tiny.TinyUNet.forward`."""
         P = self.cfg.patch
         B, _, H, W = x_t.shape
         if H % P or W % P:
             raise ValueError(f"height and width must be multiples of {P}, got {(H, W)}")
         h, w = H // P, W // P
-        tokens, mask, pooled = text
+        tokens, mask, pooled = text.tokens, text.mask, text.pooled
         emb = self.time_mlp(timestep_embedding(t, self.cfg.dim).to(x_t.dtype))
         emb = F.silu(emb + self.text_pool(pooled) + self.mode(one_step.long()))  # [B, E]
         inputs = network_inputs(x_t, cond, has_cond)  # [B, 7, H, W]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from openbanana.backends.text_tokens import BYTE_CLS, BYTE_PAD, TOKENIZERS, Tokens, byte_tokens, vocab_size
+from openbanana.backends.text_tokens import BYTE_CLS, BYTE_PAD, TOKENIZERS, byte_tokens, vocab_size
 
 PAD = BYTE_PAD
 CLS = BYTE_CLS
@@ -64,6 +65,24 @@ class TextEncoderConfig:
             raise ValueError(f"text buckets must be >= 1, got {self.buckets}")
 
 
+class TextFeatures(NamedTuple):
+    """What :class:`TextEncoder` gives the image network.
+
+    Attributes:
+        tokens: ``[B, L, dim]`` token features (padding positions are zeros).
+        mask: ``[B, L]`` bool, True on real tokens.
+        pooled: ``[B, dim]`` masked mean of the token features.
+        rgb: ``[B, L, 3]`` the colour each token names, in [0, 1] (0 where none).
+        has_rgb: ``[B, L]`` bool, True on tokens that name a colour (never with byte tokens).
+    """
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    pooled: torch.Tensor
+    rgb: torch.Tensor
+    has_rgb: torch.Tensor
+
+
 class _Block(nn.Module):
     """Pre-norm self-attention + MLP."""
 
@@ -102,18 +121,14 @@ class TextEncoder(nn.Module):
         self.blocks = nn.ModuleList(_Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
 
-    def forward(self, prompts: list[str], device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
-        """Encode prompts.
-
-        Returns:
-            tokens: ``[B, L, dim]`` features (padding positions are zeros).
-            mask: ``[B, L]`` bool, True on real tokens.
-            pooled: ``[B, dim]`` masked mean of the token features.
-        """
+    def forward(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
+        """Encode prompts into :class:`TextFeatures` on ``device``."""
         device = device or self.tok.weight.device
         tokens = TOKENIZERS.get(self.cfg.tokenizer)(prompts, self.cfg.max_len, self.cfg.buckets)
         mask = to_device_nonblocking(tokens.mask, device)
-        x = self.embed(tokens, device)
+        rgb = to_device_nonblocking(tokens.rgb, device).to(self.pos.dtype)  # [B, L, 3] in [0, 1]
+        has_rgb = to_device_nonblocking(tokens.has_rgb, device)
+        x = self.embed(to_device_nonblocking(tokens.ids, device), rgb, has_rgb)
         lens = mask.sum(1)
         if mask.shape[0] > 1 and int(lens.min()) * 2 < mask.shape[1]:
             x = self._encode_by_length(x, mask, lens)
@@ -121,16 +136,14 @@ class TextEncoder(nn.Module):
             x = self._encode(x, mask)
         x = self.norm(x) * mask[..., None]  # [B, L, dim]
         pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
-        return x, mask, pooled
+        return TextFeatures(x, mask, pooled, rgb, has_rgb)
 
-    def embed(self, tokens: Tokens, device: torch.device) -> torch.Tensor:
-        """Token (+ colour) + position embeddings ``[B, L, dim]`` on ``device``."""
-        ids = to_device_nonblocking(tokens.ids, device)
+    def embed(self, ids: torch.Tensor, rgb: torch.Tensor, has_rgb: torch.Tensor) -> torch.Tensor:
+        """Token (+ colour) + position embeddings ``[B, L, dim]`` of ids ``[B, L]``, colours ``rgb``
+        ``[B, L, 3]`` in [0, 1] where ``has_rgb`` ``[B, L]``."""
         x = self.tok(ids) + self.pos[: ids.shape[1]]  # [B, L, dim]
-        if self.color is not None and bool(tokens.has_rgb.any()):
-            rgb = to_device_nonblocking(tokens.rgb, device).to(x.dtype) * 2 - 1  # [B, L, 3] in [-1, 1]
-            has = to_device_nonblocking(tokens.has_rgb, device)
-            x = x + self.color(rgb) * has[..., None].to(x.dtype)
+        if self.color is not None and bool(has_rgb.any()):
+            x = x + self.color(rgb * 2 - 1) * has_rgb[..., None].to(x.dtype)  # colour in [-1, 1]
         return x
 
     def _encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from openbanana.backends.base import BACKENDS, Batch
-from openbanana.backends.text import TextEncoder, TextEncoderConfig
+from openbanana.backends.color_copy import ColorCopyHead
+from openbanana.backends.text import TextEncoder, TextEncoderConfig, TextFeatures
 from openbanana.registry import Registry
 from openbanana.sampling import (
     cfg_combine,
@@ -79,6 +80,10 @@ class TinyConfig:
         x_min_t: the smallest ``t`` the x-prediction divides by.
         out_channels: channels of the output: 3 (an RGB image, every generator), or a task head's
             raw quantities (:mod:`openbanana.backends.task_head`; then ``prediction`` must be ``"v"``).
+        color_copy: width of the colour-copy head's queries (0 = none): every output pixel may copy
+            a colour the instruction names instead of regressing it
+            (:mod:`openbanana.backends.color_copy`). Needs ``prediction = "x"`` (it mixes colours
+            into the predicted image).
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -97,6 +102,7 @@ class TinyConfig:
     prediction: str = "v"
     x_min_t: float = 0.05
     out_channels: int = 3
+    color_copy: int = 0
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -120,6 +126,9 @@ class TinyConfig:
         if self.out_channels < 1 or (self.out_channels != 3 and self.prediction != "v"):
             raise ValueError(f"out_channels must be >= 1, and 3 unless prediction is 'v' (an x-prediction is an "
                              f"image), got {self.out_channels} with prediction {self.prediction!r}")
+        if self.color_copy < 0 or (self.color_copy and self.prediction != "x"):
+            raise ValueError(f"color_copy must be >= 0, and needs prediction 'x' (it mixes colours into the "
+                             f"predicted image), got {self.color_copy} with prediction {self.prediction!r}")
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -342,20 +351,21 @@ class TinyUNet(nn.Module):
         if cfg.refine:
             # full resolution, cheap: (output, features, x_t, cond, flag) -> a correction of the output
             self.refine = refine_head(out_ch + 7, cfg.refine, C)
+        self.copy = ColorCopyHead(cur, out_ch + 7, T, cfg.color_copy, P) if cfg.color_copy else None
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
-                text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], one_step: torch.Tensor) -> torch.Tensor:
+                text: TextFeatures, one_step: torch.Tensor) -> torch.Tensor:
         """Velocity ``[B, 3, H, W]``.
 
         Args:
             x_t: ``[B, 3, H, W]`` state at time t. cond: ``[B, 3, H, W]`` in [-1, 1].
             t: ``[B]`` in [0, 1]. has_cond, one_step: ``[B]`` bool.
-            text: ``(tokens [B, L, D], mask [B, L], pooled [B, D])`` from :class:`TextEncoder`.
+            text: the instruction's :class:`~openbanana.backends.text.TextFeatures`.
         """
         f = self.cfg.downsample_factor
         if x_t.shape[-1] % f or x_t.shape[-2] % f:
             raise ValueError(f"height and width must be multiples of {f}, got {tuple(x_t.shape[-2:])}")
-        tokens, mask, pooled = text
+        tokens, mask, pooled = text.tokens, text.mask, text.pooled
         emb = self.time_mlp(timestep_embedding(t, self.cfg.channels).to(x_t.dtype))
         emb = F.silu(emb + self.text_pool(pooled) + self.mode(one_step.long()))  # [B, E]
         inputs = network_inputs(x_t, cond, has_cond)  # [B, 7, H, W]
@@ -377,8 +387,11 @@ class TinyUNet(nn.Module):
                 h = blk(h)  # upsample: [B, C, 2H, 2W]
         y = self.unfold(self.out(F.silu(self.out_norm(h))))  # [B, C (+ features), H, W]
         out = y[:, :self.cfg.out_channels]
+        pixels = torch.cat([y, inputs], dim=1)  # [B, C (+ features) + 7, H, W]
         if self.refine is not None:
-            out = out + self.refine(torch.cat([y, inputs], dim=1))  # [B, C, H, W]
+            out = out + self.refine(pixels)  # [B, C, H, W]
+        if self.copy is not None:
+            out = self.copy(out, h, pixels, text)
         return velocity_from_x(x_t, out, t, self.cfg.x_min_t) if self.cfg.prediction == "x" else out
 
 

@@ -1,0 +1,81 @@
+"""Colour copy: an output head that paints the colours an instruction names, exactly.
+
+Semantic palettes, referring colours and instance backgrounds are answers made of colours the
+instruction gives. A network that must regress those values through its convolutions learns them
+slowly and blurs them (a user's new palette came back as a grey ghost of the input). This head
+makes painting a named colour a choice instead of a regression: every output pixel attends over
+the instruction's colour tokens (:attr:`~openbanana.backends.text.TextFeatures.has_rgb`) plus one
+"keep" option, and the result is
+
+    out' = a_keep * out + sum_k a_k * rgb_k          (a = softmax over keep and the colour tokens)
+
+where ``out`` is the network's own clean-image prediction in [-1, 1] and ``rgb_k`` the named
+colours in [-1, 1]. Queries come from the network's last feature map (one per output pixel of
+each ``patch x patch`` block) plus a 1x1 map of full-resolution features; keys from the text
+encoder's features of the colour tokens, which carry the words around them (``chair: (200, 10,
+10)``), so a pixel picks the colour of its class by matching class to words.
+
+Its query maps start at zero and the keep logit at ``keep_bias``, so a new head changes a trained
+network's output by at most ``K exp(-keep_bias)`` of the colour range (K colour tokens): it can be
+added to a shipped model and trained from there. With no colour named, the output is ``out``
+unchanged. The answer is an image like any other: decoders and the generation loss do not change.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from openbanana.backends.text import TextFeatures
+
+
+class ColorCopyHead(nn.Module):
+    """``(out, features, pixels, text) -> out'`` (see the module docstring).
+
+    Args:
+        feat_ch: channels of ``features`` ``[B, feat_ch, H/patch, W/patch]``.
+        pixel_ch: channels of ``pixels`` ``[B, pixel_ch, H, W]`` (full-resolution features).
+        text_dim: width of the text features.
+        dim: width of the queries and keys.
+        patch: how many output pixels per feature pixel along each side.
+        keep_bias: the keep option's starting logit.
+    """
+
+    def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
+                 keep_bias: float = 9.0) -> None:
+        super().__init__()
+        self.dim = dim
+        self.q = nn.Conv2d(feat_ch, (dim + 1) * patch * patch, 1)  # dim query + 1 keep logit per output pixel
+        self.q_pixels = nn.Conv2d(pixel_ch, dim + 1, 1)
+        self.unfold = nn.PixelShuffle(patch) if patch > 1 else nn.Identity()
+        self.k = nn.Linear(text_dim, dim)
+        self.keep_bias = nn.Parameter(torch.tensor(float(keep_bias)))
+        for conv in (self.q, self.q_pixels):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def weights(self, features: torch.Tensor, pixels: torch.Tensor,
+                text: TextFeatures) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention ``[B, 1 + K, H, W]`` over (keep, colour tokens), and the colours ``[B, K, 3]`` in
+        [-1, 1]. Rows name their colours first; ``K`` is the most any row names (at least 1, masked
+        where a row names fewer)."""
+        has = text.has_rgb  # [B, L]
+        K = max(1, int(has.sum(1).max())) if has.numel() else 1
+        order = torch.argsort((~has).to(torch.uint8), dim=1, stable=True)[:, :K]  # colour tokens first
+        named = has.gather(1, order)  # [B, K] (K <= L: every row has its CLS token)
+        tokens = text.tokens.gather(1, order[..., None].expand(-1, -1, text.tokens.shape[-1]))  # [B, K, D]
+        colors = text.rgb.gather(1, order[..., None].expand(-1, -1, 3)) * 2 - 1  # [B, K, 3]
+        q = self.unfold(self.q(features)) + self.q_pixels(pixels)  # [B, dim + 1, H, W]
+        keys = self.k(tokens)  # [B, K, dim]
+        logits = torch.einsum("bdhw,bkd->bkhw", q[:, : self.dim], keys) / math.sqrt(self.dim)
+        logits = logits.masked_fill(~named[:, :, None, None], float("-inf"))
+        keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
+        return torch.softmax(torch.cat([keep, logits], dim=1), dim=1), colors.to(q.dtype)
+
+    def forward(self, out: torch.Tensor, features: torch.Tensor, pixels: torch.Tensor,
+                text: TextFeatures) -> torch.Tensor:
+        """``out`` ``[B, 3, H, W]`` in [-1, 1] with the named colours mixed in where chosen."""
+        a, colors = self.weights(features, pixels, text)
+        return a[:, :1] * out + torch.einsum("bkhw,bkc->bchw", a[:, 1:], colors)
