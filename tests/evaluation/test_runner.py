@@ -130,19 +130,25 @@ def test_two_processes_equal_one(nyu, tmp_path):
     assert json.dumps(single, sort_keys=True) == json.dumps(merged, sort_keys=True)
 
 
+class _RecordingOracle(OracleModel):
+    """The oracle, keeping the instruction and keywords of every call."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def predict(self, image, instruction=None, task="depth", **spec):
+        self.calls.append((instruction, spec))
+        return super().predict(image, instruction, task, **spec)
+
+
 def test_model_kwargs_reach_the_model_and_the_result(nyu):
     root, _ = nyu
     b = BENCHMARKS.get("nyuv2")
     src = b.source(root)
-    seen = []
-
-    class Recording(OracleModel):
-        def predict(self, image, instruction=None, task="depth", **spec):
-            seen.append(spec.get("ensemble_size"))
-            return super().predict(image, instruction, task, **spec)
-
-    res, _ = evaluate(Recording(src), b, _opts(root, limit=1, model_kwargs={"ensemble_size": 3}), source=src)
-    assert seen == [3] and res["protocol"]["model_kwargs"] == {"ensemble_size": 3}
+    model = _RecordingOracle(src)
+    res, _ = evaluate(model, b, _opts(root, limit=1, model_kwargs={"ensemble_size": 3}), source=src)
+    assert [spec.get("ensemble_size") for _, spec in model.calls] == [3] and res["protocol"]["model_kwargs"] == {"ensemble_size": 3}
     assert res["metrics"]["depth"]["delta1"] == 1.0  # the oracle ignores sampling keywords
 
 
@@ -150,16 +156,11 @@ def test_task_spec_replaces_the_targets_spec_in_prompt_and_decoding(nyu):
     root, _ = nyu
     b = BENCHMARKS.get("nyuv2")
     src = b.source(root)
-    seen = []
-
-    class Recording(OracleModel):
-        def predict(self, image, instruction=None, task="depth", **spec):
-            seen.append((instruction, spec.get("colormap")))
-            return super().predict(image, instruction, task, **spec)
-
+    model = _RecordingOracle(src)
     opts = _opts(root, limit=1, task_spec={"depth": {"colormap": "grayscale"}})
-    res, _ = evaluate(Recording(src), b, opts, source=src)
-    (instruction, cmap), = seen
+    res, _ = evaluate(model, b, opts, source=src)
+    (instruction, spec), = model.calls
+    cmap = spec.get("colormap")
     assert cmap == "grayscale" and instruction.endswith("Use the grayscale colormap.")
     assert res["protocol"]["task_spec"] == {"depth": {"colormap": "grayscale"}}
     plain, _ = evaluate(OracleModel(src), b, _opts(root, limit=1), source=src)

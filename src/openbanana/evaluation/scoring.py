@@ -383,6 +383,10 @@ def scorings_of(task: str) -> list[Scoring]:
     return sorted((s for _, s in SCORERS.items() if s.task == task), key=lambda s: (s.name != task, s.name))
 
 
+#: the synthetic benchmark's depth range in metres (ground truth outside it is not scored)
+SYNTHETIC_DEPTH_RANGE_M = (1e-3, 80.0)
+
+
 def _synthetic_classes() -> list[str]:
     return list(CLASSES)
 
@@ -390,7 +394,7 @@ def _synthetic_classes() -> list[str]:
 _SEMANTIC_COLUMNS = (Column("miou", "mIoU"), Column("pixel_accuracy", "pix acc"))
 for _scoring in (
     Scoring("depth", "depth", (Column("delta1", "δ1", "delta1"), Column("abs_rel", "AbsRel"), Column("rmse", "RMSE m")),
-            True, lambda o: DepthScorer(min_depth_m=1e-3, max_depth_m=80.0, align=o.align)),
+            True, lambda o: DepthScorer(*SYNTHETIC_DEPTH_RANGE_M, align=o.align)),
     Scoring("normals", "normals",
             (Column("mean", "mean°", "mean angle"), Column("median", "median°"), Column("a11_25", "<11.25° %")),
             False, lambda o: NormalsScorer()),
