@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,10 +50,11 @@ def keep_weights(pipe, group: str, *, n: int, split: str = "val") -> list[torch.
 
 
 def main(argv: list[str] | None = None) -> int:
+    from openbanana.cli.args import model_dir
     from openbanana.pipeline import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=None, help="exported pipeline directory (default: the shipped model)")
+    ap.add_argument("--model", type=model_dir, default=None, help="exported pipeline directory (default: the shipped model)")
     ap.add_argument("--n", type=int, default=8, help="scenes")
     ap.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="comma-separated tasks")
     args = ap.parse_args(argv)
@@ -64,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--tasks: unknown {bad}")
     if args.n < 1:
         ap.error("--n must be >= 1")
-    if args.model is not None and not (args.model / "pipeline.json").is_file():
-        ap.error(f"--model {args.model}: no pipeline.json there (an exported pipeline directory is expected)")
     pipe = load_model(args.model)
     if getattr(pipe.backend.net, "copy", None) is None:
         ap.error("this model has no colour-copy head (TinyConfig.color_copy = 0)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 
 def score_codes(pipe, codes: list[str], *, n: int, split: str = "val", batch_size: int = 8) -> list[dict]:
@@ -44,13 +43,12 @@ def score_codes(pipe, codes: list[str], *, n: int, split: str = "val", batch_siz
 
 
 def main(argv: list[str] | None = None) -> int:
+    from openbanana.cli.args import add_synthetic_model_args
     from openbanana.pipeline import load_model
     from openbanana.tasks.codecs.colormaps import COLORMAPS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=None, help="exported pipeline directory (default: the shipped model)")
-    ap.add_argument("--n", type=int, default=32, help="scenes")
-    ap.add_argument("--split", default="val", choices=("val", "shift"))
+    add_synthetic_model_args(ap)
     known = ["paper", *(c for c in COLORMAPS if c != "paper")]
     ap.add_argument("--codes", default=",".join(known), help="comma-separated colour codes")
     args = ap.parse_args(argv)
@@ -60,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--codes: unknown {bad}; known: {', '.join(known)}")
     if args.n < 1:
         ap.error("--n must be >= 1")
-    if args.model is not None and not (args.model / "pipeline.json").is_file():
-        ap.error(f"--model {args.model}: no pipeline.json there (an exported pipeline directory is expected)")
     rows = score_codes(load_model(args.model), codes, n=args.n, split=args.split)
     for r in rows:
         print(json.dumps(r))

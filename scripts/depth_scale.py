@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -77,17 +76,14 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from openbanana.cli.args import add_synthetic_model_args
     from openbanana.pipeline import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=Path, default=None, help="exported pipeline directory (default: the shipped model)")
-    ap.add_argument("--n", type=int, default=32, help="scenes")
-    ap.add_argument("--split", default="val", choices=("val", "shift"))
+    add_synthetic_model_args(ap)
     args = ap.parse_args(argv)
     if args.n < 2:
         ap.error("--n must be >= 2 (a slope needs two scenes)")
-    if args.model is not None and not (args.model / "pipeline.json").is_file():
-        ap.error(f"--model {args.model}: no pipeline.json there (an exported pipeline directory is expected)")
     rows = per_scene(load_model(args.model), n=args.n, split=args.split)
     summary = summarise(rows)
     for r in rows + summary:
