@@ -387,7 +387,8 @@ class TinyUNet(nn.Module):
                 h = blk(h)  # upsample: [B, C, 2H, 2W]
         y = self.unfold(self.out(F.silu(self.out_norm(h))))  # [B, C (+ features), H, W]
         out = y[:, :self.cfg.out_channels]
-        pixels = torch.cat([y, inputs], dim=1)  # [B, C (+ features) + 7, H, W]
+        if self.refine is not None or self.copy is not None:
+            pixels = torch.cat([y, inputs], dim=1)  # [B, C (+ features) + 7, H, W]
         if self.refine is not None:
             out = out + self.refine(pixels)  # [B, C, H, W]
         if self.copy is not None:
