@@ -26,7 +26,7 @@ def test_registered_and_protocol():
 
 
 @pytest.mark.parametrize("name,lo,hi", [("tiny-xs", 1.2e6, 2.0e6), ("tiny-s", 5e6, 9e6), ("tiny-m", 15e6, 25e6),
-                                       ("fold-s", 6e6, 9e6)])
+                                       ("fold-s", 6e6, 9e6), ("fold-wc", 7.70e6, 7.75e6)])
 def test_sizes_parameter_counts(name, lo, hi):
     with torch.device("meta"):
         m = TinyBackend(SIZES.get(name)())

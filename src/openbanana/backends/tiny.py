@@ -201,6 +201,15 @@ def fold_w() -> TinyConfig:
     return cfg
 
 
+@SIZES.register("fold-wc")
+def fold_wc() -> TinyConfig:
+    """fold-w with a 16-wide colour-copy head (:mod:`openbanana.backends.color_copy`): the shipped
+    default model since run 5 (configs/default-cpu-copy.json)."""
+    cfg = fold_w()
+    cfg.color_copy = 16
+    return cfg
+
+
 @SIZES.register("tiny-m")
 def tiny_m() -> TinyConfig:
     """~20 M parameters: the earlier GPU-trained default model at 128x128 (bf16 storage ~39 MB)."""
