@@ -1,9 +1,9 @@
 """How much does a model's colour-copy head copy? For each task, the mean weight of the head's
 "keep" option (1 = the network's own output, 0 = a colour the instruction names) over the pixels of
-synthetic val scenes, asked with the task's canonical instruction, and the share of pixels that
-mostly copy (keep < 0.5).
+synthetic scenes, asked with the benchmark's instruction for each scene's target, and the share of
+pixels that mostly copy (keep < 0.5).
 
-    python scripts/color_copy_usage.py [--model DIR] [--n 8] [--tasks semantic,referring,instance]
+    python scripts/color_copy_usage.py [--model DIR] [--n 8] [--split val] [--tasks semantic,referring,instance]
 
 Prints one JSON line per task, then a Markdown table. A model without the head is refused.
 """
@@ -50,12 +50,11 @@ def keep_weights(pipe, group: str, *, n: int, split: str = "val") -> list[torch.
 
 
 def main(argv: list[str] | None = None) -> int:
-    from openbanana.cli.args import model_dir
+    from openbanana.cli.args import add_synthetic_model_args
     from openbanana.pipeline import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", type=model_dir, default=None, help="exported pipeline directory (default: the shipped model)")
-    ap.add_argument("--n", type=int, default=8, help="scenes")
+    add_synthetic_model_args(ap, n=8)
     ap.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="comma-separated tasks")
     args = ap.parse_args(argv)
     tasks = [t for t in args.tasks.split(",") if t]
@@ -65,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1:
         ap.error("--n must be >= 1")
     pipe = load_model(args.model)
-    if getattr(pipe.backend.net, "copy", None) is None:
-        ap.error("this model has no colour-copy head (TinyConfig.color_copy = 0)")
     rows = []
     with torch.no_grad():
         for task in tasks:
-            keep = keep_weights(pipe, task, n=args.n)
+            try:
+                keep = keep_weights(pipe, task, n=args.n, split=args.split)
+            except ValueError as e:  # no head
+                ap.error(str(e))
             flat = torch.cat([k.flatten() for k in keep]) if keep else torch.zeros(0)
             rows.append({"task": task, "images": len(keep),
                          "mean_keep": round(float(flat.mean()), 4) if len(flat) else float("nan"),

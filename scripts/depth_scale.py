@@ -60,8 +60,8 @@ def per_scene(pipe, *, n: int, split: str = "val", batch_size: int = 8) -> list[
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Per scene kind and for all scenes: count, mean delta1 (metric, scale-aligned), the median
-    ratio's spread, and :func:`scale_slope` of the medians."""
+    """Per scene kind and for all scenes: count, mean delta1 (metric, scale-aligned), the range of
+    true and of predicted medians, and :func:`scale_slope` of the medians."""
     out = []
     for kind in ["all", *sorted({r["kind"] for r in rows})]:
         sel = [r for r in rows if kind in ("all", r["kind"])]
