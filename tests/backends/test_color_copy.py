@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from openbanana.backends import Batch
-from openbanana.backends.color_copy import ColorCopyHead
+from openbanana.backends.color_copy import ColorCopyHead, pointer_loss
 from openbanana.backends.text import TextEncoder, TextEncoderConfig
 from openbanana.backends.tiny import TinyBackend, TinyConfig
 
@@ -36,7 +36,7 @@ def test_a_new_head_keeps_the_output():
     head, text = _head_and_text(prompts)
     out, feats, pix = _inputs(2)
     with torch.no_grad():
-        new = head(out, feats, pix, text)
+        new = head(out, feats, pix, text)[0]
     assert torch.equal(new[0], out[0])  # no colour named: exactly the network's output
     # three colours named: moved by at most 3 exp(-9) of the range towards them
     assert 0 < (new[1] - out[1]).abs().max() <= 2 * 3 * math.exp(-9.0)
@@ -48,7 +48,7 @@ def test_a_chosen_colour_is_painted_exactly():
     out, feats, pix = _inputs(3)
     with torch.no_grad():
         head.keep_bias.fill_(-60.0)  # never keep: an even mix of the named colours
-        new = head(out, feats, pix, text)
+        new = head(out, feats, pix, text)[0]
     assert torch.allclose(new[0], torch.tensor([1.0, -1.0, -1.0])[:, None, None].expand(3, 8, 8))
     assert torch.allclose(new[1], torch.tensor([-1.0, 0.0, 0.0])[:, None, None].expand(3, 8, 8))
     assert torch.equal(new[2], out[2])  # nothing to copy: the keep option is the only one
@@ -92,3 +92,52 @@ def test_a_network_with_the_head_learns_to_paint_unseen_colours():
     with_head, without = _fill_error(4), _fill_error(0)
     assert with_head < 0.02, with_head
     assert with_head < without / 5, (with_head, without)
+
+
+def test_pointer_loss_is_the_cross_entropy_of_the_choice():
+    # row 0 names red twice and blue; row 1 names nothing (left out of the mean)
+    a = torch.tensor([[[[0.7, 0.1]], [[0.1, 0.2]], [[0.1, 0.3]], [[0.1, 0.4]]],
+                      [[[1.0, 1.0]], [[0.0, 0.0]], [[0.0, 0.0]], [[0.0, 0.0]]]])  # [2, 1 + 3, 1, 2]
+    colors = torch.tensor([[[1.0, -1, -1], [-1, -1, 1], [1, -1, -1]], [[0.0, 0, 0]] * 3])
+    named = torch.tensor([[True, True, True], [False, False, False]])
+    target = torch.tensor([[1.0, -1, -1], [0.0, 0.0, 0.0]]).T.reshape(1, 3, 1, 2).repeat(2, 1, 1, 1)
+    target[0, :, 0, 0] += 0.5 / 127.5  # half an 8-bit step off red: still red
+    # pixel 0 shows red (slots 1 and 3: 0.1 + 0.1), pixel 1 no named colour (keep: 0.1)
+    expected = -(math.log(0.2) + math.log(0.1)) / 2
+    assert pointer_loss(a, colors, named, target).item() == pytest.approx(expected, rel=1e-6)
+    loss = pointer_loss(a[1:].requires_grad_(), colors[1:], named[1:], target[1:])
+    assert loss.item() == 0.0 and loss.requires_grad  # nothing named: zero, and backward still works
+
+
+def test_config_refuses_a_pointer_loss_without_a_head():
+    with pytest.raises(ValueError, match="color_copy_loss"):
+        TinyConfig.from_dict({**MICRO, "color_copy_loss": 0.1})
+    with pytest.raises(ValueError, match="color_copy_loss"):
+        TinyConfig.from_dict({**MICRO, "color_copy": 4, "color_copy_loss": -1.0})
+
+
+def _keep_on_named_pixels(m: TinyBackend, batch: Batch) -> float:
+    seen = []
+    handle = m.net.copy.register_forward_hook(lambda mod, inp, out: seen.append(mod.weights(*inp[1:4])[0][:, 0]))
+    with torch.no_grad():
+        m.sample(batch.cond, batch.prompts, height=8, width=8, one_step=True)
+    handle.remove()
+    return float(seen[0].mean())
+
+
+def test_the_pointer_loss_opens_a_closed_head():
+    """A head added closed to a network that already paints (the run-5 situation): its output error
+    leaves it closed, the pointer loss opens it on the pixels that show a named colour."""
+    keep = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        m = TinyBackend.from_config({**MICRO, "color_copy": 4, "color_copy_loss": weight})
+        opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(15):
+            loss = m.training_loss(_fill_batch(g))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        keep[weight] = _keep_on_named_pixels(m, _fill_batch(torch.Generator().manual_seed(123)))
+    assert keep[1.0] < 0.1 < keep[0.0], keep

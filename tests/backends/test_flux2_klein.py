@@ -317,47 +317,83 @@ def test_untuned_base_as_a_pipeline_folder(tiny_dir, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- distributed
-def _ddp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str) -> None:
+SPAWN_TIMEOUT_S = 240  # two tiny processes take ~7 s; a hang fails the test instead of stalling the suite
+
+
+def _in_group(rank: int, world: int, port: int, step) -> None:
+    """Run ``step()`` inside a two-process gloo group whose collectives time out instead of waiting
+    forever, then leave it together. Everything that holds the group (a DDP wrapper's reducer, FSDP's
+    sharded parameters) must live in ``step``'s frame, so that it is freed before the last barrier:
+    freed at the worker's return instead, after ``destroy_process_group`` and while the peer was
+    exiting, its C++ destructors hung for good in about 1 run of 20 (faulthandler: past the worker's
+    last Python line; a clean-clone CI run stalled there)."""
+    import gc
+    from datetime import timedelta
+
     import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=60))
     try:
-        backend = load(Path(tiny_dir))
-        model = DDP(backend)  # parameters and buffers broadcast from rank 0
-        opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
-        start = torch.cat([p.detach().flatten() for p in backend.trainable_parameters()])
-        loss = model(make_batch(100 + rank), generator=torch.Generator().manual_seed(rank))  # different data
-        loss.backward()
-        opt.step()
-        flat = torch.cat([p.detach().flatten() for p in backend.trainable_parameters()])
-        gathered = [torch.empty_like(flat) for _ in range(world)]
-        dist.all_gather(gathered, flat)
-        losses = [torch.zeros(1) for _ in range(world)]
-        dist.all_gather(losses, loss.detach().reshape(1))
-        if rank == 0:
-            Path(out_dir, "result.json").write_text(json.dumps({
-                "max_rank_diff": float((gathered[0] - gathered[1]).abs().max()),
-                "moved": float((flat - start).abs().max()),
-                "losses": [float(x) for x in losses],
-            }))
-        dist.barrier()  # leave together: a gloo group torn down while its peer still runs can hang
+        step()
+        gc.collect()
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.slow
-def test_two_process_ddp_on_cpu(tiny_dir, tmp_path):
+def _spawn_two(worker, *args) -> None:
+    """Run ``worker(rank, 2, port, *args)`` in two fresh processes on a free port; fail (never hang)
+    past :data:`SPAWN_TIMEOUT_S`."""
     import socket
+    import time
 
     import torch.multiprocessing as mp
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(tiny_dir), str(tmp_path)), nprocs=2, join=True)
+    ctx = mp.start_processes(worker, args=(2, port, *args), nprocs=2, join=False, start_method="spawn")
+    deadline = time.monotonic() + SPAWN_TIMEOUT_S
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail(f"two-process run still going after {SPAWN_TIMEOUT_S} s: killed")
+
+
+def _ddp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str) -> None:
+    _in_group(rank, world, port, lambda: _ddp_step(rank, world, tiny_dir, out_dir))
+
+
+def _ddp_step(rank: int, world: int, tiny_dir: str, out_dir: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    backend = load(Path(tiny_dir))
+    model = DDP(backend)  # parameters and buffers broadcast from rank 0
+    opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
+    start = torch.cat([p.detach().flatten() for p in backend.trainable_parameters()])
+    loss = model(make_batch(100 + rank), generator=torch.Generator().manual_seed(rank))  # different data
+    loss.backward()
+    opt.step()
+    flat = torch.cat([p.detach().flatten() for p in backend.trainable_parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(world)]
+    dist.all_gather(gathered, flat)
+    losses = [torch.zeros(1) for _ in range(world)]
+    dist.all_gather(losses, loss.detach().reshape(1))
+    if rank == 0:
+        Path(out_dir, "result.json").write_text(json.dumps({
+            "max_rank_diff": float((gathered[0] - gathered[1]).abs().max()),
+            "moved": float((flat - start).abs().max()),
+            "losses": [float(x) for x in losses],
+        }))
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tiny_dir, tmp_path):
+    _spawn_two(_ddp_worker, str(tiny_dir), str(tmp_path))
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["losses"][0] != result["losses"][1]  # the ranks saw different data...
     assert result["moved"] > 0
@@ -376,6 +412,10 @@ FSDP_STEPS = 2
 
 
 def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, finetune: str) -> None:
+    _in_group(rank, world, port, lambda: _fsdp_step(rank, world, tiny_dir, out_dir, finetune))
+
+
+def _fsdp_step(rank: int, world: int, tiny_dir: str, out_dir: str, finetune: str) -> None:
     import torch.distributed as dist
     from safetensors.torch import save_file
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
@@ -384,39 +424,32 @@ def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, 
 
     from openbanana.training.distributed import TrainingObjective, fully_shard_objective
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        backend = load(Path(tiny_dir), finetune=finetune)
-        objective = TrainingObjective(backend)
-        fully_shard_objective(objective, backend, "no")  # what the loop does with fsdp: true
-        units = backend.fsdp_units()
-        local = {n: p.to_local().numel() for n, p in backend.named_parameters() if isinstance(p, DTensor)}
-        opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
-        losses = []
-        for step in range(FSDP_STEPS):
-            batch, gen = _fsdp_batches(rank, step)
-            loss = objective(batch, gen)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-            losses.append(loss.item())
-        full = get_model_state_dict(backend, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-        if rank == 0:
-            trainable = {n for n, p in backend.named_parameters() if p.requires_grad}
-            save_file({k: v.contiguous() for k, v in full.items() if k in trainable},
-                      str(Path(out_dir, "fsdp.safetensors")))
-            Path(out_dir, "result.json").write_text(json.dumps({
-                "units": [type(u).__name__ for u in units],
-                "units_sharded": all(isinstance(u, FSDPModule) for u in units),
-                "all_dtensor": len(local) == len(list(backend.parameters())),
-                "local_numel": sum(local.values()), "numel": sum(p.numel() for p in backend.parameters()),
-                "losses": losses,
-            }))
-        dist.barrier()  # leave together (see _ddp_worker)
-    finally:
-        dist.destroy_process_group()
+    backend = load(Path(tiny_dir), finetune=finetune)
+    objective = TrainingObjective(backend)
+    fully_shard_objective(objective, backend, "no")  # what the loop does with fsdp: true
+    units = backend.fsdp_units()
+    local = {n: p.to_local().numel() for n, p in backend.named_parameters() if isinstance(p, DTensor)}
+    opt = torch.optim.AdamW(backend.trainable_parameters(), lr=1e-2)
+    losses = []
+    for step in range(FSDP_STEPS):
+        batch, gen = _fsdp_batches(rank, step)
+        loss = objective(batch, gen)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    full = get_model_state_dict(backend, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if rank == 0:
+        trainable = {n for n, p in backend.named_parameters() if p.requires_grad}
+        save_file({k: v.contiguous() for k, v in full.items() if k in trainable},
+                  str(Path(out_dir, "fsdp.safetensors")))
+        Path(out_dir, "result.json").write_text(json.dumps({
+            "units": [type(u).__name__ for u in units],
+            "units_sharded": all(isinstance(u, FSDPModule) for u in units),
+            "all_dtensor": len(local) == len(list(backend.parameters())),
+            "local_numel": sum(local.values()), "numel": sum(p.numel() for p in backend.parameters()),
+            "losses": losses,
+        }))
 
 
 @pytest.mark.slow
@@ -424,15 +457,9 @@ def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, 
 def test_two_process_fsdp_one_unit_per_block_matches_one_process(tiny_dir, tmp_path, finetune):
     """FSDP2 with ``fsdp_units()`` (one unit per transformer block) over two CPU processes trains the
     same weights as one process on the same global batch (gradients of the two halves averaged)."""
-    import socket
-
-    import torch.multiprocessing as mp
     from safetensors.torch import load_file
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_fsdp_worker, args=(2, port, str(tiny_dir), str(tmp_path), finetune), nprocs=2, join=True)
+    _spawn_two(_fsdp_worker, str(tiny_dir), str(tmp_path), finetune)
     result = json.loads((tmp_path / "result.json").read_text())
     n_double, n_single = 1, 1  # the tiny geometry (flux2_random)
     # FSDP2 turns each unit's class into FSDP<class>

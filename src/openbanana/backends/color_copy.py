@@ -57,10 +57,10 @@ class ColorCopyHead(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def weights(self, features: torch.Tensor, pixels: torch.Tensor,
-                text: TextFeatures) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention ``[B, 1 + K, H, W]`` over (keep, colour tokens), and the colours ``[B, K, 3]`` in
-        [-1, 1]. Rows name their colours first; ``K`` is the most any row names (at least 1, masked
-        where a row names fewer)."""
+                text: TextFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Attention ``[B, 1 + K, H, W]`` over (keep, colour tokens), the colours ``[B, K, 3]`` in
+        [-1, 1], and which of the K slots hold a named colour ``[B, K]`` (bool). Rows name their
+        colours first; ``K`` is the most any row names (at least 1)."""
         has = text.has_rgb  # [B, L]
         K = max(1, int(has.sum(1).max())) if has.numel() else 1
         order = torch.argsort((~has).to(torch.uint8), dim=1, stable=True)[:, :K]  # colour tokens first
@@ -72,10 +72,40 @@ class ColorCopyHead(nn.Module):
         logits = torch.einsum("bdhw,bkd->bkhw", q[:, : self.dim], keys) / math.sqrt(self.dim)
         logits = logits.masked_fill(~named[:, :, None, None], float("-inf"))
         keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
-        return torch.softmax(torch.cat([keep, logits], dim=1), dim=1), colors.to(q.dtype)
+        return torch.softmax(torch.cat([keep, logits], dim=1), dim=1), colors.to(q.dtype), named
 
-    def forward(self, out: torch.Tensor, features: torch.Tensor, pixels: torch.Tensor,
-                text: TextFeatures) -> torch.Tensor:
-        """``out`` ``[B, 3, H, W]`` in [-1, 1] with the named colours mixed in where chosen."""
-        a, colors = self.weights(features, pixels, text)
-        return a[:, :1] * out + torch.einsum("bkhw,bkc->bchw", a[:, 1:], colors)
+    def forward(self, out: torch.Tensor, features: torch.Tensor, pixels: torch.Tensor, text: TextFeatures,
+                target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``out`` ``[B, 3, H, W]`` in [-1, 1] with the named colours mixed in where chosen, and with
+        the clean ``target`` ``[B, 3, H, W]`` the :func:`pointer_loss` of the choice (else None)."""
+        a, colors, named = self.weights(features, pixels, text)
+        mixed = a[:, :1] * out + torch.einsum("bkhw,bkc->bchw", a[:, 1:], colors)
+        return mixed, None if target is None else pointer_loss(a, colors, named, target)
+
+
+#: a target pixel shows a named colour when every channel is within one 8-bit step of it (in [-1, 1])
+MATCH_TOLERANCE = 1.0 / 127.5
+
+
+def pointer_loss(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the head's choice against the clean target: a target pixel that shows a
+    named colour should pick that colour's slots (any of them: a colour written twice, or a colour
+    name of two words, is several slots), any other pixel should keep the network's own output.
+    Mean over the pixels of rows that name a colour; 0 (with a gradient graph) when none does.
+
+    The head's own output error cannot open it: at a keep probability of ``1 - e^-9`` its gradient is
+    ~1e-4 of the error's, under Adam's epsilon, and mixing in colours before the queries match makes
+    the error worse, so the keep logit only rises (run 5). This loss names the right slot directly.
+
+    Args:
+        a: ``[B, 1 + K, H, W]`` attention over (keep, colour slots). colors: ``[B, K, 3]`` in [-1, 1].
+        named: ``[B, K]`` bool, slots that hold a colour. target: ``[B, 3, H, W]`` in [-1, 1].
+    """
+    diff = (target[:, None].float() - colors[:, :, :, None, None].float()).abs().amax(2)  # [B, K, H, W]
+    match = (diff <= MATCH_TOLERANCE) & named[:, :, None, None]
+    p_colour = (a[:, 1:] * match).sum(1)  # [B, H, W]
+    p = torch.where(match.any(1), p_colour, a[:, 0])
+    rows = named.any(1)  # [B]
+    if not bool(rows.any()):
+        return a.sum() * 0.0
+    return -torch.log(p[rows].float().clamp_min(1e-6)).mean()

@@ -84,6 +84,9 @@ class TinyConfig:
             a colour the instruction names instead of regressing it
             (:mod:`openbanana.backends.color_copy`). Needs ``prediction = "x"`` (it mixes colours
             into the predicted image).
+        color_copy_loss: weight of the colour-copy head's pointer loss in the training loss (0 =
+            none; :func:`~openbanana.backends.color_copy.pointer_loss`): it tells the head which
+            named colour each target pixel shows, which its output error alone cannot (run 5).
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -103,6 +106,7 @@ class TinyConfig:
     x_min_t: float = 0.05
     out_channels: int = 3
     color_copy: int = 0
+    color_copy_loss: float = 0.0
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -129,6 +133,9 @@ class TinyConfig:
         if self.color_copy < 0 or (self.color_copy and self.prediction != "x"):
             raise ValueError(f"color_copy must be >= 0, and needs prediction 'x' (it mixes colours into the "
                              f"predicted image), got {self.color_copy} with prediction {self.prediction!r}")
+        if self.color_copy_loss < 0 or (self.color_copy_loss and not self.color_copy):
+            raise ValueError(f"color_copy_loss must be >= 0, and needs a head (color_copy > 0), got "
+                             f"{self.color_copy_loss} with color_copy {self.color_copy}")
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -371,6 +378,16 @@ class TinyUNet(nn.Module):
             t: ``[B]`` in [0, 1]. has_cond, one_step: ``[B]`` bool.
             text: the instruction's :class:`~openbanana.backends.text.TextFeatures`.
         """
+        return self.velocity_and_pointer_loss(x_t, t, cond, has_cond, text, one_step)[0]
+
+    def velocity_and_pointer_loss(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
+                                  has_cond: torch.Tensor, text: TextFeatures, one_step: torch.Tensor,
+                                  copy_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward`'s velocity, and with ``copy_target`` (the clean target ``[B, 3, H, W]``;
+        needs a colour-copy head) the head's :func:`~openbanana.backends.color_copy.pointer_loss`
+        (else None)."""
+        if copy_target is not None and self.copy is None:
+            raise ValueError("copy_target needs a colour-copy head (TinyConfig.color_copy > 0)")
         f = self.cfg.downsample_factor
         if x_t.shape[-1] % f or x_t.shape[-2] % f:
             raise ValueError(f"height and width must be multiples of {f}, got {tuple(x_t.shape[-2:])}")
@@ -400,9 +417,10 @@ class TinyUNet(nn.Module):
             pixels = torch.cat([y, inputs], dim=1)  # [B, C (+ features) + 7, H, W]
         if self.refine is not None:
             out = out + self.refine(pixels)  # [B, C, H, W]
+        copy_loss = None
         if self.copy is not None:
-            out = self.copy(out, h, pixels, text)
-        return velocity_from_x(x_t, out, t, self.cfg.x_min_t) if self.cfg.prediction == "x" else out
+            out, copy_loss = self.copy(out, h, pixels, text, copy_target)
+        return (velocity_from_x(x_t, out, t, self.cfg.x_min_t) if self.cfg.prediction == "x" else out), copy_loss
 
 
 # ============================================================================ backend
@@ -428,7 +446,8 @@ class TinyBackend(nn.Module):
 
     def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean squared velocity error; samples flagged ``batch.one_step`` use eps = 0, t = 1. With
-        ``batch.weight`` each sample's error is its weighted pixel mean, then samples are averaged."""
+        ``batch.weight`` each sample's error is its weighted pixel mean, then samples are averaged.
+        Plus ``color_copy_loss`` times the colour-copy head's pointer loss when the config asks."""
         if batch.target is None:
             raise ValueError("training_loss needs batch.target, got None")
         x0 = batch.target
@@ -441,12 +460,16 @@ class TinyBackend(nn.Module):
         t = torch.where(one, torch.ones_like(t), t)
         x_t = interpolate(x0, eps, t)
         text = self.net.text(batch.prompts, device=dev)
-        v = self.net(x_t, t, batch.cond, batch.has_cond.to(dev), text, one)
+        weight = self.config.color_copy_loss
+        v, copy_loss = self.net.velocity_and_pointer_loss(x_t, t, batch.cond, batch.has_cond.to(dev), text, one,
+                                                          copy_target=x0 if weight else None)
         if batch.weight is None:
-            return F.mse_loss(v.float(), velocity_target(x0, eps).float())
-        err = (v.float() - velocity_target(x0, eps).float()).pow(2).mean(1, keepdim=True)  # [B, 1, H, W]
-        w = batch.weight.to(dev, torch.float32)
-        return ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3))).mean()
+            loss = F.mse_loss(v.float(), velocity_target(x0, eps).float())
+        else:
+            err = (v.float() - velocity_target(x0, eps).float()).pow(2).mean(1, keepdim=True)  # [B, 1, H, W]
+            w = batch.weight.to(dev, torch.float32)
+            loss = ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3))).mean()
+        return loss if copy_loss is None else loss + weight * copy_loss
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
