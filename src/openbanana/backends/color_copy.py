@@ -18,7 +18,9 @@ encoder's features of the colour tokens, which carry the words around them (``ch
 Its query maps start at zero and the keep logit at ``keep_bias``, so a new head changes a trained
 network's output by at most ``K exp(-keep_bias)`` of the colour range (K colour tokens): it can be
 added to a shipped model and trained from there. With no colour named, the output is ``out``
-unchanged. The answer is an image like any other: decoders and the generation loss do not change.
+unchanged. The answer is an image like any other: decoders do not change. Training it needs
+:func:`pointer_loss` beside the generation loss (``TinyConfig.color_copy_loss``): without it a head
+added closed never opened.
 """
 
 from __future__ import annotations
@@ -93,9 +95,9 @@ def pointer_loss(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, tar
     name of two words, is several slots), any other pixel should keep the network's own output.
     Mean over the pixels of rows that name a colour; 0 (with a gradient graph) when none does.
 
-    The head's own output error cannot open it: at a keep probability of ``1 - e^-9`` its gradient is
-    ~1e-4 of the error's, under Adam's epsilon, and mixing in colours before the queries match makes
-    the error worse, so the keep logit only rises (run 5). This loss names the right slot directly.
+    The head's own output error did not open it in run 5: at a keep probability of ``1 - e^-9`` the
+    gradient reaching the queries is ~1e-4 of the error's, and mixing in colours before the queries
+    match makes the error worse, so only the keep logit moved (up). This loss names the right slot.
 
     Args:
         a: ``[B, 1 + K, H, W]`` attention over (keep, colour slots). colors: ``[B, K, 3]`` in [-1, 1].
