@@ -110,7 +110,7 @@ def heldout_generation_loss(pipe: Any, *, n: int = 64, batch_size: int = 16, see
     total, count = 0.0, 0
     for start in range(0, n, batch_size):
         batch = collate([make_sample(cfg, seed, i) for i in range(start, min(n, start + batch_size))])
-        loss = float(backend.training_loss(batch.to(pipe.device), gen))
+        loss = float(backend.training_loss(batch.to(pipe.device), gen, auxiliary=False))  # flow matching alone
         total += loss * len(batch.prompts)
         count += len(batch.prompts)
     backend.train(was_training)

@@ -141,3 +141,14 @@ def test_the_pointer_loss_opens_a_closed_head():
             opt.step()
         keep[weight] = _keep_on_named_pixels(m, _fill_batch(torch.Generator().manual_seed(123)))
     assert keep[1.0] < 0.1 < keep[0.0], keep
+
+
+def test_held_out_losses_leave_the_pointer_loss_out():
+    torch.manual_seed(0)
+    m = TinyBackend.from_config({**MICRO, "color_copy": 4, "color_copy_loss": 1.0})
+    batch = _fill_batch(torch.Generator().manual_seed(0))
+    full = m.training_loss(batch, torch.Generator().manual_seed(1))
+    flow = m.training_loss(batch, torch.Generator().manual_seed(1), auxiliary=False)
+    m.config.color_copy_loss = 0.0
+    assert torch.equal(flow, m.training_loss(batch, torch.Generator().manual_seed(1)))  # flow matching alone
+    assert full.item() > flow.item() + 1.0  # + the pointer loss of a closed head (~9 nats per pixel)

@@ -27,8 +27,10 @@ class GeneratorBackend(Protocol):
     #: registry key of the backend (``"tiny"``, ``"flux2-klein"``)
     name: str
 
-    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Scalar loss of the generator on ``batch`` (flow matching; one-step samples included)."""
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None, *,
+                      auxiliary: bool = True) -> torch.Tensor:
+        """Scalar loss of the generator on ``batch`` (flow matching; one-step samples included), plus
+        the backend's auxiliary training losses when ``auxiliary`` (held-out losses pass False)."""
 
     @torch.no_grad()
     def sample(

@@ -366,7 +366,8 @@ class Flux2KleinBackend(nn.Module):
             u = torch.where(one, torch.ones_like(u), u)
         return u
 
-    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None, *,
+                      auxiliary: bool = True) -> torch.Tensor:
         """Rectified-flow loss ``|| v(x_t, sigma) - (noise - x0) ||^2`` in latent space.
 
         ``x_t = (1 - sigma) x0 + sigma noise`` with x0 the target's latents; samples with an input
@@ -379,6 +380,7 @@ class Flux2KleinBackend(nn.Module):
             batch: target ``[B, 3, H, W]`` and cond in [-1, 1], has_cond ``[B]``, B prompts,
                 optional one_step ``[B]`` bool.
             generator: torch.Generator for the noise and noise levels.
+            auxiliary: the protocol's switch for auxiliary losses; this backend has none.
 
         Returns:
             scalar float32 loss (mean over samples, latent channels and positions).

@@ -254,6 +254,10 @@ class JiTBackend(TinyBackend):
         self.config = cfg or jit_xs()
         self.net = JiT(self.config)
 
+    def pointer_loss_weight(self) -> float:
+        """0: the transformer has no colour-copy head."""
+        return 0.0
+
     @classmethod
     def from_config(cls, d: dict[str, Any] | JiTConfig) -> JiTBackend:
         """A fresh, randomly initialised backend from a config dict (``{"size": "jit-s"}``, ...)."""

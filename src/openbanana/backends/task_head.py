@@ -265,10 +265,12 @@ class TaskHeadBackend(nn.Module):
     def forward(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.training_loss(batch, generator)
 
-    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None, *,
+                      auxiliary: bool = True) -> torch.Tensor:
         """Mean over the batch's samples of this task of the head's loss; the targets are the samples'
         drawings read back by the task's decoder under their instructions' specs. Samples of other
-        tasks (the mixture's fallback when no scene gives the task) are left out.
+        tasks (the mixture's fallback when no scene gives the task) are left out. ``auxiliary``: the
+        protocol's switch for auxiliary losses; a head has none.
 
         Raises:
             ValueError: no target, no sample of this task, or one without an input image or instruction.

@@ -444,10 +444,16 @@ class TinyBackend(nn.Module):
     def forward(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.training_loss(batch, generator)
 
-    def training_loss(self, batch: Batch, generator: torch.Generator | None = None) -> torch.Tensor:
+    def pointer_loss_weight(self) -> float:
+        """Weight of the colour-copy head's pointer loss in :meth:`training_loss` (0: none)."""
+        return self.config.color_copy_loss
+
+    def training_loss(self, batch: Batch, generator: torch.Generator | None = None, *,
+                      auxiliary: bool = True) -> torch.Tensor:
         """Mean squared velocity error; samples flagged ``batch.one_step`` use eps = 0, t = 1. With
         ``batch.weight`` each sample's error is its weighted pixel mean, then samples are averaged.
-        Plus ``color_copy_loss`` times the colour-copy head's pointer loss when the config asks."""
+        With ``auxiliary``, plus :meth:`pointer_loss_weight` times the colour-copy head's pointer
+        loss (held-out losses leave it out: they measure flow matching alone)."""
         if batch.target is None:
             raise ValueError("training_loss needs batch.target, got None")
         x0 = batch.target
@@ -460,9 +466,12 @@ class TinyBackend(nn.Module):
         t = torch.where(one, torch.ones_like(t), t)
         x_t = interpolate(x0, eps, t)
         text = self.net.text(batch.prompts, device=dev)
-        weight = self.config.color_copy_loss
-        v, copy_loss = self.net.velocity_and_pointer_loss(x_t, t, batch.cond, batch.has_cond.to(dev), text, one,
-                                                          copy_target=x0 if weight else None)
+        weight = self.pointer_loss_weight() if auxiliary else 0.0
+        if weight:
+            v, copy_loss = self.net.velocity_and_pointer_loss(x_t, t, batch.cond, batch.has_cond.to(dev), text, one,
+                                                              copy_target=x0)
+        else:
+            v, copy_loss = self.net(x_t, t, batch.cond, batch.has_cond.to(dev), text, one), None
         if batch.weight is None:
             loss = F.mse_loss(v.float(), velocity_target(x0, eps).float())
         else:

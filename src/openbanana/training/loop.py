@@ -172,7 +172,8 @@ def export_pipeline(backend: nn.Module, out_dir: str | Path, cfg: TrainConfig, s
 @torch.no_grad()
 def heldout_losses(backend: nn.Module, batches: list[Batch], one_step_tasks: tuple[str, ...],
                    device: torch.device) -> dict[str, float]:
-    """Mean loss per task on fixed batches with fixed noise (dense tasks scored in one-step mode)."""
+    """Mean loss per task on fixed batches with fixed noise (dense tasks scored in one-step mode),
+    without auxiliary losses."""
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     was_training = backend.training
@@ -185,7 +186,7 @@ def heldout_losses(backend: nn.Module, batches: list[Batch], one_step_tasks: tup
             sub = Batch(target=batch.target[idx], cond=batch.cond[idx], has_cond=batch.has_cond[idx],
                         prompts=[batch.prompts[i] for i in idx], tasks=[task] * len(idx),
                         one_step=torch.full((len(idx),), task in one_step_tasks, dtype=torch.bool))
-            loss = backend.training_loss(sub.to(device), gen).item()
+            loss = backend.training_loss(sub.to(device), gen, auxiliary=False).item()
             sums[task] = sums.get(task, 0.0) + loss * len(idx)
             counts[task] = counts.get(task, 0) + len(idx)
     backend.train(was_training)
