@@ -416,7 +416,6 @@ def _fsdp_worker(rank: int, world: int, port: int, tiny_dir: str, out_dir: str, 
 
 
 def _fsdp_step(rank: int, world: int, tiny_dir: str, out_dir: str, finetune: str) -> None:
-    import torch.distributed as dist
     from safetensors.torch import save_file
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     from torch.distributed.fsdp import FSDPModule
