@@ -32,8 +32,8 @@ def keep_weights(pipe, group: str, *, n: int, split: str = "val") -> list[torch.
         raise ValueError("this model has no colour-copy head (TinyConfig.color_copy = 0)")
     seen: list[torch.Tensor] = []
 
-    def record(module, inputs, output):  # inputs: (out, features, pixels, text)
-        seen.extend(module.weights(*inputs[1:4])[0][:, 0].detach().cpu())
+    def record(module, inputs, output):  # inputs: (out, features, pixels, text, target, one_step)
+        seen.extend(module.weights(*inputs[1:4], inputs[5])[0][:, 0].detach().cpu())
 
     handle = head.register_forward_hook(record)
     try:

@@ -118,7 +118,7 @@ def test_config_refuses_a_pointer_loss_without_a_head():
 
 def _keep_on_named_pixels(m: TinyBackend, batch: Batch) -> float:
     seen = []
-    handle = m.net.copy.register_forward_hook(lambda mod, inp, out: seen.append(mod.weights(*inp[1:4])[0][:, 0]))
+    handle = m.net.copy.register_forward_hook(lambda mod, inp, out: seen.append(mod.weights(*inp[1:4], inp[5])[0][:, 0]))
     with torch.no_grad():
         m.sample(batch.cond, batch.prompts, height=8, width=8, one_step=True)
     handle.remove()
@@ -152,3 +152,55 @@ def test_held_out_losses_leave_the_pointer_loss_out():
     m.config.color_copy_loss = 0.0
     assert torch.equal(flow, m.training_loss(batch, torch.Generator().manual_seed(1)))  # flow matching alone
     assert full.item() > flow.item() + 1.0  # + the pointer loss of a closed head (~9 nats per pixel)
+
+
+def test_blind_text_features_do_not_see_colour_values():
+    torch.manual_seed(0)
+    enc = TextEncoder(WORDS).eval()
+    with torch.no_grad():
+        a = enc(["the chair in (255, 0, 0) and the rug in (0, 0, 255)", "estimate depth"], blind=True)
+        b = enc(["the chair in (0, 255, 0) and the rug in (9, 9, 9)", "estimate depth"], blind=True)
+        plain = enc(["the chair in (255, 0, 0) and the rug in (0, 0, 255)", "estimate depth"])
+    assert plain.blind is None
+    assert torch.equal(a.blind, b.blind)  # the values are left out of the blind pass
+    assert not torch.allclose(a.tokens[0], b.tokens[0])  # ... and read by the usual one
+    assert torch.equal(a.tokens, plain.tokens)
+    assert torch.allclose(a.blind[1], a.tokens[1])  # nothing named: both passes agree
+
+
+def test_a_blind_head_chooses_by_words_not_values():
+    torch.manual_seed(0)
+    enc = TextEncoder(WORDS).eval()
+    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, blind=True)
+    for p in head.parameters():
+        torch.nn.init.normal_(p)
+    prompts = [["chair: (255, 0, 0), rug: (0, 0, 255)"], ["chair: (10, 200, 30), rug: (90, 90, 0)"]]
+    out, feats, pix = _inputs(1)
+    with torch.no_grad():
+        a = [head.weights(feats, pix, enc(p, blind=True))[0] for p in prompts]
+        with pytest.raises(ValueError, match="blind"):
+            head.weights(feats, pix, enc(prompts[0]))
+    assert torch.equal(a[0], a[1]) and 0.01 < float(a[0][:, 1:].mean()) < 0.99
+
+
+def test_a_one_step_only_head_leaves_sampled_rows_alone():
+    prompts = ["paint the chair (255, 0, 0)", "a red chair (255, 0, 0)"]
+    torch.manual_seed(0)
+    enc = TextEncoder(WORDS).eval()
+    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, one_step_only=True)
+    out, feats, pix = _inputs(2)
+    one_step = torch.tensor([True, False])
+    target = torch.tensor([1.0, -1.0, -1.0])[None, :, None, None].expand(2, 3, 8, 8)
+    with torch.no_grad():
+        head.keep_bias.fill_(-60.0)
+        new, loss = head(out, feats, pix, enc(prompts), target, one_step)
+        with pytest.raises(ValueError, match="one_step"):
+            head(out, feats, pix, enc(prompts))
+    assert torch.allclose(new[0], target[0]) and torch.equal(new[1], out[1])
+    assert loss.item() == pytest.approx(0.0, abs=1e-5)  # only row 0 counts, and it copies red
+
+
+def test_config_refuses_head_options_without_a_head():
+    for key in ("color_copy_blind", "color_copy_one_step"):
+        with pytest.raises(ValueError, match=key):
+            TinyConfig.from_dict({**MICRO, key: True})

@@ -15,6 +15,17 @@ each ``patch x patch`` block) plus a 1x1 map of full-resolution features; keys f
 encoder's features of the colour tokens, which carry the words around them (``chair: (200, 10,
 10)``), so a pixel picks the colour of its class by matching class to words.
 
+Two options decide what the head may look at:
+
+- ``blind`` keys come from :attr:`~openbanana.backends.text.TextFeatures.blind`, a second pass of
+  the text encoder with the colour values left out. The head copies a colour's value exactly, so
+  its keys do not need it; with it, run 6's head learnt to choose colours by value ("this red is
+  a chair") and failed on every palette it had not seen (``scripts/palette_binding.py``). Blind
+  keys leave the words around a colour token as the only way to match it.
+- ``one_step_only``: rows outside the deterministic one-step mode (generation and editing, which
+  are sampled from noise) keep the network's output. Run 6's head, on in every row, painted
+  specks of the named colour into edits.
+
 Its query maps start at zero and the keep logit at ``keep_bias``, so a new head changes a trained
 network's output by at most ``K exp(-keep_bias)`` of the colour range (K colour tokens): it can be
 added to a shipped model and trained from there. With no colour named, the output is ``out``
@@ -43,12 +54,16 @@ class ColorCopyHead(nn.Module):
         dim: width of the queries and keys.
         patch: how many output pixels per feature pixel along each side.
         keep_bias: the keep option's starting logit.
+        blind: keys from the colour-blind text features (see the module docstring).
+        one_step_only: only rows in the one-step mode may copy.
     """
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
-                 keep_bias: float = 9.0) -> None:
+                 keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False) -> None:
         super().__init__()
         self.dim = dim
+        self.blind = blind
+        self.one_step_only = one_step_only
         self.q = nn.Conv2d(feat_ch, (dim + 1) * patch * patch, 1)  # dim query + 1 keep logit per output pixel
         self.q_pixels = nn.Conv2d(pixel_ch, dim + 1, 1)
         self.unfold = nn.PixelShuffle(patch) if patch > 1 else nn.Identity()
@@ -58,16 +73,26 @@ class ColorCopyHead(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
 
-    def weights(self, features: torch.Tensor, pixels: torch.Tensor,
-                text: TextFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def weights(self, features: torch.Tensor, pixels: torch.Tensor, text: TextFeatures,
+                one_step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Attention ``[B, 1 + K, H, W]`` over (keep, colour tokens), the colours ``[B, K, 3]`` in
         [-1, 1], and which of the K slots hold a named colour ``[B, K]`` (bool). Rows name their
-        colours first; ``K`` is the most any row names (at least 1)."""
+        colours first; ``K`` is the most any row names (at least 1). With ``one_step_only``,
+        ``one_step`` ``[B]`` (bool) says which rows may copy: the others name no colour."""
         has = text.has_rgb  # [B, L]
+        if self.one_step_only:
+            if one_step is None:
+                raise ValueError("a one-step-only colour-copy head needs the rows' one_step flags")
+            has = has & one_step.to(has.device)[:, None]
+        source = text.tokens
+        if self.blind:
+            if text.blind is None:
+                raise ValueError("a blind colour-copy head needs TextFeatures.blind (TextEncoder(..., blind=True))")
+            source = text.blind
         K = max(1, int(has.sum(1).max())) if has.numel() else 1
         order = torch.argsort((~has).to(torch.uint8), dim=1, stable=True)[:, :K]  # colour tokens first
         named = has.gather(1, order)  # [B, K] (K <= L: every row has its CLS token)
-        tokens = text.tokens.gather(1, order[..., None].expand(-1, -1, text.tokens.shape[-1]))  # [B, K, D]
+        tokens = source.gather(1, order[..., None].expand(-1, -1, source.shape[-1]))  # [B, K, D]
         colors = text.rgb.gather(1, order[..., None].expand(-1, -1, 3)) * 2 - 1  # [B, K, 3]
         q = self.unfold(self.q(features)) + self.q_pixels(pixels)  # [B, dim + 1, H, W]
         keys = self.k(tokens)  # [B, K, dim]
@@ -77,10 +102,12 @@ class ColorCopyHead(nn.Module):
         return torch.softmax(torch.cat([keep, logits], dim=1), dim=1), colors.to(q.dtype), named
 
     def forward(self, out: torch.Tensor, features: torch.Tensor, pixels: torch.Tensor, text: TextFeatures,
-                target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                target: torch.Tensor | None = None,
+                one_step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``out`` ``[B, 3, H, W]`` in [-1, 1] with the named colours mixed in where chosen, and with
-        the clean ``target`` ``[B, 3, H, W]`` the :func:`pointer_loss` of the choice (else None)."""
-        a, colors, named = self.weights(features, pixels, text)
+        the clean ``target`` ``[B, 3, H, W]`` the :func:`pointer_loss` of the choice (else None).
+        ``one_step``: see :meth:`weights`."""
+        a, colors, named = self.weights(features, pixels, text, one_step)
         mixed = a[:, :1] * out + torch.einsum("bkhw,bkc->bchw", a[:, 1:], colors)
         return mixed, None if target is None else pointer_loss(a, colors, named, target)
 

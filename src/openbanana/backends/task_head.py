@@ -254,7 +254,7 @@ class TaskHeadBackend(nn.Module):
     def _outputs(self, cond: torch.Tensor, has_cond: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         """The head's raw outputs ``[B, C, H, W]`` for images ``cond`` ``[B, 3, H, W]`` in [-1, 1]."""
         B, dev = cond.shape[0], cond.device
-        text = self.net.text(list(prompts), device=dev)
+        text = self.net.encode_text(prompts, device=dev)
         ones = torch.ones(B, dtype=torch.bool, device=dev)
         return self.net(torch.zeros_like(cond), torch.ones(B, device=dev), cond, has_cond.to(dev), text, ones)
 

@@ -74,6 +74,9 @@ class TextFeatures(NamedTuple):
         pooled: ``[B, dim]`` masked mean of the token features.
         rgb: ``[B, L, 3]`` the colour each token names, in [0, 1] (0 where none).
         has_rgb: ``[B, L]`` bool, True on tokens that name a colour (never with byte tokens).
+        blind: ``[B, L, dim]`` token features of the same prompts encoded with every colour value
+            left out (a colour token is then only its word and the words around it), or None when
+            not asked for (``TextEncoder(..., blind=True)``).
     """
 
     tokens: torch.Tensor
@@ -81,6 +84,7 @@ class TextFeatures(NamedTuple):
     pooled: torch.Tensor
     rgb: torch.Tensor
     has_rgb: torch.Tensor
+    blind: torch.Tensor | None = None
 
 
 class _Block(nn.Module):
@@ -121,22 +125,29 @@ class TextEncoder(nn.Module):
         self.blocks = nn.ModuleList(_Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
 
-    def forward(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
-        """Encode prompts into :class:`TextFeatures` on ``device``."""
+    def forward(self, prompts: list[str], device: torch.device | None = None, *,
+                blind: bool = False) -> TextFeatures:
+        """Encode prompts into :class:`TextFeatures` on ``device``; with ``blind``, a second pass
+        with the colour values left out fills :attr:`TextFeatures.blind`."""
         device = device or self.tok.weight.device
         tokens = TOKENIZERS.get(self.cfg.tokenizer)(prompts, self.cfg.max_len, self.cfg.buckets)
         mask = to_device_nonblocking(tokens.mask, device)
         rgb = to_device_nonblocking(tokens.rgb, device).to(self.pos.dtype)  # [B, L, 3] in [0, 1]
         has_rgb = to_device_nonblocking(tokens.has_rgb, device)
-        x = self.embed(to_device_nonblocking(tokens.ids, device), rgb, has_rgb)
+        ids = to_device_nonblocking(tokens.ids, device)
+        x = self._features(self.embed(ids, rgb, has_rgb), mask)  # [B, L, dim]
+        pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
+        names = self._features(self.embed(ids, rgb, torch.zeros_like(has_rgb)), mask) if blind else None
+        return TextFeatures(x, mask, pooled, rgb, has_rgb, names)
+
+    def _features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Normalised token features ``[B, L, dim]`` (zeros on padding) of embeddings ``x``."""
         lens = mask.sum(1)
         if mask.shape[0] > 1 and int(lens.min()) * 2 < mask.shape[1]:
             x = self._encode_by_length(x, mask, lens)
         else:
             x = self._encode(x, mask)
-        x = self.norm(x) * mask[..., None]  # [B, L, dim]
-        pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
-        return TextFeatures(x, mask, pooled, rgb, has_rgb)
+        return self.norm(x) * mask[..., None]
 
     def embed(self, ids: torch.Tensor, rgb: torch.Tensor, has_rgb: torch.Tensor) -> torch.Tensor:
         """Token (+ colour) + position embeddings ``[B, L, dim]`` of ids ``[B, L]``, colours ``rgb``

@@ -87,6 +87,12 @@ class TinyConfig:
         color_copy_loss: weight of the colour-copy head's pointer loss in the training loss (0 =
             none; :func:`~openbanana.backends.color_copy.pointer_loss`): it tells the head which
             named colour each target pixel shows, which its output error alone cannot (run 5).
+        color_copy_blind: the head's keys come from the instruction encoded a second time with its
+            colour values left out, so that a pixel can only pick a colour by the words beside it
+            (run 6's head chose colours by value and could not read a new palette).
+        color_copy_one_step: only samples in the deterministic one-step mode (the vision answers)
+            may copy; generation and editing keep the network's output (run 6's head painted specks
+            of named colours into edits).
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -107,6 +113,8 @@ class TinyConfig:
     out_channels: int = 3
     color_copy: int = 0
     color_copy_loss: float = 0.0
+    color_copy_blind: bool = False
+    color_copy_one_step: bool = False
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -136,6 +144,8 @@ class TinyConfig:
         if self.color_copy_loss < 0 or (self.color_copy_loss and not self.color_copy):
             raise ValueError(f"color_copy_loss must be >= 0, and needs a head (color_copy > 0), got "
                              f"{self.color_copy_loss} with color_copy {self.color_copy}")
+        if (self.color_copy_blind or self.color_copy_one_step) and not self.color_copy:
+            raise ValueError("color_copy_blind and color_copy_one_step need a colour-copy head (color_copy > 0)")
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -367,7 +377,15 @@ class TinyUNet(nn.Module):
         if cfg.refine:
             # full resolution, cheap: (output, features, x_t, cond, flag) -> a correction of the output
             self.refine = refine_head(out_ch + 7, cfg.refine, C)
-        self.copy = ColorCopyHead(cur, out_ch + 7, T, cfg.color_copy, P) if cfg.color_copy else None
+        self.copy = None
+        if cfg.color_copy:
+            self.copy = ColorCopyHead(cur, out_ch + 7, T, cfg.color_copy, P, blind=cfg.color_copy_blind,
+                                      one_step_only=cfg.color_copy_one_step)
+
+    def encode_text(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
+        """The instructions' :class:`~openbanana.backends.text.TextFeatures`, with the colour-blind
+        pass when the colour-copy head reads it."""
+        return self.text(list(prompts), device=device, blind=self.cfg.color_copy_blind)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
                 text: TextFeatures, one_step: torch.Tensor) -> torch.Tensor:
@@ -419,7 +437,7 @@ class TinyUNet(nn.Module):
             out = out + self.refine(pixels)  # [B, C, H, W]
         copy_loss = None
         if self.copy is not None:
-            out, copy_loss = self.copy(out, h, pixels, text, copy_target)
+            out, copy_loss = self.copy(out, h, pixels, text, copy_target, one_step)
         return (velocity_from_x(x_t, out, t, self.cfg.x_min_t) if self.cfg.prediction == "x" else out), copy_loss
 
 
@@ -465,7 +483,7 @@ class TinyBackend(nn.Module):
         eps = torch.where(one[:, None, None, None], torch.zeros_like(eps), eps)
         t = torch.where(one, torch.ones_like(t), t)
         x_t = interpolate(x0, eps, t)
-        text = self.net.text(batch.prompts, device=dev)
+        text = self.net.encode_text(batch.prompts, device=dev)
         weight = self.pointer_loss_weight() if auxiliary else 0.0
         if weight:
             v, copy_loss = self.net.velocity_and_pointer_loss(x_t, t, batch.cond, batch.has_cond.to(dev), text, one,
@@ -525,7 +543,7 @@ class TinyBackend(nn.Module):
                 raise ValueError(f"cond is {tuple(cond.shape[-2:])} but height, width = {(height, width)}")
             cond = cond.to(dev, torch.float32)
             has_cond = torch.ones(B, dtype=torch.bool, device=dev) if has_cond is None else has_cond.to(dev)
-        text = self.net.text(list(prompts), device=dev)
+        text = self.net.encode_text(prompts, device=dev)
 
         if one_step:
             flag = torch.ones(B, dtype=torch.bool, device=dev)
@@ -537,7 +555,7 @@ class TinyBackend(nn.Module):
         guided = guidance_text != 1.0 or guidance_image != 1.0
         if guided:
             # one pass over 3B rows: (no image, no text), (image, no text), (image, text)
-            text3 = self.net.text([""] * (2 * B) + list(prompts), device=dev)
+            text3 = self.net.encode_text([""] * (2 * B) + list(prompts), device=dev)
             cond3 = cond.repeat(3, 1, 1, 1)
             has3 = torch.cat([torch.zeros_like(has_cond), has_cond, has_cond])
             flow3 = flow.repeat(3)
