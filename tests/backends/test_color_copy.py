@@ -201,6 +201,6 @@ def test_a_one_step_only_head_leaves_sampled_rows_alone():
 
 
 def test_config_refuses_head_options_without_a_head():
-    for key in ("color_copy_blind", "color_copy_one_step"):
+    for key in ("color_copy_blind", "color_copy_one_step", "color_copy_window"):
         with pytest.raises(ValueError, match=key):
-            TinyConfig.from_dict({**MICRO, key: True})
+            TinyConfig.from_dict({**MICRO, key: 1})

@@ -22,6 +22,10 @@ Two options decide what the head may look at:
   its keys do not need it; with it, run 6's head learnt to choose colours by value ("this red is
   a chair") and failed on every palette it had not seen (``scripts/palette_binding.py``). Blind
   keys leave the words around a colour token as the only way to match it.
+- ``window`` w > 0 adds to each key a learnt 1-D convolution over the ``2w + 1`` text features
+  centred on the colour token, so that the words just before and after a colour (``chair:``,
+  ``the floor is``, ``"the lamp" in``) reach its key directly, each through its own projection,
+  instead of only through attention the text encoder must learn.
 - ``one_step_only``: rows outside the deterministic one-step mode (generation and editing, which
   are sampled from noise) keep the network's output. Run 6's head, on in every row, painted
   specks of the named colour into edits.
@@ -56,14 +60,24 @@ class ColorCopyHead(nn.Module):
         keep_bias: the keep option's starting logit.
         blind: keys from the colour-blind text features (see the module docstring).
         one_step_only: only rows in the one-step mode may copy.
+        window: text positions on each side of a colour token that its key reads directly (0 = none).
     """
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
-                 keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False) -> None:
+                 keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False,
+                 window: int = 0) -> None:
         super().__init__()
+        if window < 0:
+            raise ValueError(f"window must be >= 0, got {window}")
         self.dim = dim
         self.blind = blind
         self.one_step_only = one_step_only
+        self.k_window = None
+        if window:
+            # starts at zero: a head trained without it chooses as before
+            self.k_window = nn.Conv1d(text_dim, dim, 2 * window + 1, padding=window)
+            nn.init.zeros_(self.k_window.weight)
+            nn.init.zeros_(self.k_window.bias)
         self.q = nn.Conv2d(feat_ch, (dim + 1) * patch * patch, 1)  # dim query + 1 keep logit per output pixel
         self.q_pixels = nn.Conv2d(pixel_ch, dim + 1, 1)
         self.unfold = nn.PixelShuffle(patch) if patch > 1 else nn.Identity()
@@ -93,9 +107,13 @@ class ColorCopyHead(nn.Module):
         order = torch.argsort((~has).to(torch.uint8), dim=1, stable=True)[:, :K]  # colour tokens first
         named = has.gather(1, order)  # [B, K] (K <= L: every row has its CLS token)
         tokens = source.gather(1, order[..., None].expand(-1, -1, source.shape[-1]))  # [B, K, D]
+        keys = self.k(tokens)  # [B, K, dim]
+        if self.k_window is not None:
+            # padding features are zeros, so the window ends cleanly at both ends of the prompt
+            context = self.k_window(source.transpose(1, 2)).transpose(1, 2)  # [B, L, dim]
+            keys = keys + context.gather(1, order[..., None].expand(-1, -1, self.dim))
         colors = text.rgb.gather(1, order[..., None].expand(-1, -1, 3)) * 2 - 1  # [B, K, 3]
         q = self.unfold(self.q(features)) + self.q_pixels(pixels)  # [B, dim + 1, H, W]
-        keys = self.k(tokens)  # [B, K, dim]
         logits = torch.einsum("bdhw,bkd->bkhw", q[:, : self.dim], keys) / math.sqrt(self.dim)
         logits = logits.masked_fill(~named[:, :, None, None], float("-inf"))
         keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]

@@ -90,6 +90,9 @@ class TinyConfig:
         color_copy_blind: the head's keys come from the instruction encoded a second time with its
             colour values left out, so that a pixel can only pick a colour by the words beside it
             (run 6's head chose colours by value and could not read a new palette).
+        color_copy_window: text positions on each side of a colour token whose features reach the
+            head's key for it through a learnt 1-D convolution (0 = none): the words that say what
+            the colour is for, without attention the text encoder must learn first.
         color_copy_one_step: only samples in the deterministic one-step mode (the vision answers)
             may copy; generation and editing keep the network's output (run 6's head painted specks
             of named colours into edits).
@@ -115,6 +118,7 @@ class TinyConfig:
     color_copy_loss: float = 0.0
     color_copy_blind: bool = False
     color_copy_one_step: bool = False
+    color_copy_window: int = 0
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -144,8 +148,11 @@ class TinyConfig:
         if self.color_copy_loss < 0 or (self.color_copy_loss and not self.color_copy):
             raise ValueError(f"color_copy_loss must be >= 0, and needs a head (color_copy > 0), got "
                              f"{self.color_copy_loss} with color_copy {self.color_copy}")
-        if (self.color_copy_blind or self.color_copy_one_step) and not self.color_copy:
-            raise ValueError("color_copy_blind and color_copy_one_step need a colour-copy head (color_copy > 0)")
+        if (self.color_copy_blind or self.color_copy_one_step or self.color_copy_window) and not self.color_copy:
+            raise ValueError("color_copy_blind, color_copy_one_step and color_copy_window need a colour-copy head "
+                             "(color_copy > 0)")
+        if self.color_copy_window < 0:
+            raise ValueError(f"color_copy_window must be >= 0, got {self.color_copy_window}")
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -380,7 +387,7 @@ class TinyUNet(nn.Module):
         self.copy = None
         if cfg.color_copy:
             self.copy = ColorCopyHead(cur, out_ch + 7, T, cfg.color_copy, P, blind=cfg.color_copy_blind,
-                                      one_step_only=cfg.color_copy_one_step)
+                                      one_step_only=cfg.color_copy_one_step, window=cfg.color_copy_window)
 
     def encode_text(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
         """The instructions' :class:`~openbanana.backends.text.TextFeatures`, with the colour-blind
