@@ -216,6 +216,10 @@ class JiT(nn.Module):
             nn.init.zeros_(lin.bias)
         self.refine = refine_head(out_ch + 7, cfg.refine, 3) if cfg.refine else None
 
+    def encode_text(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
+        """The instructions' :class:`~openbanana.backends.text.TextFeatures` (no colour-copy head)."""
+        return self.text(list(prompts), device=device)
+
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, has_cond: torch.Tensor,
                 text: TextFeatures, one_step: torch.Tensor) -> torch.Tensor:
         """Velocity ``[B, 3, H, W]``; arguments as :meth:`openbanana.backends.tiny.TinyUNet.forward`."""
