@@ -171,11 +171,11 @@ def test_blind_text_features_do_not_see_colour_values():
 def test_a_blind_head_chooses_by_words_not_values():
     torch.manual_seed(0)
     enc = TextEncoder(WORDS).eval()
-    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, blind=True)
+    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, blind=True, window=2)
     for p in head.parameters():
         torch.nn.init.normal_(p)
     prompts = [["chair: (255, 0, 0), rug: (0, 0, 255)"], ["chair: (10, 200, 30), rug: (90, 90, 0)"]]
-    out, feats, pix = _inputs(1)
+    _, feats, pix = _inputs(1)
     with torch.no_grad():
         a = [head.weights(feats, pix, enc(p, blind=True))[0] for p in prompts]
         with pytest.raises(ValueError, match="blind"):

@@ -33,7 +33,7 @@ def test_shipped_weights_give_the_reference_outputs():
     prompts = ["Estimate the depth of this image.", "make the sofa red"]
     with torch.no_grad():
         out = m.sample(cond, prompts, height=32, width=32, one_step=True)
-        v = m.net(x, torch.tensor([0.3, 0.8]), cond, torch.tensor([True, False]), m.net.text(prompts),
+        v = m.net(x, torch.tensor([0.3, 0.8]), cond, torch.tensor([True, False]), m.net.encode_text(prompts),
                   torch.tensor([False, False]))
     assert out.shape == v.shape == (2, 3, 32, 32)
     torch.testing.assert_close(out.flatten()[IDX], torch.tensor(ONE_STEP), atol=1e-4, rtol=0)
