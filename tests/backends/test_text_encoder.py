@@ -20,8 +20,9 @@ def test_encoder_padding_invariance_and_digit_sensitivity():
     torch.manual_seed(0)
     enc = TextEncoder(TextEncoderConfig(dim=32, layers=2, heads=2)).eval()
     with torch.no_grad():
-        tok1, _, p1, _, _ = enc(["color (128, 64, 128)"])
-        tok2, _, p2, _, _ = enc(["color (128, 64, 128)", "a much longer prompt that forces padding of the first"])
+        f1 = enc(["color (128, 64, 128)"])
+        f2 = enc(["color (128, 64, 128)", "a much longer prompt that forces padding of the first"])
+        tok1, p1, tok2, p2 = f1.tokens, f1.pooled, f2.tokens, f2.pooled
         p3 = enc(["color (128, 64, 129)"]).pooled
     assert tok1.shape == (1, 21, 32) and p1.shape == (1, 32)
     torch.testing.assert_close(p1[0], p2[0], atol=1e-5, rtol=0)
@@ -53,7 +54,8 @@ def test_length_groups_give_the_features_of_one_padded_batch():
     enc = TextEncoder(TextEncoderConfig(dim=32, layers=2, heads=2, max_len=1100)).eval()
     prompts = ["p" * 1000, "depth", "", "x" * 40, "y" * 300, "zz"]
     with torch.no_grad():
-        tok, mask, pooled, _, has_rgb = enc(prompts)
+        f = enc(prompts)
+        tok, mask, pooled, has_rgb = f.tokens, f.mask, f.pooled, f.has_rgb
         ids, m = tokenize(prompts, 1100)
         ref = enc.norm(enc._encode(enc.tok(ids) + enc.pos[: ids.shape[1]], m)) * m[..., None]
     assert torch.equal(mask, m) and not has_rgb.any()  # bytes name no colours
