@@ -71,16 +71,22 @@ def _fill_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:
                  tasks=["semantic"] * B, one_step=torch.ones(B, dtype=torch.bool))
 
 
-def _fill_error(color_copy: int, steps: int = 60) -> float:
+def _trained(config: dict, make_batch, steps: int) -> TinyBackend:
+    """A micro backend (MICRO + ``config``) after ``steps`` Adam steps on ``make_batch(generator)``."""
     torch.manual_seed(0)
-    m = TinyBackend.from_config({**MICRO, "color_copy": color_copy})
+    m = TinyBackend.from_config({**MICRO, **config})
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
     for _ in range(steps):
-        loss = m.training_loss(_fill_batch(g))
+        loss = m.training_loss(make_batch(g))
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return m
+
+
+def _fill_error(color_copy: int, steps: int = 60) -> float:
+    m = _trained({"color_copy": color_copy}, _fill_batch, steps)
     test = _fill_batch(torch.Generator().manual_seed(123))  # colours never seen in training
     with torch.no_grad():
         out = m.sample(test.cond, test.prompts, height=8, width=8, one_step=True)
@@ -130,15 +136,7 @@ def test_the_pointer_loss_opens_a_closed_head():
     leaves it closed, the pointer loss opens it on the pixels that show a named colour."""
     keep = {}
     for weight in (0.0, 1.0):
-        torch.manual_seed(0)
-        m = TinyBackend.from_config({**MICRO, "color_copy": 4, "color_copy_loss": weight})
-        opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-        g = torch.Generator().manual_seed(0)
-        for _ in range(15):
-            loss = m.training_loss(_fill_batch(g))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        m = _trained({"color_copy": 4, "color_copy_loss": weight}, _fill_batch, 15)
         keep[weight] = _keep_on_named_pixels(m, _fill_batch(torch.Generator().manual_seed(123)))
     assert keep[1.0] < 0.1 < keep[0.0], keep
 
@@ -224,16 +222,8 @@ def _two_class_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:
 
 
 def _two_class_accuracy(window: int, steps: int) -> float:
-    torch.manual_seed(0)
-    m = TinyBackend.from_config({**MICRO, "color_copy": 4, "color_copy_loss": 1.0, "color_copy_blind": True,
-                                 "color_copy_window": window})
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        loss = m.training_loss(_two_class_batch(g))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    m = _trained({"color_copy": 4, "color_copy_loss": 1.0, "color_copy_blind": True, "color_copy_window": window},
+                 _two_class_batch, steps)
     test = _two_class_batch(torch.Generator().manual_seed(123), B=32)  # colours never seen in training
     with torch.no_grad():
         out = m.sample(test.cond, test.prompts, height=8, width=8, one_step=True)
