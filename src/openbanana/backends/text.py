@@ -137,8 +137,19 @@ class TextEncoder(nn.Module):
         ids = to_device_nonblocking(tokens.ids, device)
         x = self._features(self.embed(ids, rgb, has_rgb), mask)  # [B, L, dim]
         pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # [B, dim]
-        names = self._features(self.embed(ids, rgb, torch.zeros_like(has_rgb)), mask) if blind else None
+        names = self._blind_features(x, ids, rgb, has_rgb, mask) if blind else None
         return TextFeatures(x, mask, pooled, rgb, has_rgb, names)
+
+    def _blind_features(self, x: torch.Tensor, ids: torch.Tensor, rgb: torch.Tensor, has_rgb: torch.Tensor,
+                        mask: torch.Tensor) -> torch.Tensor:
+        """:attr:`TextFeatures.blind`: only rows that name a colour are encoded again (without the
+        values); the others already are what a blind pass would give (``x``)."""
+        rows = has_rgb.any(1)  # [B]
+        if not bool(rows.any()):
+            return x
+        out = x.clone()
+        out[rows] = self._features(self.embed(ids[rows], rgb[rows], torch.zeros_like(has_rgb[rows])), mask[rows])
+        return out
 
     def _features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Normalised token features ``[B, L, dim]`` (zeros on padding) of embeddings ``x``."""
