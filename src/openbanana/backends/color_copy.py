@@ -29,6 +29,13 @@ Two options decide what the head may look at:
 - ``one_step_only``: rows outside the deterministic one-step mode (generation and editing, which
   are sampled from noise) keep the network's output. Run 6's head, on in every row, painted
   specks of the named colour into edits.
+- ``vocab``: fixed colours that every row naming a colour may also copy, each with a learnt key:
+  answers drawn in colours the instruction does not name, above all instance maps, whose code
+  paints the i-th instance in the i-th colour of a fixed sequence
+  (:func:`~openbanana.tasks.codecs.instances.instance_colors`). Regressed, those colours came back
+  as pale blends that the instance decoder (tolerance 14 in RGB) split into fragments; chosen,
+  they come back exact. The slots start almost closed (logit bias ``vocab_bias``) and the pointer
+  loss opens them where the targets show their colours.
 
 Its query maps start at zero and the keep logit at ``keep_bias``, so a new head changes a trained
 network's output by at most ``K exp(-keep_bias)`` of the colour range (K colour tokens): it can be
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -61,14 +69,31 @@ class ColorCopyHead(nn.Module):
         blind: keys from the colour-blind text features (see the module docstring).
         one_step_only: only rows in the one-step mode may copy.
         window: text positions on each side of a colour token that its key reads directly (0 = none).
+        vocab: uint8 ``(N, 3)`` fixed colours that every row with a named colour slot may copy
+            (None: none). Rows that name no colour (depth, normals, most generation prompts) have
+            always left the keep option alone, so their keep logits are untrained and the vocabulary
+            stays closed to them.
+        vocab_bias: the vocabulary slots' starting logit.
     """
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
                  keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False,
-                 window: int = 0) -> None:
+                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -6.0) -> None:
         super().__init__()
         if window < 0:
             raise ValueError(f"window must be >= 0, got {window}")
+        self.vocab_keys = self.vocab_bias = None
+        self.register_buffer("vocab_rgb", None)
+        if vocab is not None:
+            vocab = np.asarray(vocab)
+            if vocab.ndim != 2 or vocab.shape[1] != 3 or not len(vocab) or ((vocab < 0) | (vocab > 255)).any():
+                raise ValueError(f"vocab must be (N >= 1, 3) colours in 0-255, got shape {vocab.shape}")
+            self.register_buffer("vocab_rgb", torch.tensor(vocab / 127.5 - 1, dtype=torch.float32))  # [N, 3]
+            # small random keys: zero keys would leave a new head (zero queries) at a saddle where
+            # only the bias learns; large ones would open the slots at random in a trained network
+            g = torch.Generator().manual_seed(0)
+            self.vocab_keys = nn.Parameter(0.1 * torch.randn(len(vocab), dim, generator=g, device="cpu"))
+            self.vocab_bias = nn.Parameter(torch.full((len(vocab),), float(vocab_bias)))
         self.dim = dim
         self.blind = blind
         self.one_step_only = one_step_only
@@ -89,10 +114,11 @@ class ColorCopyHead(nn.Module):
 
     def weights(self, features: torch.Tensor, pixels: torch.Tensor, text: TextFeatures,
                 one_step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Attention ``[B, 1 + K, H, W]`` over (keep, colour tokens), the colours ``[B, K, 3]`` in
-        [-1, 1], and which of the K slots hold a named colour ``[B, K]`` (bool). Rows name their
-        colours first; ``K`` is the most any row names (at least 1). With ``one_step_only``,
-        ``one_step`` ``[B]`` (bool) says which rows may copy: the others name no colour."""
+        """Attention ``[B, 1 + K, H, W]`` over (keep, colour slots), the colours ``[B, K, 3]`` in
+        [-1, 1], and which of the K slots hold a colour the row may copy ``[B, K]`` (bool). Slots
+        are the row's named colours first (as many as the most any row names, at least 1), then the
+        N vocabulary colours, open in the rows that name a colour. With ``one_step_only``, ``one_step`` ``[B]`` (bool) says which rows
+        may copy: the others have no slot open."""
         has = text.has_rgb  # [B, L]
         if self.one_step_only:
             if one_step is None:
@@ -115,6 +141,13 @@ class ColorCopyHead(nn.Module):
         colors = text.rgb.gather(1, order[..., None].expand(-1, -1, 3)) * 2 - 1  # [B, K, 3]
         q = self.unfold(self.q(features)) + self.q_pixels(pixels)  # [B, dim + 1, H, W]
         logits = torch.einsum("bdhw,bkd->bkhw", q[:, : self.dim], keys) / math.sqrt(self.dim)
+        if self.vocab_keys is not None:
+            B, N = named.shape[0], self.vocab_rgb.shape[0]
+            may = named.any(1)  # [B] rows that name a colour (one_step_only: and are one-step rows)
+            v_logits = torch.einsum("bdhw,nd->bnhw", q[:, : self.dim], self.vocab_keys) / math.sqrt(self.dim)
+            logits = torch.cat([logits, v_logits + self.vocab_bias[:, None, None]], dim=1)  # [B, K + N, H, W]
+            colors = torch.cat([colors, self.vocab_rgb.to(colors).expand(B, -1, -1)], dim=1)
+            named = torch.cat([named, may[:, None].expand(-1, N)], dim=1)
         logits = logits.masked_fill(~named[:, :, None, None], float("-inf"))
         keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
         return torch.softmax(torch.cat([keep, logits], dim=1), dim=1), colors.to(q.dtype), named

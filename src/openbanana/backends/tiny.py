@@ -44,6 +44,7 @@ from openbanana.sampling import (
     sample_train_t,
     velocity_target,
 )
+from openbanana.tasks.codecs.instances import MAX_INSTANCES, instance_colors
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -96,6 +97,10 @@ class TinyConfig:
         color_copy_one_step: only samples in the deterministic one-step mode (the vision answers)
             may copy; generation and editing keep the network's output (run 6's head painted specks
             of named colours into edits).
+        color_copy_vocab: the first N colours of the instance code on black
+            (:func:`~openbanana.tasks.codecs.instances.instance_colors`) as slots the head may copy
+            without the instruction naming them (0 = none): instance maps come back in exact colours
+            instead of pale blends the decoder splits.
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -119,6 +124,7 @@ class TinyConfig:
     color_copy_blind: bool = False
     color_copy_one_step: bool = False
     color_copy_window: int = 0
+    color_copy_vocab: int = 0
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -148,11 +154,14 @@ class TinyConfig:
         if self.color_copy_loss < 0 or (self.color_copy_loss and not self.color_copy):
             raise ValueError(f"color_copy_loss must be >= 0, and needs a head (color_copy > 0), got "
                              f"{self.color_copy_loss} with color_copy {self.color_copy}")
-        if (self.color_copy_blind or self.color_copy_one_step or self.color_copy_window) and not self.color_copy:
-            raise ValueError("color_copy_blind, color_copy_one_step and color_copy_window need a colour-copy head "
-                             "(color_copy > 0)")
+        if (self.color_copy_blind or self.color_copy_one_step or self.color_copy_window
+                or self.color_copy_vocab) and not self.color_copy:
+            raise ValueError("color_copy_blind, color_copy_one_step, color_copy_window and color_copy_vocab need a "
+                             "colour-copy head (color_copy > 0)")
         if self.color_copy_window < 0:
             raise ValueError(f"color_copy_window must be >= 0, got {self.color_copy_window}")
+        if not 0 <= self.color_copy_vocab <= MAX_INSTANCES:
+            raise ValueError(f"color_copy_vocab must be in 0..{MAX_INSTANCES}, got {self.color_copy_vocab}")
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -386,8 +395,10 @@ class TinyUNet(nn.Module):
             self.refine = refine_head(out_ch + 7, cfg.refine, C)
         self.copy = None
         if cfg.color_copy:
+            vocab = instance_colors(cfg.color_copy_vocab) if cfg.color_copy_vocab else None
             self.copy = ColorCopyHead(cur, out_ch + 7, T, cfg.color_copy, P, blind=cfg.color_copy_blind,
-                                      one_step_only=cfg.color_copy_one_step, window=cfg.color_copy_window)
+                                      one_step_only=cfg.color_copy_one_step, window=cfg.color_copy_window,
+                                      vocab=vocab)
 
     def encode_text(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
         """The instructions' :class:`~openbanana.backends.text.TextFeatures`, with the colour-blind
