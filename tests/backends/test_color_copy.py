@@ -230,6 +230,10 @@ def test_vocab_slots_open_only_in_rows_that_name_a_colour():
         assert 0 < (new[1] - out[1]).abs().max() <= 2 * 4 * math.exp(-6.0)  # black + 3 slots, nearly closed
         a, colors, named = head.weights(feats, pix, text)
         assert a.shape == (2, 1 + 1 + 3, 8, 8) and named.tolist() == [[False] * 4, [True] * 4]
+        head.vocab_rgb.copy_(head.vocab_rgb.bfloat16().float())  # as a bfloat16 weights file holds them
+        colors = head.weights(feats, pix, text)[1]
+        torch.testing.assert_close((colors[1, 1:] + 1) * 127.5, torch.tensor(VOCAB, dtype=torch.float32),
+                                   atol=1e-4, rtol=0)  # still exact 8-bit colours
         head.keep_bias.fill_(-60.0)
         head.vocab_bias.copy_(torch.tensor([-60.0, 60.0, -60.0]))  # the second vocabulary colour wins
         new = head(out, feats, pix, text)[0]

@@ -146,7 +146,9 @@ class ColorCopyHead(nn.Module):
             may = named.any(1)  # [B] rows that name a colour (one_step_only: and are one-step rows)
             v_logits = torch.einsum("bdhw,nd->bnhw", q[:, : self.dim], self.vocab_keys) / math.sqrt(self.dim)
             logits = torch.cat([logits, v_logits + self.vocab_bias[:, None, None]], dim=1)  # [B, K + N, H, W]
-            colors = torch.cat([colors, self.vocab_rgb.to(colors).expand(B, -1, -1)], dim=1)
+            # the weights file may hold the colours in bfloat16: snap them back to the 8-bit grid
+            vocab = torch.round((self.vocab_rgb.float() + 1) * 127.5) / 127.5 - 1  # [N, 3]
+            colors = torch.cat([colors, vocab.to(colors).expand(B, -1, -1)], dim=1)
             named = torch.cat([named, may[:, None].expand(-1, N)], dim=1)
         logits = logits.masked_fill(~named[:, :, None, None], float("-inf"))
         keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
