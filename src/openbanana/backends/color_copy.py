@@ -56,6 +56,13 @@ from torch import nn
 from openbanana.backends.text import TextFeatures
 
 
+#: the vocabulary's keys and biases are stored divided by this and used multiplied by it, so that
+#: Adam moves them this many times faster than the trained weights around them: a head added to a
+#: trained model is tuned at a small learning rate (4e-4), and at that rate the slots' bias moved
+#: by 0.12 of the 15 it needed in 900 steps (run 9a, dropped)
+VOCAB_GAIN = 100.0
+
+
 class ColorCopyHead(nn.Module):
     """``(out, features, pixels, text) -> out'`` (see the module docstring).
 
@@ -78,7 +85,7 @@ class ColorCopyHead(nn.Module):
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
                  keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False,
-                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -6.0) -> None:
+                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -3.0) -> None:
         super().__init__()
         if window < 0:
             raise ValueError(f"window must be >= 0, got {window}")
@@ -90,10 +97,12 @@ class ColorCopyHead(nn.Module):
                 raise ValueError(f"vocab must be (N >= 1, 3) colours in 0-255, got shape {vocab.shape}")
             self.register_buffer("vocab_rgb", torch.tensor(vocab / 127.5 - 1, dtype=torch.float32))  # [N, 3]
             # small random keys: zero keys would leave a new head (zero queries) at a saddle where
-            # only the bias learns; large ones would open the slots at random in a trained network
+            # only the bias learns; large ones would open the slots at random in a trained network.
+            # Both are stored divided by VOCAB_GAIN (see there).
             g = torch.Generator().manual_seed(0)
-            self.vocab_keys = nn.Parameter(0.1 * torch.randn(len(vocab), dim, generator=g, device="cpu"))
-            self.vocab_bias = nn.Parameter(torch.full((len(vocab),), float(vocab_bias)))
+            keys = 0.1 * torch.randn(len(vocab), dim, generator=g, device="cpu")
+            self.vocab_keys = nn.Parameter(keys / VOCAB_GAIN)
+            self.vocab_bias = nn.Parameter(torch.full((len(vocab),), float(vocab_bias) / VOCAB_GAIN))
         self.dim = dim
         self.blind = blind
         self.one_step_only = one_step_only
@@ -145,7 +154,8 @@ class ColorCopyHead(nn.Module):
             B, N = named.shape[0], self.vocab_rgb.shape[0]
             may = named.any(1)  # [B] rows that name a colour (one_step_only: and are one-step rows)
             v_logits = torch.einsum("bdhw,nd->bnhw", q[:, : self.dim], self.vocab_keys) / math.sqrt(self.dim)
-            logits = torch.cat([logits, v_logits + self.vocab_bias[:, None, None]], dim=1)  # [B, K + N, H, W]
+            v_logits = VOCAB_GAIN * (v_logits + self.vocab_bias[:, None, None])
+            logits = torch.cat([logits, v_logits], dim=1)  # [B, K + N, H, W]
             # the weights file may hold the colours in bfloat16: snap them back to the 8-bit grid
             vocab = torch.round((self.vocab_rgb.float() + 1) * 127.5) / 127.5 - 1  # [N, 3]
             colors = torch.cat([colors, vocab.to(colors).expand(B, -1, -1)], dim=1)
