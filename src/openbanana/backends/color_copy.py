@@ -56,7 +56,7 @@ from torch import nn
 from openbanana.backends.text import TextFeatures
 
 
-#: the vocabulary's keys and biases are stored divided by this and used multiplied by it, so that
+#: the vocabulary's keys, biases and row gate are stored divided by this and used multiplied by it, so that
 #: Adam moves them this many times faster than the trained weights around them: a head added to a
 #: trained model is tuned at a small learning rate (4e-4), and at that rate the slots' bias moved
 #: by 0.12 of the 15 it needed in 900 steps (run 9a, dropped)
@@ -85,11 +85,11 @@ class ColorCopyHead(nn.Module):
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
                  keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False,
-                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -3.0) -> None:
+                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -6.0) -> None:
         super().__init__()
         if window < 0:
             raise ValueError(f"window must be >= 0, got {window}")
-        self.vocab_keys = self.vocab_bias = None
+        self.vocab_keys = self.vocab_bias = self.vocab_gate = None
         self.register_buffer("vocab_rgb", None)
         if vocab is not None:
             vocab = np.asarray(vocab)
@@ -103,6 +103,10 @@ class ColorCopyHead(nn.Module):
             keys = 0.1 * torch.randn(len(vocab), dim, generator=g, device="cpu")
             self.vocab_keys = nn.Parameter(keys / VOCAB_GAIN)
             self.vocab_bias = nn.Parameter(torch.full((len(vocab),), float(vocab_bias) / VOCAB_GAIN))
+            # a per-row offset from the instruction: whether a row wants the vocabulary at all is
+            # the instruction's business (an instance prompt does, a palette does not)
+            self.vocab_gate = nn.Linear(text_dim, 1, bias=False)
+            nn.init.zeros_(self.vocab_gate.weight)
         self.dim = dim
         self.blind = blind
         self.one_step_only = one_step_only
@@ -154,7 +158,13 @@ class ColorCopyHead(nn.Module):
             B, N = named.shape[0], self.vocab_rgb.shape[0]
             may = named.any(1)  # [B] rows that name a colour (one_step_only: and are one-step rows)
             v_logits = torch.einsum("bdhw,nd->bnhw", q[:, : self.dim], self.vocab_keys) / math.sqrt(self.dim)
-            v_logits = VOCAB_GAIN * (v_logits + self.vocab_bias[:, None, None])
+            mask = text.mask[..., None].to(source.dtype)  # [B, L, 1]
+            pooled = (source * mask).sum(1) / mask.sum(1).clamp_min(1)  # [B, D]
+            row = self.vocab_gate(pooled)[:, :, None, None]  # [B, 1, 1, 1]
+            # relative to keep: a vocabulary colour is a way of keeping the network's answer, snapped
+            # to the code (a trained head keeps on instance pixels, with a logit no fixed bias reaches)
+            keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
+            v_logits = keep + VOCAB_GAIN * (v_logits + self.vocab_bias[:, None, None] + row)
             logits = torch.cat([logits, v_logits], dim=1)  # [B, K + N, H, W]
             # the weights file may hold the colours in bfloat16: snap them back to the 8-bit grid
             vocab = torch.round((self.vocab_rgb.float() + 1) * 127.5) / 127.5 - 1  # [N, 3]
