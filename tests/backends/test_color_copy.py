@@ -72,11 +72,11 @@ def _fill_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:
                  tasks=["semantic"] * B, one_step=torch.ones(B, dtype=torch.bool))
 
 
-def _trained(config: dict, make_batch, steps: int) -> TinyBackend:
+def _trained(config: dict, make_batch, steps: int, lr: float = 3e-3) -> TinyBackend:
     """A micro backend (MICRO + ``config``) after ``steps`` Adam steps on ``make_batch(generator)``."""
     torch.manual_seed(0)
     m = TinyBackend.from_config({**MICRO, **config})
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(m.parameters(), lr=lr)
     g = torch.Generator().manual_seed(0)
     for _ in range(steps):
         loss = m.training_loss(make_batch(g))
@@ -258,8 +258,8 @@ def _instances_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:
                  one_step=torch.ones(B, dtype=torch.bool))
 
 
-def _exact_share(vocab: int, steps: int = 150) -> float:
-    m = _trained({"color_copy": 4, "color_copy_loss": 1.0, "color_copy_vocab": vocab}, _instances_batch, steps)
+def _exact_share(vocab: int, steps: int = 150, lr: float = 1e-3) -> float:
+    m = _trained({"color_copy": 4, "color_copy_loss": 1.0, "color_copy_vocab": vocab}, _instances_batch, steps, lr)
     test = _instances_batch(torch.Generator().manual_seed(123), B=32)
     with torch.no_grad():
         out = m.sample(test.cond, test.prompts, height=8, width=8, one_step=True)
@@ -268,10 +268,11 @@ def _exact_share(vocab: int, steps: int = 150) -> float:
 
 def test_a_network_with_a_vocabulary_paints_instance_colours_exactly():
     """Regressed, the instance code's colours come back a little off, and the instance decoder
-    (tolerance 14 in RGB) splits blends; chosen from the vocabulary they come back exact."""
+    (tolerance 14 in RGB) splits blends; chosen from the vocabulary they come back exact. (At lr
+    3e-3 the vocabulary's parameters, trained VOCAB_GAIN times faster, overshoot: 0.75.)"""
     with_vocab, without = _exact_share(3), _exact_share(0)
-    assert with_vocab > 0.95, with_vocab  # 0.98 measured
-    assert without < 0.7, without  # 0.49: the black band and a few lucky pixels
+    assert with_vocab > 0.95, with_vocab  # 1.0 measured
+    assert without < 0.6, without  # 0.37: the black band and a few lucky pixels
 
 
 def _two_class_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:

@@ -34,8 +34,10 @@ Two options decide what the head may look at:
   paints the i-th instance in the i-th colour of a fixed sequence
   (:func:`~openbanana.tasks.codecs.instances.instance_colors`). Regressed, those colours came back
   as pale blends that the instance decoder (tolerance 14 in RGB) split into fragments; chosen,
-  they come back exact. The slots start almost closed (logit bias ``vocab_bias``) and the pointer
-  loss opens them where the targets show their colours.
+  they come back exact. A slot's logit is the keep logit plus a learnt key match, a bias and a
+  per-row gate read from the instruction: choosing a vocabulary colour is a way of keeping the
+  network's answer, snapped to the code. The slots start almost closed (``vocab_bias`` below
+  keep) and the pointer loss opens them where the targets show their colours.
 
 Its query maps start at zero and the keep logit at ``keep_bias``, so a new head changes a trained
 network's output by at most ``K exp(-keep_bias)`` of the colour range (K colour tokens): it can be
@@ -59,7 +61,7 @@ from openbanana.backends.text import TextFeatures
 #: the vocabulary's keys, biases and row gate are stored divided by this and used multiplied by it, so that
 #: Adam moves them this many times faster than the trained weights around them: a head added to a
 #: trained model is tuned at a small learning rate (4e-4), and at that rate the slots' bias moved
-#: by 0.12 of the 15 it needed in 900 steps (run 9a, dropped)
+#: by 0.12 in 900 steps (run 9a, stopped)
 VOCAB_GAIN = 100.0
 
 
@@ -80,7 +82,7 @@ class ColorCopyHead(nn.Module):
             (None: none). Rows that name no colour (depth, normals, most generation prompts) have
             always left the keep option alone, so their keep logits are untrained and the vocabulary
             stays closed to them.
-        vocab_bias: the vocabulary slots' starting logit.
+        vocab_bias: the vocabulary slots' starting logit, relative to the keep option's.
     """
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
@@ -98,7 +100,7 @@ class ColorCopyHead(nn.Module):
             self.register_buffer("vocab_rgb", torch.tensor(vocab / 127.5 - 1, dtype=torch.float32))  # [N, 3]
             # small random keys: zero keys would leave a new head (zero queries) at a saddle where
             # only the bias learns; large ones would open the slots at random in a trained network.
-            # Both are stored divided by VOCAB_GAIN (see there).
+            # Keys, biases and gate are stored divided by VOCAB_GAIN (see there).
             g = torch.Generator().manual_seed(0)
             keys = 0.1 * torch.randn(len(vocab), dim, generator=g, device="cpu")
             self.vocab_keys = nn.Parameter(keys / VOCAB_GAIN)
