@@ -57,7 +57,6 @@ from torch import nn
 
 from openbanana.backends.text import TextFeatures
 
-
 #: the vocabulary's keys, biases and row gate are stored divided by this and used multiplied by it, so that
 #: Adam moves them this many times faster than the trained weights around them: a head added to a
 #: trained model is tuned at a small learning rate (4e-4), and at that rate the slots' bias moved
