@@ -1,0 +1,115 @@
+"""What does a model paint on the pixels of the instances it is asked for? For the first ``n``
+synthetic scenes with an instance target, asked with the benchmark's instruction (instances of one
+class on black), over the pixels of those instances:
+
+- ``exact``: share painted within the decoder's tolerance (14 in RGB) of the colour the instance
+  code gives that instance (the i-th from the left gets the i-th colour of ``instance_colors``);
+- ``coded``: share within that tolerance of any of the code's first 16 colours;
+- ``black``: share within it of the background (black), i.e. lost;
+- and, for a model with a colour-copy head, the head's mean weight on keeping its own output, on
+  named colours (the background) and on its colour vocabulary (``TinyConfig.color_copy_vocab``),
+  and on the vocabulary slot of the instance's own colour.
+
+    python scripts/instance_choices.py [--model DIR] [--n 16] [--split val]
+
+Prints one JSON line per scene, then the means as a Markdown table row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+TOL = 14.0
+N_CODE = 16
+
+
+def scene_choices(pipe, record, target) -> dict | None:
+    """The measures above for one instance target, or None when it has no instance pixel."""
+    from openbanana.data.synthetic.targets import canonical_instance_order
+    from openbanana.tasks import TASKS
+    from openbanana.tasks.codecs.instances import instance_colors
+
+    gt = np.asarray(target.gt)
+    ids = [int(i) for i in np.unique(gt) if i > 0]
+    if not ids:
+        return None
+    head = getattr(pipe.backend.net, "copy", None)
+    seen: list = []
+    handle = None
+    if head is not None:
+        handle = head.register_forward_hook(lambda m, i, o: seen.append(m.weights(*i[1:4], i[5])) or None)
+    try:
+        pred = pipe.predict(record.image, TASKS.get("instance").instruction(None, **target.spec), task="instance")
+    finally:
+        if handle is not None:
+            handle.remove()
+    size = pred.raw.shape[:2]
+    if gt.shape != size:  # the benchmark's truth is at the image's size; the model's raw answer at its own
+        from PIL import Image
+        gt = np.asarray(Image.fromarray(gt.astype(np.int32)).resize(size[::-1], Image.NEAREST))
+    rank = canonical_instance_order(gt, ids)  # 1..n from left to right, 0 elsewhere
+    fg = rank > 0
+    if not fg.any():
+        return None
+    code = instance_colors(max(N_CODE, int(rank.max()))).astype(np.float32)
+    raw = pred.raw.astype(np.float32)[fg]  # [P, 3]
+    own = code[rank[fg] - 1]
+    dist = lambda a, b: np.sqrt(((a - b) ** 2).sum(-1))  # noqa: E731
+    row = {"category": target.spec.get("category"),
+           "instances": len(ids), "pixels": int(fg.sum()),
+           "exact": float((dist(raw, own) <= TOL).mean()),
+           "coded": float((dist(raw[:, None], code[None, :N_CODE]) <= TOL).any(1).mean()),
+           "black": float((dist(raw, np.zeros(3, np.float32)) <= TOL).mean())}
+    if seen:
+        a, _colors, named = seen[0]
+        a = a[0].detach().float()  # [1 + K, h, w]
+        m = torch.from_numpy(fg)
+        n_vocab = 0 if head.vocab_rgb is None else int(head.vocab_rgb.shape[0])
+        k_named = a.shape[0] - 1 - n_vocab
+        row.update(keep=float(a[0][m].mean()), named=float(a[1:1 + k_named].sum(0)[m].mean()),
+                   vocab=float(a[1 + k_named:].sum(0)[m].mean()) if n_vocab else 0.0)
+        if n_vocab:
+            slot = torch.from_numpy(np.clip(rank - 1, 0, n_vocab - 1)).long()
+            own_p = a[1 + k_named:].gather(0, slot[None])[0]
+            ok = m & torch.from_numpy(rank <= n_vocab)
+            row["own_slot"] = float(own_p[ok].mean()) if ok.any() else 0.0
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    from openbanana.cli.args import add_synthetic_model_args
+    from openbanana.data.sources.synthetic import SyntheticSource
+    from openbanana.pipeline import load_model
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_synthetic_model_args(ap, n=16)
+    args = ap.parse_args(argv)
+    if args.n < 1:
+        ap.error("--n must be >= 1")
+    pipe = load_model(args.model)
+    source = SyntheticSource(split=args.split, size=pipe.resolution)
+    rows = []
+    with torch.no_grad():
+        for i in range(min(args.n, len(source))):
+            record = source[i]
+            for t in (t for t in record.targets if t.task == "instance"):
+                row = scene_choices(pipe, record, t)
+                if row is not None:
+                    row = {"scene": i, **row}
+                    rows.append(row)
+                    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
+    if not rows:
+        print("no instance targets in these scenes")
+        return 1
+    keys = [k for k in ("exact", "coded", "black", "keep", "named", "vocab", "own_slot") if k in rows[0]]
+    print(f"\n| scenes | {' | '.join(keys)} |\n|---|{'---|' * len(keys)}")
+    print(f"| {len(rows)} | " + " | ".join(f"{np.mean([r[k] for r in rows]):.3f}" for k in keys) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

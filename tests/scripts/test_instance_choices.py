@@ -1,0 +1,63 @@
+"""scripts/instance_choices.py measures what a model paints on the pixels of the instances asked for."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from openbanana.backends.tiny import TinyBackend, TinyConfig
+from openbanana.pipeline import OpenBananaPipeline
+from openbanana.pipeline_config import PipelineConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("instance_choices", ROOT / "scripts" / "instance_choices.py")
+choices = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(choices)
+
+MICRO = {"size": "tiny-xs", "channels": 8, "channel_mults": [1, 2], "attn_levels": [1], "heads": 2, "emb_dim": 32,
+         "prediction": "x", "text": {"dim": 32, "layers": 1, "heads": 2, "tokenizer": "words", "buckets": 64}}
+
+
+def _pipe(**head) -> OpenBananaPipeline:
+    torch.manual_seed(0)
+    backend = TinyBackend(TinyConfig.from_dict({**MICRO, **head}))
+    return OpenBananaPipeline(backend, PipelineConfig(backend="tiny", resolution=32))
+
+
+def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
+    pipe = _pipe(color_copy=4, color_copy_vocab=16)
+    with torch.no_grad():
+        head = pipe.backend.net.copy
+        head.keep_bias.fill_(60.0)  # keep (and the vocabulary, relative to it) far above the named colours
+        head.vocab_bias.fill_(-1.0)
+        head.vocab_bias[0] = 1.0  # white, the first instance's colour, wins everywhere
+    model = pipe.save_pretrained(tmp_path / "model")
+    assert choices.main(["--model", str(model), "--n", "6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert rows, "no instance target in the first 6 val scenes"
+    for r in rows:
+        assert r["coded"] == 1.0 and r["black"] == 0.0  # every instance pixel white
+        assert r["vocab"] > 0.99 and r["keep"] < 0.01
+        assert r["exact"] == pytest.approx(r["own_slot"], abs=1e-3)  # right exactly on the first instance
+        assert 0.0 < r["exact"] <= 1.0
+    assert lines[-2].startswith("|---") and lines[-1].startswith(f"| {len(rows)} |")
+
+
+def test_models_without_a_head_or_vocabulary(tmp_path, capsys):
+    plain = _pipe().save_pretrained(tmp_path / "plain")
+    assert choices.main(["--model", str(plain), "--n", "6"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert "keep" not in row and 0.0 <= row["exact"] <= row["coded"] <= 1.0
+    head = _pipe(color_copy=4).save_pretrained(tmp_path / "head")
+    assert choices.main(["--model", str(head), "--n", "6"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["vocab"] == 0.0 and "own_slot" not in row and row["keep"] > 0.99  # a new head keeps
+    for bad in (["--n", "0"], ["--model", str(tmp_path)]):
+        with pytest.raises(SystemExit) as e:
+            choices.main(bad)
+        assert e.value.code == 2
