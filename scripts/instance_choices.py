@@ -58,14 +58,14 @@ def scene_choices(pipe, record, target) -> dict | None:
     code = instance_colors(max(N_CODE, int(rank.max()))).astype(np.float32)
     raw = pred.raw.astype(np.float32)[fg]  # [P, 3]
     own = code[rank[fg] - 1]
-    dist = lambda a, b: np.sqrt(((a - b) ** 2).sum(-1))  # noqa: E731
+    dist = lambda a, b: np.sqrt(((a - b) ** 2).sum(-1))
     row = {"category": target.spec.get("category"),
            "instances": len(ids), "pixels": int(fg.sum()),
            "exact": float((dist(raw, own) <= TOL).mean()),
            "coded": float((dist(raw[:, None], code[None, :N_CODE]) <= TOL).any(1).mean()),
            "black": float((dist(raw, np.zeros(3, np.float32)) <= TOL).mean())}
     if seen:
-        a, _colors, named = seen[0]
+        a = seen[0][0]
         a = a[0].detach().float()  # [1 + K, h, w]
         m = torch.from_numpy(fg)
         n_vocab = 0 if head.vocab_rgb is None else int(head.vocab_rgb.shape[0])
