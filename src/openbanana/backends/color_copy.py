@@ -131,8 +131,8 @@ class ColorCopyHead(nn.Module):
         """Attention ``[B, 1 + K, H, W]`` over (keep, colour slots), the colours ``[B, K, 3]`` in
         [-1, 1], and which of the K slots hold a colour the row may copy ``[B, K]`` (bool). Slots
         are the row's named colours first (as many as the most any row names, at least 1), then the
-        N vocabulary colours, open in the rows that name a colour. With ``one_step_only``, ``one_step`` ``[B]`` (bool) says which rows
-        may copy: the others have no slot open."""
+        N vocabulary colours, open in the rows that name a colour. With ``one_step_only``,
+        ``one_step`` ``[B]`` (bool) says which rows may copy: the others have no slot open."""
         has = text.has_rgb  # [B, L]
         if self.one_step_only:
             if one_step is None:
@@ -155,6 +155,7 @@ class ColorCopyHead(nn.Module):
         colors = text.rgb.gather(1, order[..., None].expand(-1, -1, 3)) * 2 - 1  # [B, K, 3]
         q = self.unfold(self.q(features)) + self.q_pixels(pixels)  # [B, dim + 1, H, W]
         logits = torch.einsum("bdhw,bkd->bkhw", q[:, : self.dim], keys) / math.sqrt(self.dim)
+        keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
         if self.vocab_keys is not None:
             B, N = named.shape[0], self.vocab_rgb.shape[0]
             may = named.any(1)  # [B] rows that name a colour (one_step_only: and are one-step rows)
@@ -164,7 +165,6 @@ class ColorCopyHead(nn.Module):
             row = self.vocab_gate(pooled)[:, :, None, None]  # [B, 1, 1, 1]
             # relative to keep: a vocabulary colour is a way of keeping the network's answer, snapped
             # to the code (a trained head keeps on instance pixels, with a logit no fixed bias reaches)
-            keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
             v_logits = keep + VOCAB_GAIN * (v_logits + self.vocab_bias[:, None, None] + row)
             logits = torch.cat([logits, v_logits], dim=1)  # [B, K + N, H, W]
             # the weights file may hold the colours in bfloat16: snap them back to the 8-bit grid
@@ -172,7 +172,6 @@ class ColorCopyHead(nn.Module):
             colors = torch.cat([colors, vocab.to(colors).expand(B, -1, -1)], dim=1)
             named = torch.cat([named, may[:, None].expand(-1, N)], dim=1)
         logits = logits.masked_fill(~named[:, :, None, None], float("-inf"))
-        keep = q[:, self.dim:] + self.keep_bias  # [B, 1, H, W]
         return torch.softmax(torch.cat([keep, logits], dim=1), dim=1), colors.to(q.dtype), named
 
     def forward(self, out: torch.Tensor, features: torch.Tensor, pixels: torch.Tensor, text: TextFeatures,
