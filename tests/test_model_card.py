@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from script_loader import load_script
 
 from openbanana.backends.text import TextEncoderConfig
 from openbanana.backends.tiny import TinyBackend, TinyConfig
@@ -47,10 +46,7 @@ def test_history_losses_and_card_text():
 
 @pytest.mark.slow
 def test_script_writes_card_and_scores(model_dir, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "evaluate_default", Path(__file__).resolve().parents[1] / "scripts" / "evaluate_default.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("evaluate_default")
     rc = mod.main(["--model", str(model_dir), "--n", "2", "--splits", "val", "--gen-samples", "4",
                    "--baseline", str(model_dir), "--batch-size", "2"])
     assert rc == 0

@@ -17,10 +17,11 @@ MICRO = {"size": "tiny-xs", "channels": 16, "channel_mults": [1, 2], "attn_level
          "prediction": "x", "text": {"dim": 32, "layers": 1, "heads": 2, "tokenizer": "words", "buckets": 256}}
 
 
-def _head_and_text(prompts):
+def _head_and_text(prompts, **options):
+    """A micro head (``options``: its keyword arguments) and the prompts' text features."""
     torch.manual_seed(0)
     enc = TextEncoder(WORDS).eval()
-    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2)
+    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, **options)
     with torch.no_grad():
         text = enc(prompts)
     return head, text
@@ -186,18 +187,15 @@ def test_a_blind_head_chooses_by_words_not_values():
 
 
 def test_a_one_step_only_head_leaves_sampled_rows_alone():
-    prompts = ["paint the chair (255, 0, 0)", "a red chair (255, 0, 0)"]
-    torch.manual_seed(0)
-    enc = TextEncoder(WORDS).eval()
-    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, one_step_only=True)
+    head, text = _head_and_text(["paint the chair (255, 0, 0)", "a red chair (255, 0, 0)"], one_step_only=True)
     out, feats, pix = _inputs(2)
     one_step = torch.tensor([True, False])
     target = torch.tensor([1.0, -1.0, -1.0])[None, :, None, None].expand(2, 3, 8, 8)
     with torch.no_grad():
         head.keep_bias.fill_(-60.0)
-        new, loss = head(out, feats, pix, enc(prompts), target, one_step)
+        new, loss = head(out, feats, pix, text, target, one_step)
         with pytest.raises(ValueError, match="one_step"):
-            head(out, feats, pix, enc(prompts))
+            head(out, feats, pix, text)
     assert torch.allclose(new[0], target[0]) and torch.equal(new[1], out[1])
     assert loss.item() == pytest.approx(0.0, abs=1e-5)  # only row 0 counts, and it copies red
 
@@ -218,13 +216,9 @@ VOCAB = [(255, 255, 255), (255, 119, 0), (136, 0, 255)]
 
 
 def test_vocab_slots_open_only_in_rows_that_name_a_colour():
-    prompts = ["estimate depth", "each chair in its own colour on black"]
-    torch.manual_seed(0)
-    enc = TextEncoder(WORDS).eval()
-    head = ColorCopyHead(feat_ch=8, pixel_ch=5, text_dim=32, dim=4, patch=2, vocab=VOCAB)
+    head, text = _head_and_text(["estimate depth", "each chair in its own colour on black"], vocab=VOCAB)
     out, feats, pix = _inputs(2)
     with torch.no_grad():
-        text = enc(prompts)
         new = head(out, feats, pix, text)[0]
         assert torch.equal(new[0], out[0])  # nothing named: no slot open, vocabulary included
         assert 0 < (new[1] - out[1]).abs().max() <= 2 * 4 * math.exp(-6.0)  # black + 3 slots, nearly closed

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("publish_ablation", ROOT / "scripts" / "publish_ablation.py")
-publish_ablation = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(publish_ablation)
+publish_ablation = load_script("publish_ablation")
 
 
 def test_copies_the_report_and_its_links(tmp_path):

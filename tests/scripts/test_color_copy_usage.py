@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from script_loader import load_script
 
 from openbanana.backends.tiny import TinyBackend, TinyConfig
 from openbanana.pipeline import OpenBananaPipeline
 from openbanana.pipeline_config import PipelineConfig
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("color_copy_usage", ROOT / "scripts" / "color_copy_usage.py")
-usage = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(usage)
+usage = load_script("color_copy_usage")
 
 MICRO = {"size": "tiny-xs", "channels": 8, "channel_mults": [1, 2], "attn_levels": [1], "heads": 2, "emb_dim": 32,
          "prediction": "x", "text": {"dim": 32, "layers": 1, "heads": 2, "tokenizer": "words", "buckets": 64}}

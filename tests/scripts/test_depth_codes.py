@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from script_loader import load_script
 
 from openbanana.backends.text import TextEncoderConfig
 from openbanana.backends.tiny import TinyBackend, TinyConfig
@@ -16,10 +15,7 @@ from openbanana.evaluation.runner import EvalOptions, evaluate
 from openbanana.pipeline import OpenBananaPipeline
 from openbanana.pipeline_config import PipelineConfig
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("depth_codes", ROOT / "scripts" / "depth_codes.py")
-depth_codes = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(depth_codes)
+depth_codes = load_script("depth_codes")
 
 
 @pytest.fixture(scope="module")

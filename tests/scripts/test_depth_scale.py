@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from script_loader import load_script
 
 from openbanana.backends.text import TextEncoderConfig
 from openbanana.backends.tiny import TinyBackend, TinyConfig
@@ -17,10 +16,7 @@ from openbanana.data.synthetic.generate import render_scene
 from openbanana.pipeline import OpenBananaPipeline
 from openbanana.pipeline_config import PipelineConfig
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("depth_scale", ROOT / "scripts" / "depth_scale.py")
-depth_scale = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(depth_scale)
+depth_scale = load_script("depth_scale")
 
 
 def test_scale_slope():

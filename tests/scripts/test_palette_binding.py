@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from script_loader import load_script
 
 from openbanana.backends.tiny import TinyBackend, TinyConfig
 from openbanana.data.sources.synthetic import SyntheticSource
@@ -18,10 +17,7 @@ from openbanana.pipeline import OpenBananaPipeline
 from openbanana.pipeline_config import PipelineConfig
 from openbanana.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("palette_binding", ROOT / "scripts" / "palette_binding.py")
-binding = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(binding)
+binding = load_script("palette_binding")
 
 SIZE = 32
 FIXED = synthetic_palette()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from script_loader import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("plot_compute_curve", ROOT / "scripts" / "plot_compute_curve.py")
-plot_compute_curve = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(plot_compute_curve)
+plot_compute_curve = load_script("plot_compute_curve")
 
 
 def _scores(path: Path, minutes: list[float]) -> Path:
