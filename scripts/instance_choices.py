@@ -2,15 +2,17 @@
 synthetic scenes with an instance target, asked with the benchmark's instruction (instances of one
 class on black), over the pixels of those instances:
 
-- ``exact``: share painted within the decoder's tolerance (14 in RGB) of the colour the instance
-  code gives that instance (the i-th from the left gets the i-th colour of ``instance_colors``);
+- ``exact``: share painted within the decoder's tolerance (14 in RGB) of the colour the model's
+  training targets give that instance (``--scheme``, by default the one in the model's
+  ``train_config.json``: ``rank``, the i-th from the left gets the i-th colour of
+  ``instance_colors``; ``position``, the colour of the grid cell of its centroid);
 - ``coded``: share within that tolerance of any of the code's first 16 colours;
 - ``black``: share within it of the background (black), i.e. lost;
 - and, for a model with a colour-copy head, the head's mean weight on keeping its own output, on
   named colours (the background) and on its colour vocabulary (``TinyConfig.color_copy_vocab``),
-  and on the vocabulary slot of the instance's own colour.
+  and on the vocabulary slot of the instance's own colour (where the vocabulary holds it).
 
-    python scripts/instance_choices.py [--model DIR] [--n 16] [--split val]
+    python scripts/instance_choices.py [--model DIR] [--n 16] [--split val] [--scheme rank|position]
 
 Prints one JSON line per scene, then the means as a Markdown table row.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,11 +30,21 @@ TOL = 14.0
 N_CODE = 16
 
 
-def scene_choices(pipe, record, target) -> dict | None:
+def trained_scheme(model_dir: Path) -> str:
+    """The instance colour scheme of the last stage in ``model_dir/train_config.json`` (``rank``
+    when the file or the field is missing: runs before the field existed used it)."""
+    path = Path(model_dir) / "train_config.json"
+    if not path.is_file():
+        return "rank"
+    stages = json.loads(path.read_text()).get("stages") or [{}]
+    return stages[-1].get("data", {}).get("instance_scheme", "rank")
+
+
+def scene_choices(pipe, record, target, scheme: str = "rank") -> dict | None:
     """The measures above for one instance target, or None when it has no instance pixel."""
     from openbanana.data.synthetic.targets import canonical_instance_order
     from openbanana.tasks import TASKS
-    from openbanana.tasks.codecs.instances import instance_colors
+    from openbanana.tasks.codecs.instances import encode_instances, instance_colors
 
     gt = np.asarray(target.gt)
     ids = [int(i) for i in np.unique(gt) if i > 0]
@@ -55,9 +68,9 @@ def scene_choices(pipe, record, target) -> dict | None:
     fg = rank > 0
     if not fg.any():
         return None
-    code = instance_colors(max(N_CODE, int(rank.max()))).astype(np.float32)
+    code = instance_colors(N_CODE).astype(np.float32)
     raw = pred.raw.astype(np.float32)[fg]  # [P, 3]
-    own = code[rank[fg] - 1]
+    own = encode_instances(rank, scheme=scheme).astype(np.float32)[fg]
     dist = lambda a, b: np.sqrt(((a - b) ** 2).sum(-1))
     row = {"category": target.spec.get("category"),
            "instances": len(ids), "pixels": int(fg.sum()),
@@ -73,9 +86,14 @@ def scene_choices(pipe, record, target) -> dict | None:
         row.update(keep=float(a[0][m].mean()), named=float(a[1:1 + k_named].sum(0)[m].mean()),
                    vocab=float(a[1 + k_named:].sum(0)[m].mean()) if n_vocab else 0.0)
         if n_vocab:
-            slot = torch.from_numpy(np.clip(rank - 1, 0, n_vocab - 1)).long()
-            own_p = a[1 + k_named:].gather(0, slot[None])[0]
-            ok = m & torch.from_numpy(rank <= n_vocab)
+            vocab = np.round((head.vocab_rgb.float().cpu().numpy() + 1) * 127.5)  # [N, 3]
+            hit = (np.abs(own[:, None] - vocab[None]).max(-1) < 0.5)  # [P, N]
+            slot = np.zeros(fg.shape, np.int64)
+            slot[fg] = hit.argmax(1)
+            in_vocab = np.zeros(fg.shape, bool)
+            in_vocab[fg] = hit.any(1)
+            own_p = a[1 + k_named:].gather(0, torch.from_numpy(slot)[None])[0]
+            ok = torch.from_numpy(in_vocab)
             row["own_slot"] = float(own_p[ok].mean()) if ok.any() else 0.0
     return row
 
@@ -83,21 +101,26 @@ def scene_choices(pipe, record, target) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     from openbanana.cli.args import add_synthetic_model_args
     from openbanana.data.sources.synthetic import SyntheticSource
-    from openbanana.pipeline import load_model
+    from openbanana.pipeline import DEFAULT_MODEL_DIR, load_model
+    from openbanana.tasks.codecs.instances import INSTANCE_SCHEMES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_synthetic_model_args(ap, n=16)
+    ap.add_argument("--scheme", choices=sorted(INSTANCE_SCHEMES), default=None,
+                    help="the instance colour scheme to measure against (default: the model's training one)")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
     pipe = load_model(args.model)
+    scheme = args.scheme or trained_scheme(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
+    print(f"instance colour scheme: {scheme}")
     source = SyntheticSource(split=args.split, size=pipe.resolution)
     rows = []
     with torch.no_grad():
         for i in range(min(args.n, len(source))):
             record = source[i]
             for t in (t for t in record.targets if t.task == "instance"):
-                row = scene_choices(pipe, record, t)
+                row = scene_choices(pipe, record, t, scheme)
                 if row is not None:
                     row = {"scene": i, **row}
                     rows.append(row)

@@ -178,6 +178,8 @@ def test_bad_configs_say_what_is_wrong():
     assert "dept" in str(e.value)  # every problem listed
     with pytest.raises(ValueError, match="source"):
         MixtureConfig(source="elsewhere")
+    with pytest.raises(ValueError, match=r"instance_scheme must be one of \['position', 'rank'\]"):
+        MixtureConfig(instance_scheme="diagonal")
     with pytest.raises(ValueError, match="rank"):
         build_dataset(MixtureConfig(), seed=0, rank=2, world_size=2)
 
@@ -229,6 +231,21 @@ def test_instructions_say_what_the_targets_show():
         elif task == "depth":
             assert req.spec["colormap"] == spec["colormap"], s["prompt"]
     assert seen == set(VISION_TASKS)
+
+
+@pytest.mark.parametrize("scheme", ["rank", "position"])
+def test_instance_targets_are_coloured_by_the_configured_scheme(scheme):
+    from openbanana.data.mixture import canonical_instance_order
+    from openbanana.tasks.codecs.instances import encode_instances
+
+    cfg = MixtureConfig(size=SIZE, vision_share=1.0, vision_weights={"instance": 1.0}, instance_black_prob=1.0,
+                        instance_color_seeds=1, instance_scheme=scheme, split="val")
+    s = make_sample(cfg, 11, 0)
+    assert s["task"] == "instance"
+    scene = render_scene(s["scene_seed"], split="val", size=SIZE)
+    ids = [o.instance_id for o in scene.objects if o.class_name == s["spec"]["category"]]
+    np.testing.assert_array_equal(s["target"], encode_instances(canonical_instance_order(scene.instance, ids),
+                                                                scheme=scheme))
 
 
 def test_canonical_instance_order_numbers_left_to_right():

@@ -34,7 +34,8 @@ def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
     model = pipe.save_pretrained(tmp_path / "model")
     assert choices.main(["--model", str(model), "--n", "6"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert lines[0] == "instance colour scheme: rank"  # no train_config.json: the scheme runs before had
+    rows = _rows(lines)
     assert rows, "no instance target in the first 6 val scenes"
     for r in rows:
         assert r["coded"] == 1.0 and r["black"] == 0.0  # every instance pixel white
@@ -42,18 +43,35 @@ def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
         assert r["exact"] == pytest.approx(r["own_slot"], abs=1e-3)  # right exactly on the first instance
         assert 0.0 < r["exact"] <= 1.0
     assert lines[-2].startswith("|---") and lines[-1].startswith(f"| {len(rows)} |")
+    # measured against the position scheme (white = the top-left cell), read from the model's training
+    # config: right exactly on the instances whose centroid lies in the top-left quarter-by-quarter
+    (model / "train_config.json").write_text(json.dumps({"stages": [{"data": {"instance_scheme": "position"}}]}))
+    assert choices.main(["--model", str(model), "--n", "6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "instance colour scheme: position"
+    position = _rows(lines)
+    assert [r["scene"] for r in position] == [r["scene"] for r in rows]
+    assert any(r["exact"] != p["exact"] for r, p in zip(rows, position))
+    for r in position:
+        assert r["exact"] == pytest.approx(r["own_slot"], abs=1e-3) and 0.0 <= r["exact"] <= 1.0
+    assert choices.main(["--model", str(model), "--n", "6", "--scheme", "rank"]) == 0
+    assert _rows(capsys.readouterr().out.splitlines()) == rows
+
+
+def _rows(lines: list[str]) -> list[dict]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def test_models_without_a_head_or_vocabulary(tmp_path, capsys):
     plain = _pipe().save_pretrained(tmp_path / "plain")
     assert choices.main(["--model", str(plain), "--n", "6"]) == 0
-    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    row = _rows(capsys.readouterr().out.splitlines())[0]
     assert "keep" not in row and 0.0 <= row["exact"] <= row["coded"] <= 1.0
     head = _pipe(color_copy=4).save_pretrained(tmp_path / "head")
     assert choices.main(["--model", str(head), "--n", "6"]) == 0
-    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    row = _rows(capsys.readouterr().out.splitlines())[0]
     assert row["vocab"] == 0.0 and "own_slot" not in row and row["keep"] > 0.99  # a new head keeps
-    for bad in (["--n", "0"], ["--model", str(tmp_path)]):
+    for bad in (["--n", "0"], ["--model", str(tmp_path)], ["--scheme", "diagonal"]):
         with pytest.raises(SystemExit) as e:
             choices.main(bad)
         assert e.value.code == 2

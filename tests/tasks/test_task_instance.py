@@ -17,10 +17,11 @@ def _ids() -> np.ndarray:
     return ids
 
 
+@pytest.mark.parametrize("scheme", ["rank", "position"])
 @pytest.mark.parametrize("background", [(0, 0, 0), "white", "#102030"])
-def test_round_trip(background):
+def test_round_trip(background, scheme):
     ids = _ids()
-    rgb = openbanana.encode("instance", ids, background=background)
+    rgb = openbanana.encode("instance", ids, background=background, scheme=scheme)
     bg = np.array(openbanana.tasks.parse_color(background))
     np.testing.assert_array_equal(rgb[0, 0], bg)
     out = openbanana.decode("instance", rgb, background=background).value
@@ -46,3 +47,5 @@ def test_errors():
         openbanana.encode("instance", _ids(), colors=[(1, 2, 3)])
     with pytest.raises(ValueError, match="unknown colour name"):
         openbanana.encode("instance", _ids(), background="blak")
+    with pytest.raises(ValueError, match="scheme: expected one of"):
+        openbanana.encode("instance", _ids(), scheme="diagonal")

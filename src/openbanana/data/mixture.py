@@ -49,6 +49,7 @@ from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the
 from openbanana.data.workers import retain_freed_memory
 from openbanana.errors import DataLayoutError
 from openbanana.tasks import GENERATION_TASKS, TASKS, task_names
+from openbanana.tasks.codecs.instances import INSTANCE_SCHEMES
 
 
 def __getattr__(name: str) -> Any:
@@ -81,6 +82,9 @@ class MixtureConfig:
             enough for the text encoder to read whole).
         instance_black_prob: instance: share of black backgrounds (else a colour from BACKGROUNDS).
         instance_color_seeds: instance: number of distinct instance colour assignments used.
+        instance_scheme: instance: how the targets colour the instances, a key of
+            ``tasks.codecs.instances.INSTANCE_SCHEMES`` (``rank``: left to right in the code's
+            colour order; ``position``: by the grid cell of each instance's centroid).
         instance_min_share: instance: only classes with an instance covering at least this share
             of the image are asked for (smaller ones are below what the paper's decoder keeps).
         max_referring_targets: referring: most expressions (each its own colour) per sample.
@@ -103,6 +107,7 @@ class MixtureConfig:
     random_palette_max_classes: int = 4
     instance_black_prob: float = 0.7
     instance_color_seeds: int = 4
+    instance_scheme: str = "rank"
     instance_min_share: float = 0.005
     max_referring_targets: int = 3
     canonical_prob: float = 0.2
@@ -142,6 +147,8 @@ class MixtureConfig:
             p.append(f"source must be 'synthetic' or a directory of shards, got {self.source!r}")
         if self.random_palette_max_classes < 1 or self.max_referring_targets < 1 or self.instance_color_seeds < 1:
             p.append("random_palette_max_classes, max_referring_targets and instance_color_seeds must be >= 1")
+        if self.instance_scheme not in INSTANCE_SCHEMES:
+            p.append(f"instance_scheme must be one of {sorted(INSTANCE_SCHEMES)}, got {self.instance_scheme!r}")
         if self.num_samples is not None and self.num_samples < 0:
             p.append(f"num_samples must be None or >= 0, got {self.num_samples}")
         if p:

@@ -1,7 +1,9 @@
 """Instance segmentation: one class per call, every instance its own colour on a background.
 
 Spec: ``background`` (default black, any colour notation), ``category`` (the class named in the
-instruction; None means any object), ``seed`` (colour choice when encoding), ``params``
+instruction; None means any object), ``seed`` (colour choice when encoding), ``scheme`` (how the
+encoder picks each instance's colour: ``rank`` or ``position``, see
+:data:`~openbanana.tasks.codecs.instances.INSTANCE_SCHEMES`), ``params``
 (:class:`~openbanana.tasks.codecs.instances.InstanceDecoderParams` for decoding).
 """
 
@@ -53,7 +55,7 @@ class InstanceTask(Task):
     priority: ClassVar[int] = 30
     answer_kind: ClassVar[AnswerKind] = "instances"
     order: ClassVar[int] = 3
-    spec_keys: ClassVar[tuple[str, ...]] = ("background", "category", "seed", "params")
+    spec_keys: ClassVar[tuple[str, ...]] = ("background", "category", "seed", "scheme", "params")
 
     def _background(self, spec: dict[str, Any]) -> tuple[int, int, int]:
         check_spec(self.name, spec, self.spec_keys)
@@ -61,7 +63,8 @@ class InstanceTask(Task):
 
     def encode(self, target: Any, **spec: Any) -> np.ndarray:
         """Args: target: int ids (H, W) or (B, H, W), 0 = background. Returns uint8 RGB."""
-        return encode_instances(target, background=self._background(spec), seed=int(spec.get("seed", 0)))
+        return encode_instances(target, background=self._background(spec), seed=int(spec.get("seed", 0)),
+                                scheme=spec.get("scheme", "rank"))
 
     def decode(self, rgb: Any, **spec: Any) -> Answer:
         """Returns int32 ids (H, W) / (B, H, W): 0 background, 1..M instances (paper's decoder)."""

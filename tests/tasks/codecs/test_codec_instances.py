@@ -171,7 +171,51 @@ def test_torch_and_batches(device):
         assert _same_partition(out[b].cpu().numpy(), ids[b])
 
 
+def test_position_scheme_colours_each_instance_by_the_cell_of_its_centroid():
+    code = instance_colors(16)
+    ids = np.zeros((64, 64), np.int64)
+    ids[2:10, 2:10] = 5  # centroid in cell (0, 0)
+    ids[34:46, 20:30] = 2  # cell (2, 1) -> colour 9
+    ids[50:64, 50:64] = 9  # cell (3, 3) -> colour 15
+    rgb = encode_instances(ids, scheme="position")
+    for (y, x), cell in (((5, 5), 0), ((40, 25), 9), ((60, 60), 15)):
+        np.testing.assert_array_equal(rgb[y, x], code[cell])
+    np.testing.assert_array_equal(rgb[30, 40], [0, 0, 0])
+    assert _same_partition(decode_instances(rgb), ids)
+    # the colour depends on where an instance is, not on the others: moving one leaves the rest alone
+    moved = np.where(ids == 5, 0, ids)
+    moved[2:10, 34:42] = 5  # now in cell (0, 2) -> colour 2
+    again = encode_instances(moved, scheme="position")
+    np.testing.assert_array_equal(again[5, 37], code[2])
+    np.testing.assert_array_equal(again[ids == 2], rgb[ids == 2])
+    np.testing.assert_array_equal(again[ids == 9], rgb[ids == 9])
+
+
+def test_position_scheme_collisions_backgrounds_and_overflow():
+    code = instance_colors(48)
+    ids = np.zeros((64, 64), np.int64)
+    ids[0:12, 0:12] = 1  # the larger of two in cell (0, 0) keeps it
+    ids[2:10, 13:17] = 2  # centroid (6, 15) in cell (0, 0) too: the nearest free cell is (0, 1)
+    rgb = encode_instances(ids, scheme="position")
+    np.testing.assert_array_equal(rgb[5, 5], code[0])
+    np.testing.assert_array_equal(rgb[5, 13], code[1])
+    # on white, the white of cell (0, 0) is replaced by a spare colour far from it; the others stay
+    white = encode_instances(ids, background=(255, 255, 255), scheme="position")
+    assert np.sqrt(((white[5, 5].astype(float) - 255) ** 2).sum()) >= I.POSITION_MIN_BG_DISTANCE
+    np.testing.assert_array_equal(white[5, 13], code[1])
+    assert _same_partition(decode_instances(white, background=(255, 255, 255)), ids)
+    # more instances than cells: every one still gets a distinct colour
+    many = np.zeros((64, 64), np.int64)
+    for i in range(20):
+        many[(i // 8) * 8 : (i // 8) * 8 + 6, (i % 8) * 8 : (i % 8) * 8 + 6] = i + 1
+    colours = encode_instances(many, scheme="position")
+    assert len({tuple(colours[many == i + 1][0]) for i in range(20)}) == 20
+    assert _same_partition(decode_instances(colours), many)
+
+
 def test_bad_inputs():
+    with pytest.raises(ValueError, match="scheme: expected one of"):
+        encode_instances(np.zeros((2, 2), np.int64), scheme="diagonal")
     with pytest.raises(ValueError, match="positive instance ids"):
         encode_instances(np.array([[0, -3]]))
     with pytest.raises(TypeError, match="integer label map"):

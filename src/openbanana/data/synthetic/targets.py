@@ -62,6 +62,7 @@ class TrainingDraws(Protocol):
     random_palette_max_classes: int
     instance_black_prob: float
     instance_color_seeds: int
+    instance_scheme: str
     instance_min_share: float
     max_referring_targets: int
 
@@ -302,7 +303,7 @@ class SemanticTargets(SceneTargets):
 class InstanceTargets(SceneTargets):
     """Instances of one thing class, each its own colour. Training: a class with an instance
     covering ``instance_min_share`` of the image, numbered left to right
-    (:func:`canonical_instance_order`), on black or a background colour named in the instruction.
+    (:func:`canonical_instance_order`) and coloured by ``instance_scheme``, on black or a background colour named in the instruction.
     Benchmark: the class with the most instances in view, on black; instances under
     :data:`MIN_INSTANCE_PX` pixels (or :data:`MIN_INSTANCE_SHARE`) are left out of the score.
     Truth without a ``category``: every instance of the scene."""
@@ -323,7 +324,7 @@ class InstanceTargets(SceneTargets):
         bg = (0, 0, 0) if rng.random() < cfg.instance_black_prob else BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
         seed = int(rng.integers(cfg.instance_color_seeds))
         return TaskTarget("instance", inst, {"background": bg, "category": cls},
-                          encode_spec={"background": bg, "seed": seed})
+                          encode_spec={"background": bg, "seed": seed, "scheme": cfg.instance_scheme})
 
     def benchmark(self, scene: Any, index: int, split: str) -> list[TaskTarget]:
         inst = np.asarray(scene.instance)

@@ -1,9 +1,15 @@
 """Instance segmentation: instance ids <-> distinct colours, and the paper's five-stage decoder.
 
-Encoding: each instance gets a colour from :func:`instance_colors` (farthest-point sampling over
-a 16-level RGB grid, starting from the background colour, so every colour is as far as possible
-from the background and from the colours before it; ``seed`` breaks ties). Background (id 0)
-is painted ``background``.
+Encoding: the paper lets the model pick any distinct colour per instance; which colour each
+instance gets is a scheme of :data:`INSTANCE_SCHEMES`. Background (id 0) is painted ``background``.
+
+- ``rank``: the instances in increasing id order get the colours of :func:`instance_colors`
+  (farthest-point sampling over a 16-level RGB grid, starting from the background colour, so every
+  colour is as far as possible from the background and from the colours before it; ``seed``
+  breaks ties);
+- ``position``: an instance's colour says where it lies (:func:`position_colors`): the image is cut
+  into a ``4 x 4`` grid and the cell holding an instance's centroid gives the colour, so a pixel
+  can tell its colour from its own object, without counting the objects to its left.
 
 Decoding (:func:`decode_instances`, parameters in :class:`InstanceDecoderParams`), after the
 Vision Banana appendix:
@@ -77,17 +83,81 @@ def instance_colors(n: int, background: tuple[int, int, int] = (0, 0, 0), seed: 
     return out
 
 
-def encode_instances(ids: Array, background: tuple[int, int, int] = (0, 0, 0), seed: int = 0) -> Array:
+#: ``position`` scheme: the image is cut into this many columns and rows of cells
+POSITION_GRID = 4
+#: ``position`` scheme: a cell's colour closer than this (RGB distance) to the background is
+#: replaced by a spare colour
+POSITION_MIN_BG_DISTANCE = 100.0
+
+
+def rank_colors(ids: np.ndarray, instances: np.ndarray, background: tuple[int, int, int], seed: int) -> np.ndarray:
+    """``rank`` scheme: the colours of :func:`instance_colors`, in increasing id order. ``ids``
+    (H, W) int64, ``instances`` its sorted positive ids. Returns uint8 (len(instances), 3)."""
+    return instance_colors(int(instances.size), background=background, seed=seed)
+
+
+def position_colors(ids: np.ndarray, instances: np.ndarray, background: tuple[int, int, int], seed: int,
+                    grid: int = POSITION_GRID) -> np.ndarray:
+    """``position`` scheme: each instance the colour of the grid cell holding its centroid.
+
+    Cell ``row * grid + col`` is drawn in colour ``row * grid + col`` of
+    ``instance_colors(., background=black, seed)`` (the same colours on every background; one
+    closer than :data:`POSITION_MIN_BG_DISTANCE` to ``background`` is replaced by the next spare
+    colour far enough from it). Instances are placed largest first; one whose cell is taken gets the
+    free cell whose centre is nearest its centroid, and when every cell is taken a spare colour.
+    ``ids`` (H, W) int64, ``instances`` its sorted positive ids. Returns uint8 (len(instances), 3).
+    """
+    n = int(instances.size)
+    cells = grid * grid
+    if n == 0:
+        return np.zeros((0, 3), np.uint8)
+    h, w = ids.shape
+    palette = instance_colors(min(cells + n + cells, MAX_INSTANCES), seed=seed)
+    far = np.sqrt(((palette.astype(np.float64) - np.asarray(background, np.float64)) ** 2).sum(1))
+    far = far >= POSITION_MIN_BG_DISTANCE
+    spares = [int(j) for j in np.flatnonzero(far[cells:]) + cells]
+    cell_color = [j if far[j] else spares.pop(0) for j in range(cells)]
+    index = np.searchsorted(instances, ids.ravel())
+    inside = (index < n) & (instances[np.minimum(index, n - 1)] == ids.ravel())
+    index = index[inside]
+    ys, xs = np.divmod(np.flatnonzero(inside), w)
+    area = np.bincount(index, minlength=n).astype(np.float64)
+    cy = np.bincount(index, weights=ys + 0.5, minlength=n) / area * grid / h  # in cells
+    cx = np.bincount(index, weights=xs + 0.5, minlength=n) / area * grid / w
+    centres = np.stack(np.meshgrid(np.arange(grid) + 0.5, np.arange(grid) + 0.5, indexing="ij"), -1).reshape(-1, 2)
+    free = np.ones(cells, bool)
+    out = np.empty((n, 3), np.uint8)
+    for i in sorted(range(n), key=lambda i: (-area[i], int(instances[i]))):
+        if free.any():
+            d = ((centres - (cy[i], cx[i])) ** 2).sum(1)
+            d[~free] = np.inf
+            cell = int(np.argmin(d))  # its own cell when free: the centroid is nearest its centre
+            free[cell] = False
+            out[i] = palette[cell_color[cell]]
+        else:
+            out[i] = palette[spares.pop(0)]
+    return out
+
+
+#: instance colour schemes: ``(ids (H, W), sorted positive ids, background, seed) -> uint8 (n, 3)``
+INSTANCE_SCHEMES = {"rank": rank_colors, "position": position_colors}
+
+
+def encode_instances(ids: Array, background: tuple[int, int, int] = (0, 0, 0), seed: int = 0,
+                     scheme: str = "rank") -> Array:
     """Paint an instance id map: 0 = background, each positive id its own colour.
 
     Args:
         ids: int (H, W) or (B, H, W); 0 background, positive ids (any values) are instances.
         background: background colour.
-        seed: colour seed (see :func:`instance_colors`); ids are coloured in increasing order.
+        seed: colour seed (see :func:`instance_colors`).
+        scheme: how each instance's colour is chosen, a key of :data:`INSTANCE_SCHEMES`.
     Returns:
         uint8 RGB, shape ids.shape + (3,), same kind/device.
     """
     check_map(ids, "ids", kind="int")
+    if scheme not in INSTANCE_SCHEMES:
+        raise ValueError(f"scheme: expected one of {sorted(INSTANCE_SCHEMES)}, got {scheme!r}")
     bg = as_color(background, "background").astype(np.uint8)
     a = to_numpy(ids).astype(np.int64)
     if (a < 0).any():
@@ -99,7 +169,7 @@ def encode_instances(ids: Array, background: tuple[int, int, int] = (0, 0, 0), s
     for b in range(batch.shape[0]):
         uniq, inv = np.unique(batch[b], return_inverse=True)
         pos = uniq[uniq > 0]
-        cols = instance_colors(int(pos.size), background=tuple(bg.tolist()), seed=seed)
+        cols = INSTANCE_SCHEMES[scheme](batch[b], pos, tuple(bg.tolist()), seed)
         table = np.concatenate([bg[None], cols]) if uniq[0] == 0 else cols
         out[b] = table[inv.reshape(batch[b].shape)]
     return like(out[0] if single else out, ids)
@@ -314,8 +384,12 @@ def decode_instances(
 
 
 __all__ = [
+    "INSTANCE_SCHEMES",
+    "POSITION_GRID",
     "InstanceDecoderParams",
     "decode_instances",
     "encode_instances",
     "instance_colors",
+    "position_colors",
+    "rank_colors",
 ]
