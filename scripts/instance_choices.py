@@ -31,13 +31,15 @@ N_CODE = 16
 
 
 def trained_scheme(model_dir: Path) -> str:
-    """The instance colour scheme of the last stage in ``model_dir/train_config.json`` (``rank``
-    when the file or the field is missing: runs before the field existed used it)."""
-    path = Path(model_dir) / "train_config.json"
-    if not path.is_file():
-        return "rank"
-    stages = json.loads(path.read_text()).get("stages") or [{}]
-    return stages[-1].get("data", {}).get("instance_scheme", "rank")
+    """The instance colour scheme of the last stage in the ``train_config.json`` of ``model_dir``,
+    or of its run when it is a snapshot (``<run>/snapshots/step_N``); ``rank`` when there is none or
+    it has no such field (runs before the field existed used it)."""
+    model_dir = Path(model_dir)
+    for path in (model_dir / "train_config.json", model_dir.parent.parent / "train_config.json"):
+        if path.is_file() and (path.parent == model_dir or model_dir.parent.name == "snapshots"):
+            stages = json.loads(path.read_text()).get("stages") or [{}]
+            return stages[-1].get("data", {}).get("instance_scheme", "rank")
+    return "rank"
 
 
 def scene_choices(pipe, record, target, scheme: str = "rank") -> dict | None:

@@ -56,6 +56,12 @@ def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
         assert r["exact"] == pytest.approx(r["own_slot"], abs=1e-3) and 0.0 <= r["exact"] <= 1.0
     assert choices.main(["--model", str(model), "--n", "6", "--scheme", "rank"]) == 0
     assert _rows(capsys.readouterr().out.splitlines()) == rows
+    # a snapshot has no training config of its own: its run's is read
+    snapshot = pipe.save_pretrained(tmp_path / "run" / "snapshots" / "step_0000450")
+    (tmp_path / "run" / "train_config.json").write_text((model / "train_config.json").read_text())
+    assert choices.trained_scheme(snapshot) == "position"
+    assert choices.trained_scheme(tmp_path / "run") == "position"
+    assert choices.trained_scheme(tmp_path / "elsewhere" / "step") == "rank"
 
 
 def _rows(lines: list[str]) -> list[dict]:
