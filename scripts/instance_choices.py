@@ -10,7 +10,8 @@ class on black), over the pixels of those instances:
 - ``black``: share within it of the background (black), i.e. lost;
 - and, for a model with a colour-copy head, the head's mean weight on keeping its own output, on
   named colours (the background) and on its colour vocabulary (``TinyConfig.color_copy_vocab``),
-  and on the vocabulary slot of the instance's own colour (where the vocabulary holds it).
+  and on the vocabulary slot of the instance's own colour (where the vocabulary holds it), and
+  the share of those pixels whose heaviest vocabulary slot is that one (``own_top``).
 
     python scripts/instance_choices.py [--model DIR] [--n 16] [--split val] [--scheme rank|position]
 
@@ -97,6 +98,8 @@ def scene_choices(pipe, record, target, scheme: str = "rank") -> dict | None:
             own_p = a[1 + k_named:].gather(0, torch.from_numpy(slot)[None])[0]
             ok = torch.from_numpy(in_vocab)
             row["own_slot"] = float(own_p[ok].mean()) if ok.any() else 0.0
+            top = a[1 + k_named:].argmax(0) == torch.from_numpy(slot)
+            row["own_top"] = float(top[ok].float().mean()) if ok.any() else 0.0
     return row
 
 
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("no instance targets in these scenes")
         return 1
-    keys = [k for k in ("exact", "coded", "black", "keep", "named", "vocab", "own_slot") if k in rows[0]]
+    keys = [k for k in ("exact", "coded", "black", "keep", "named", "vocab", "own_slot", "own_top") if k in rows[0]]
     print(f"\n| scenes | {' | '.join(keys)} |\n|---|{'---|' * len(keys)}")
     print(f"| {len(rows)} | " + " | ".join(f"{np.mean([r[k] for r in rows]):.3f}" for k in keys) + " |")
     return 0

@@ -41,6 +41,7 @@ def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
         assert r["coded"] == 1.0 and r["black"] == 0.0  # every instance pixel white
         assert r["vocab"] > 0.99 and r["keep"] < 0.01
         assert r["exact"] == pytest.approx(r["own_slot"], abs=1e-3)  # right exactly on the first instance
+        assert r["own_top"] == pytest.approx(r["exact"], abs=1e-3)  # white is every pixel's heaviest slot
         assert 0.0 < r["exact"] <= 1.0
     assert lines[-2].startswith("|---") and lines[-1].startswith(f"| {len(rows)} |")
     # measured against the position scheme (white = the top-left cell), read from the model's training
