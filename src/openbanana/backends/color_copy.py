@@ -38,6 +38,9 @@ Two options decide what the head may look at:
   per-row gate read from the instruction: choosing a vocabulary colour is a way of keeping the
   network's answer, snapped to the code. The slots start almost closed (``vocab_bias`` below
   keep) and the pointer loss opens them where the targets show their colours.
+- ``hard``: at inference each pixel takes its most probable option (keep, or one colour) instead
+  of the softmax's mixture, so an unsure pixel comes back in one of the colours it hesitates
+  between, not in a blend that no decoder reads (:func:`hard_choice`). Training still mixes.
 
 Its query maps start at zero and the keep logit at ``keep_bias``, so a new head changes a trained
 network's output by at most ``K exp(-keep_bias)`` of the colour range (K colour tokens): it can be
@@ -50,6 +53,7 @@ added closed never opened.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -82,12 +86,15 @@ class ColorCopyHead(nn.Module):
             always left the keep option alone, so their keep logits are untrained and the vocabulary
             stays closed to them.
         vocab_bias: the vocabulary slots' starting logit, relative to the keep option's.
+        hard: in eval mode, each pixel takes its most probable option (:func:`hard_choice`).
     """
 
     def __init__(self, feat_ch: int, pixel_ch: int, text_dim: int, dim: int, patch: int,
                  keep_bias: float = 9.0, *, blind: bool = False, one_step_only: bool = False,
-                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -6.0) -> None:
+                 window: int = 0, vocab: np.ndarray | None = None, vocab_bias: float = -6.0,
+                 hard: bool = False) -> None:
         super().__init__()
+        self.hard = hard
         if window < 0:
             raise ValueError(f"window must be >= 0, got {window}")
         self.vocab_keys = self.vocab_bias = self.vocab_gate = None
@@ -176,17 +183,56 @@ class ColorCopyHead(nn.Module):
 
     def forward(self, out: torch.Tensor, features: torch.Tensor, pixels: torch.Tensor, text: TextFeatures,
                 target: torch.Tensor | None = None,
-                one_step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                one_step: torch.Tensor | None = None) -> tuple[torch.Tensor, PointerLoss | None]:
         """``out`` ``[B, 3, H, W]`` in [-1, 1] with the named colours mixed in where chosen, and with
-        the clean ``target`` ``[B, 3, H, W]`` the :func:`pointer_loss` of the choice (else None).
-        ``one_step``: see :meth:`weights`."""
+        the clean ``target`` ``[B, 3, H, W]`` the :func:`pointer_loss` of the choice and the pixels
+        it covers (else None). ``one_step``: see :meth:`weights`. With ``hard`` and in eval mode, each
+        pixel takes its most probable option instead of the mixture (:func:`hard_choice`)."""
         a, colors, named = self.weights(features, pixels, text, one_step)
-        mixed = a[:, :1] * out + torch.einsum("bkhw,bkc->bchw", a[:, 1:], colors)
-        return mixed, None if target is None else pointer_loss(a, colors, named, target)
+        mix = hard_choice(a, colors, named) if self.hard and not self.training else a
+        mixed = mix[:, :1] * out + torch.einsum("bkhw,bkc->bchw", mix[:, 1:], colors)
+        if target is None:
+            return mixed, None
+        return mixed, PointerLoss(pointer_loss(a, colors, named, target), covered_pixels(colors, named, target))
+
+
+class PointerLoss(NamedTuple):
+    """The head's :func:`pointer_loss` and the pixels it covers (:func:`covered_pixels`)."""
+
+    value: torch.Tensor
+    covered: torch.Tensor
+
+
+def hard_choice(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
+    """One-hot ``a`` ``[B, 1 + K, H, W]`` on each pixel's most probable option: keep, or a colour,
+    whose probability is the sum over the slots that hold it (a colour written twice, a colour name
+    of two words). Blends of several colours (an unsure pixel between a palette's classes, or
+    between an instance's colour and the background) become one of them, exactly."""
+    K = colors.shape[1]
+    same = (colors[:, :, None] - colors[:, None]).abs().amax(-1) <= MATCH_TOLERANCE  # [B, K, K]
+    same = same & named[:, :, None] & named[:, None, :]
+    per_colour = torch.einsum("bjk,bkhw->bjhw", same.to(a.dtype), a[:, 1:])  # [B, K, H, W]
+    per_colour = per_colour.masked_fill(~named[:, :, None, None], -1.0)
+    best = torch.cat([a[:, :1], per_colour], dim=1).argmax(1)  # [B, H, W]: 0 keep, 1 + k colour k
+    return nn.functional.one_hot(best, 1 + K).permute(0, 3, 1, 2).to(a.dtype)
 
 
 #: a target pixel shows a named colour when every channel is within one 8-bit step of it (in [-1, 1])
 MATCH_TOLERANCE = 1.0 / 127.5
+
+
+def _matches(colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[B, K, H, W]``: the target pixel shows slot k's colour, and slot k is open."""
+    diff = (target[:, None].float() - colors[:, :, :, None, None].float()).abs().amax(2)  # [B, K, H, W]
+    return (diff <= MATCH_TOLERANCE) & named[:, :, None, None]
+
+
+def covered_pixels(colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W]`` bool: the target pixels that show a colour the head may copy, i.e. the pixels
+    whose answer :func:`pointer_loss` names as a slot. ``TinyConfig.color_copy_exclusive`` trains
+    them by the pointer loss alone: a squared error there rewards painting a blend of colours when
+    unsure (run 10's first 450 steps chose black and the vocabulary's grey on instance pixels)."""
+    return _matches(colors, named, target).any(1)
 
 
 def pointer_loss(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -203,8 +249,7 @@ def pointer_loss(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, tar
         a: ``[B, 1 + K, H, W]`` attention over (keep, colour slots). colors: ``[B, K, 3]`` in [-1, 1].
         named: ``[B, K]`` bool, slots that hold a colour. target: ``[B, 3, H, W]`` in [-1, 1].
     """
-    diff = (target[:, None].float() - colors[:, :, :, None, None].float()).abs().amax(2)  # [B, K, H, W]
-    match = (diff <= MATCH_TOLERANCE) & named[:, :, None, None]
+    match = _matches(colors, named, target)
     p_colour = (a[:, 1:] * match).sum(1)  # [B, H, W]
     p = torch.where(match.any(1), p_colour, a[:, 0])
     rows = named.any(1)  # [B]

@@ -101,6 +101,13 @@ class TinyConfig:
             (:func:`~openbanana.tasks.codecs.instances.instance_colors`) as slots the head may copy
             without the instruction naming them (0 = none): instance maps come back in exact colours
             instead of pale blends the decoder splits.
+        color_copy_hard: at inference each output pixel takes the head's most probable option (keep,
+            or one colour) instead of its mixture (:func:`~openbanana.backends.color_copy.hard_choice`):
+            an unsure pixel comes back in one of the colours it hesitates between, not a blend.
+        color_copy_exclusive: target pixels that show a colour the head may copy are trained by the
+            pointer loss alone, left out of the squared error
+            (:func:`~openbanana.backends.color_copy.covered_pixels`): the squared error rewards a
+            blend (the instance code's grey, or black mixed in) on pixels the head is unsure of.
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -125,6 +132,8 @@ class TinyConfig:
     color_copy_one_step: bool = False
     color_copy_window: int = 0
     color_copy_vocab: int = 0
+    color_copy_hard: bool = False
+    color_copy_exclusive: bool = False
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -155,9 +164,12 @@ class TinyConfig:
             raise ValueError(f"color_copy_loss must be >= 0, and needs a head (color_copy > 0), got "
                              f"{self.color_copy_loss} with color_copy {self.color_copy}")
         if (self.color_copy_blind or self.color_copy_one_step or self.color_copy_window
-                or self.color_copy_vocab) and not self.color_copy:
-            raise ValueError("color_copy_blind, color_copy_one_step, color_copy_window and color_copy_vocab need a "
-                             "colour-copy head (color_copy > 0)")
+                or self.color_copy_vocab or self.color_copy_hard) and not self.color_copy:
+            raise ValueError("color_copy_blind, color_copy_one_step, color_copy_window, color_copy_vocab and "
+                             "color_copy_hard need a colour-copy head (color_copy > 0)")
+        if self.color_copy_exclusive and not self.color_copy_loss:
+            raise ValueError("color_copy_exclusive needs the pointer loss (color_copy_loss > 0): the pixels it "
+                             "takes out of the squared error are trained by it alone")
         if self.color_copy_window < 0:
             raise ValueError(f"color_copy_window must be >= 0, got {self.color_copy_window}")
         if not 0 <= self.color_copy_vocab <= MAX_INSTANCES:
@@ -398,7 +410,7 @@ class TinyUNet(nn.Module):
             vocab = instance_colors(cfg.color_copy_vocab) if cfg.color_copy_vocab else None
             self.copy = ColorCopyHead(cur, out_ch + 7, T, cfg.color_copy, P, blind=cfg.color_copy_blind,
                                       one_step_only=cfg.color_copy_one_step, window=cfg.color_copy_window,
-                                      vocab=vocab)
+                                      vocab=vocab, hard=cfg.color_copy_hard)
 
     def encode_text(self, prompts: list[str], device: torch.device | None = None) -> TextFeatures:
         """The instructions' :class:`~openbanana.backends.text.TextFeatures`, with the colour-blind
@@ -508,13 +520,18 @@ class TinyBackend(nn.Module):
                                                               copy_target=x0)
         else:
             v, copy_loss = self.net(x_t, t, batch.cond, batch.has_cond.to(dev), text, one), None
-        if batch.weight is None:
+        w = None if batch.weight is None else batch.weight.to(dev, torch.float32)
+        if copy_loss is not None and self.config.color_copy_exclusive:
+            keep = (~copy_loss.covered)[:, None].to(torch.float32)  # [B, 1, H, W]
+            w = keep if w is None else w * keep
+        if w is None:
             loss = F.mse_loss(v.float(), velocity_target(x0, eps).float())
         else:
             err = (v.float() - velocity_target(x0, eps).float()).pow(2).mean(1, keepdim=True)  # [B, 1, H, W]
-            w = batch.weight.to(dev, torch.float32)
-            loss = ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3))).mean()
-        return loss if copy_loss is None else loss + weight * copy_loss
+            w = w.expand_as(err)
+            # a sample whose every pixel is left out (exclusive) adds 0, and still counts in the mean
+            loss = ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1e-12)).mean()
+        return loss if copy_loss is None else loss + weight * copy_loss.value
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
