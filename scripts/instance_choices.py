@@ -11,7 +11,9 @@ class on black), over the pixels of those instances:
 - and, for a model with a colour-copy head, the head's mean weight on keeping its own output, on
   named colours (the background) and on its colour vocabulary (``TinyConfig.color_copy_vocab``),
   and on the vocabulary slot of the instance's own colour (where the vocabulary holds it), and
-  the share of those pixels whose heaviest vocabulary slot is that one (``own_top``).
+  the share of those pixels whose heaviest vocabulary slot is that one (``own_top``), and the
+  shares of the instance pixels whose heaviest option is keep, a named colour (the background) or
+  each vocabulary colour (the most chosen one is printed at the end).
 
     python scripts/instance_choices.py [--model DIR] [--n 16] [--split val] [--scheme rank|position]
 
@@ -88,6 +90,12 @@ def scene_choices(pipe, record, target, scheme: str = "rank") -> dict | None:
         k_named = a.shape[0] - 1 - n_vocab
         row.update(keep=float(a[0][m].mean()), named=float(a[1:1 + k_named].sum(0)[m].mean()),
                    vocab=float(a[1 + k_named:].sum(0)[m].mean()) if n_vocab else 0.0)
+        best = a.argmax(0)[m]  # each pixel's heaviest option: 0 keep, then named, then vocabulary slots
+        row.update(top_keep=float((best == 0).float().mean()),
+                   top_named=float(((best >= 1) & (best <= k_named)).float().mean()))
+        if n_vocab:
+            counts = torch.bincount(best[best > k_named] - 1 - k_named, minlength=n_vocab)
+            row["top_vocab"] = (counts.float() / best.numel()).tolist()  # per vocabulary colour
         if n_vocab:
             vocab = np.round((head.vocab_rgb.float().cpu().numpy() + 1) * 127.5)  # [N, 3]
             hit = (np.abs(own[:, None] - vocab[None]).max(-1) < 0.5)  # [P, N]
@@ -118,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--n must be >= 1")
     pipe = load_model(args.model)
     scheme = args.scheme or trained_scheme(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
-    print(f"instance colour scheme: {scheme}")
+    head = getattr(pipe.backend.net, "copy", None)
+    mode = "" if head is None else f"; colour-copy head: {'hard choices' if head.hard else 'mixture'}"
+    print(f"instance colour scheme: {scheme}{mode}")
     source = SyntheticSource(split=args.split, size=pipe.resolution)
     rows = []
     with torch.no_grad():
@@ -129,13 +139,21 @@ def main(argv: list[str] | None = None) -> int:
                 if row is not None:
                     row = {"scene": i, **row}
                     rows.append(row)
-                    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
+                    print(json.dumps({k: round(v, 4) if isinstance(v, float) else
+                                      [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in row.items()}))
     if not rows:
         print("no instance targets in these scenes")
         return 1
-    keys = [k for k in ("exact", "coded", "black", "keep", "named", "vocab", "own_slot", "own_top") if k in rows[0]]
+    keys = [k for k in ("exact", "coded", "black", "keep", "named", "vocab", "own_slot", "own_top",
+                        "top_keep", "top_named") if k in rows[0]]
     print(f"\n| scenes | {' | '.join(keys)} |\n|---|{'---|' * len(keys)}")
     print(f"| {len(rows)} | " + " | ".join(f"{np.mean([r[k] for r in rows]):.3f}" for k in keys) + " |")
+    if "top_vocab" in rows[0]:
+        shares = np.mean([r["top_vocab"] for r in rows], axis=0)
+        j = int(np.argmax(shares))
+        colour = tuple(int(c) for c in np.round((pipe.backend.net.copy.vocab_rgb[j].float().numpy() + 1) * 127.5))
+        print(f"\nmost chosen vocabulary colour: {colour} (slot {j}), the heaviest option on {shares[j]:.3f} "
+              f"of the instance pixels; all vocabulary colours: {shares.sum():.3f}")
     return 0
 
 

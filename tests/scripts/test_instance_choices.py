@@ -34,7 +34,7 @@ def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
     model = pipe.save_pretrained(tmp_path / "model")
     assert choices.main(["--model", str(model), "--n", "6"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "instance colour scheme: rank"  # no train_config.json: the scheme runs before had
+    assert lines[0] == "instance colour scheme: rank; colour-copy head: mixture"  # no train_config.json: as before
     rows = _rows(lines)
     assert rows, "no instance target in the first 6 val scenes"
     for r in rows:
@@ -43,13 +43,16 @@ def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
         assert r["exact"] == pytest.approx(r["own_slot"], abs=1e-3)  # right exactly on the first instance
         assert r["own_top"] == pytest.approx(r["exact"], abs=1e-3)  # white is every pixel's heaviest slot
         assert 0.0 < r["exact"] <= 1.0
-    assert lines[-2].startswith("|---") and lines[-1].startswith(f"| {len(rows)} |")
+    assert lines[-4].startswith("|---") and lines[-3].startswith(f"| {len(rows)} |")
+    for r in rows:  # white is the heaviest option everywhere
+        assert r["top_keep"] == r["top_named"] == 0.0 and r["top_vocab"][0] == 1.0 and sum(r["top_vocab"]) == 1.0
+    assert lines[-1].startswith("most chosen vocabulary colour: (255, 255, 255) (slot 0), the heaviest option on 1.000")
     # measured against the position scheme (white = the top-left cell), read from the model's training
     # config: right exactly on the instances whose centroid lies in the top-left quarter-by-quarter
     (model / "train_config.json").write_text(json.dumps({"stages": [{"data": {"instance_scheme": "position"}}]}))
     assert choices.main(["--model", str(model), "--n", "6"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "instance colour scheme: position"
+    assert lines[0] == "instance colour scheme: position; colour-copy head: mixture"
     position = _rows(lines)
     assert [r["scene"] for r in position] == [r["scene"] for r in rows]
     assert any(r["exact"] != p["exact"] for r, p in zip(rows, position))
