@@ -73,10 +73,13 @@ def _fill_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:
                  tasks=["semantic"] * B, one_step=torch.ones(B, dtype=torch.bool))
 
 
-def _trained(config: dict, make_batch, steps: int, lr: float = 3e-3) -> TinyBackend:
-    """A micro backend (MICRO + ``config``) after ``steps`` Adam steps on ``make_batch(generator)``."""
+def _trained(config: dict, make_batch, steps: int, lr: float = 3e-3, prepare=None) -> TinyBackend:
+    """A micro backend (MICRO + ``config``, then ``prepare(backend)`` if given) after ``steps`` Adam
+    steps on ``make_batch(generator)``."""
     torch.manual_seed(0)
     m = TinyBackend.from_config({**MICRO, **config})
+    if prepare is not None:
+        prepare(m)
     opt = torch.optim.Adam(m.parameters(), lr=lr)
     g = torch.Generator().manual_seed(0)
     for _ in range(steps):
@@ -394,16 +397,8 @@ def _coin_answers(hard: bool, steps: int = 120) -> tuple[float, float]:
     training with run 10's head options (pointer loss 0.05, exclusive)."""
     config = {"color_copy": 4, "color_copy_loss": 0.05, "color_copy_vocab": 3, "color_copy_hard": hard,
               "color_copy_exclusive": True}
-    torch.manual_seed(0)
-    m = TinyBackend.from_config(config | MICRO)
-    m.net.copy.vocab_rgb.copy_(torch.tensor(HEDGE, dtype=torch.float32) / 127.5 - 1)
-    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        loss = m.training_loss(_coin_batch(g))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    hedge = torch.tensor(HEDGE, dtype=torch.float32) / 127.5 - 1
+    m = _trained(config, _coin_batch, steps, 1e-3, prepare=lambda m: m.net.copy.vocab_rgb.copy_(hedge))
     test = _coin_batch(torch.Generator().manual_seed(123), B=32)
     with torch.no_grad():
         out = m.eval().sample(test.cond, test.prompts, height=8, width=8, one_step=True)

@@ -6,22 +6,13 @@ import json
 
 import pytest
 import torch
+from micro_pipeline import micro_pipeline
 from script_loader import load_script
-
-from openbanana.backends.tiny import TinyBackend, TinyConfig
-from openbanana.pipeline import OpenBananaPipeline
-from openbanana.pipeline_config import PipelineConfig
 
 usage = load_script("color_copy_usage")
 
-MICRO = {"size": "tiny-xs", "channels": 8, "channel_mults": [1, 2], "attn_levels": [1], "heads": 2, "emb_dim": 32,
-         "prediction": "x", "text": {"dim": 32, "layers": 1, "heads": 2, "tokenizer": "words", "buckets": 64}}
-
-
-def _pipe(color_copy: int) -> OpenBananaPipeline:
-    torch.manual_seed(0)
-    backend = TinyBackend(TinyConfig.from_dict({**MICRO, "color_copy": color_copy}))
-    return OpenBananaPipeline(backend, PipelineConfig(backend="tiny", resolution=16))
+def _pipe(color_copy: int):
+    return micro_pipeline(16, color_copy=color_copy)
 
 
 def test_keep_weights_follow_the_head():

@@ -6,26 +6,14 @@ import json
 
 import pytest
 import torch
+from micro_pipeline import micro_pipeline
 from script_loader import load_script
-
-from openbanana.backends.tiny import TinyBackend, TinyConfig
-from openbanana.pipeline import OpenBananaPipeline
-from openbanana.pipeline_config import PipelineConfig
 
 hard_choices = load_script("hard_choices")
 
-MICRO = {"size": "tiny-xs", "channels": 8, "channel_mults": [1, 2], "attn_levels": [1], "heads": 2, "emb_dim": 32,
-         "prediction": "x", "text": {"dim": 32, "layers": 1, "heads": 2, "tokenizer": "words", "buckets": 64}}
-
-
-def _pipe(**head) -> OpenBananaPipeline:
-    torch.manual_seed(0)
-    backend = TinyBackend(TinyConfig.from_dict({**MICRO, **head}))
-    return OpenBananaPipeline(backend, PipelineConfig(backend="tiny", resolution=32))
-
 
 def test_a_head_that_always_copies_scores_differently_when_it_chooses():
-    pipe = _pipe(color_copy=4)
+    pipe = micro_pipeline(color_copy=4)
     with torch.no_grad():
         pipe.backend.net.copy.keep_bias.fill_(-60.0)  # never keep: an even blend of the named colours
     mixed = hard_choices.scores(pipe, False, n=4, split="val")
@@ -37,13 +25,13 @@ def test_a_head_that_always_copies_scores_differently_when_it_chooses():
 
 
 def test_command_line(tmp_path, capsys):
-    model = _pipe(color_copy=4).save_pretrained(tmp_path / "model")
+    model = micro_pipeline(color_copy=4).save_pretrained(tmp_path / "model")
     assert hard_choices.main(["--model", str(model), "--n", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [json.loads(line) for line in lines[:2]]
     assert [r["mode"] for r in rows] == ["mixture", "hard"] and all(r["n"] == 2 for r in rows)
     assert lines[-2].startswith("| mixture |") and lines[-1].startswith("| hard |")
-    plain = _pipe().save_pretrained(tmp_path / "plain")
+    plain = micro_pipeline().save_pretrained(tmp_path / "plain")
     assert hard_choices.main(["--model", str(plain), "--n", "2"]) == 1
     assert "no colour-copy head" in capsys.readouterr().err
     for bad in (["--n", "0"], ["--model", str(tmp_path)]):

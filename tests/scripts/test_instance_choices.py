@@ -6,26 +6,14 @@ import json
 
 import pytest
 import torch
+from micro_pipeline import micro_pipeline
 from script_loader import load_script
-
-from openbanana.backends.tiny import TinyBackend, TinyConfig
-from openbanana.pipeline import OpenBananaPipeline
-from openbanana.pipeline_config import PipelineConfig
 
 choices = load_script("instance_choices")
 
-MICRO = {"size": "tiny-xs", "channels": 8, "channel_mults": [1, 2], "attn_levels": [1], "heads": 2, "emb_dim": 32,
-         "prediction": "x", "text": {"dim": 32, "layers": 1, "heads": 2, "tokenizer": "words", "buckets": 64}}
-
-
-def _pipe(**head) -> OpenBananaPipeline:
-    torch.manual_seed(0)
-    backend = TinyBackend(TinyConfig.from_dict({**MICRO, **head}))
-    return OpenBananaPipeline(backend, PipelineConfig(backend="tiny", resolution=32))
-
 
 def test_a_head_that_always_paints_the_first_code_colour(tmp_path, capsys):
-    pipe = _pipe(color_copy=4, color_copy_vocab=16)
+    pipe = micro_pipeline(color_copy=4, color_copy_vocab=16)
     with torch.no_grad():
         head = pipe.backend.net.copy
         head.keep_bias.fill_(60.0)  # keep (and the vocabulary, relative to it) far above the named colours
@@ -73,11 +61,11 @@ def _rows(lines: list[str]) -> list[dict]:
 
 
 def test_models_without_a_head_or_vocabulary(tmp_path, capsys):
-    plain = _pipe().save_pretrained(tmp_path / "plain")
+    plain = micro_pipeline().save_pretrained(tmp_path / "plain")
     assert choices.main(["--model", str(plain), "--n", "6"]) == 0
     row = _rows(capsys.readouterr().out.splitlines())[0]
     assert "keep" not in row and 0.0 <= row["exact"] <= row["coded"] <= 1.0
-    head = _pipe(color_copy=4).save_pretrained(tmp_path / "head")
+    head = micro_pipeline(color_copy=4).save_pretrained(tmp_path / "head")
     assert choices.main(["--model", str(head), "--n", "6"]) == 0
     row = _rows(capsys.readouterr().out.splitlines())[0]
     assert row["vocab"] == 0.0 and "own_slot" not in row and row["keep"] > 0.99  # a new head keeps
