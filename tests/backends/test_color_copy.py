@@ -331,6 +331,23 @@ def test_hard_choice_takes_the_most_probable_colour_counting_its_slots_together(
     assert hard.sum(1).eq(1).all() and hard.shape == a.shape
 
 
+def test_hard_choice_weighs_the_vocabulary_as_one_option():
+    # slots: black (named), then a vocabulary of three colours
+    colors = torch.tensor([[[-1.0, -1, -1], [1, 1, 1], [1, -0.07, -1], [0.07, -1, 1]]])
+    named = torch.tensor([[True, True, True, True]])
+    a = torch.tensor([[0.00, 0.00, 0.00],   # keep
+                       [0.40, 0.40, 0.70],  # black
+                       [0.25, 0.10, 0.10],  # white
+                       [0.20, 0.10, 0.10],  # orange
+                       [0.15, 0.40, 0.10]])[None, :, None, :]  # purple
+    # pixel 0: black is the heaviest colour, but the vocabulary (0.60) outweighs it: white, its heaviest
+    # pixel 1: the vocabulary (0.60) wins and purple is its heaviest; pixel 2: black (0.70 > 0.30)
+    assert hard_choice(a, colors, named, n_vocab=3)[0, :, 0].argmax(0).tolist() == [2, 4, 1]
+    assert hard_choice(a, colors, named)[0, :, 0].argmax(0).tolist() == [1, 1, 1]  # colour by colour
+    closed = torch.tensor([[True, False, False, False]])  # a row that may not use the vocabulary
+    assert hard_choice(a, colors, closed, n_vocab=3)[0, :, 0].argmax(0).tolist() == [1, 1, 1]
+
+
 def test_a_hard_head_paints_one_colour_per_pixel_at_inference_only():
     prompts = ["the chair in (255, 0, 0) and the rug in #0000FF", "no colour here"]
     head, text = _head_and_text(prompts, hard=True)

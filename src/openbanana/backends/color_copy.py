@@ -189,7 +189,8 @@ class ColorCopyHead(nn.Module):
         it covers (else None). ``one_step``: see :meth:`weights`. With ``hard`` and in eval mode, each
         pixel takes its most probable option instead of the mixture (:func:`hard_choice`)."""
         a, colors, named = self.weights(features, pixels, text, one_step)
-        mix = hard_choice(a, colors, named) if self.hard and not self.training else a
+        n_vocab = 0 if self.vocab_rgb is None else self.vocab_rgb.shape[0]
+        mix = hard_choice(a, colors, named, n_vocab) if self.hard and not self.training else a
         mixed = mix[:, :1] * out + torch.einsum("bkhw,bkc->bchw", mix[:, 1:], colors)
         if target is None:
             return mixed, None
@@ -203,17 +204,28 @@ class PointerLoss(NamedTuple):
     covered: torch.Tensor
 
 
-def hard_choice(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
+def hard_choice(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, n_vocab: int = 0) -> torch.Tensor:
     """One-hot ``a`` ``[B, 1 + K, H, W]`` on each pixel's most probable option: keep, or a colour,
     whose probability is the sum over the slots that hold it (a colour written twice, a colour name
     of two words). Blends of several colours (an unsure pixel between a palette's classes, or
-    between an instance's colour and the background) become one of them, exactly."""
+    between an instance's colour and the background) become one of them, exactly.
+
+    The last ``n_vocab`` slots (the vocabulary) compete as one option, with the sum of their
+    weights, and the pixel takes the heaviest of them when that option wins: they are alternative
+    names for "an instance of my own colour", so a pixel sure it is an instance but unsure which
+    colour its instance has (a spread over 16 slots) is not lost to the background."""
     K = colors.shape[1]
     same = (colors[:, :, None] - colors[:, None]).abs().amax(-1) <= MATCH_TOLERANCE  # [B, K, K]
     same = same & named[:, :, None] & named[:, None, :]
     per_colour = torch.einsum("bjk,bkhw->bjhw", same.to(a.dtype), a[:, 1:])  # [B, K, H, W]
     per_colour = per_colour.masked_fill(~named[:, :, None, None], -1.0)
-    best = torch.cat([a[:, :1], per_colour], dim=1).argmax(1)  # [B, H, W]: 0 keep, 1 + k colour k
+    options = torch.cat([a[:, :1], per_colour], dim=1)  # [B, 1 + K, H, W]: 0 keep, 1 + k colour k
+    best = options.argmax(1)  # [B, H, W]
+    if n_vocab:
+        v = 1 + K - n_vocab  # the first vocabulary option
+        group = a[:, v:].sum(1, keepdim=True).masked_fill(~named[:, -1:, None, None], -1.0)
+        first = torch.cat([options[:, :v], group], dim=1).argmax(1)
+        best = torch.where(first == v, options[:, v:].argmax(1) + v, first)
     return nn.functional.one_hot(best, 1 + K).permute(0, 3, 1, 2).to(a.dtype)
 
 
