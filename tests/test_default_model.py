@@ -19,20 +19,22 @@ import pytest
 from openbanana.model_card import GUARD_SCENES, guard_scores
 
 #: key -> (score of the shipped model on the guard scenes, "higher"/"lower" is better), measured with
-#: the command in the module docstring (2026-12-07, the fold-wc model after run 9, trained on 2 CPU cores). Instance
-#: F1 is absent: the shipped model scores 0.000 on these 8 scenes (0.010 on 64), so no floor can
-#: guard it.
+#: the command in the module docstring (2026-12-07, the fold-wc model after run 10, trained on 2 CPU
+#: cores, answering with hard choices).
 SHIPPED = {
-    "depth_delta1": (0.4301, "higher"),
-    "normals_mean_deg": (20.79, "lower"),
-    "semantic_miou": (0.2273, "higher"),
-    "semantic_random_miou": (0.2376, "higher"),
-    "referring_ciou": (0.3095, "higher"),
-    "reasoning_giou": (0.3541, "higher"),
+    "depth_delta1": (0.4981, "higher"),
+    "normals_mean_deg": (19.36, "lower"),
+    "semantic_miou": (0.2844, "higher"),
+    "semantic_random_miou": (0.2680, "higher"),
+    "instance_f1": (0.1111, "higher"),
+    "referring_ciou": (0.3787, "higher"),
+    "reasoning_giou": (0.3467, "higher"),
 }
 #: how far below (above, for angles) the shipped score a floor sits: 10 % of the score (2 degrees
-#: for angles), which covers float differences between CPUs but not a worse model
-MARGIN = {"normals_mean_deg": 2.0}
+#: for angles), which covers float differences between CPUs but not a worse model; instance F1
+#: counts a handful of instances on these scenes, so one instance crossing IoU 0.5 moves it by
+#: ~0.05: its floor sits 0.08 below
+MARGIN = {"normals_mean_deg": 2.0, "instance_f1": 0.08}
 
 
 def _floor(key: str, value: float, direction: str) -> float:
