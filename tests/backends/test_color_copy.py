@@ -379,7 +379,7 @@ def test_exclusive_pixels_leave_the_squared_error_to_the_pointer_loss():
     torch.manual_seed(0)
     m = TinyBackend.from_config({**MICRO, "color_copy": 4, "color_copy_loss": 0.5, "color_copy_exclusive": True})
     batch = _fill_batch(torch.Generator().manual_seed(0))
-    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    g = lambda: torch.Generator().manual_seed(1)
     full = m.training_loss(batch, g())
     m.config.color_copy_exclusive = False
     mixed = m.training_loss(batch, g())

@@ -303,7 +303,8 @@ class SemanticTargets(SceneTargets):
 class InstanceTargets(SceneTargets):
     """Instances of one thing class, each its own colour. Training: a class with an instance
     covering ``instance_min_share`` of the image, numbered left to right
-    (:func:`canonical_instance_order`) and coloured by ``instance_scheme``, on black or a background colour named in the instruction.
+    (:func:`canonical_instance_order`) and coloured by ``instance_scheme``, on black or a background
+    colour named in the instruction.
     Benchmark: the class with the most instances in view, on black; instances under
     :data:`MIN_INSTANCE_PX` pixels (or :data:`MIN_INSTANCE_SHARE`) are left out of the score.
     Truth without a ``category``: every instance of the scene."""
