@@ -396,6 +396,31 @@ def test_exclusive_pixels_leave_the_squared_error_to_the_pointer_loss():
 HEDGE = [(255, 119, 0), (0, 119, 255), (128, 119, 128)]
 
 
+def test_exclusive_pointer_loss_takes_the_pixel_weights():
+    """With ``color_copy_exclusive`` and per-pixel weights (the foreground weights of small referred
+    objects), the pointer loss is the weighted mean of its per-pixel terms."""
+    torch.manual_seed(0)
+    m = TinyBackend.from_config({**MICRO, "color_copy": 4, "color_copy_loss": 0.5, "color_copy_exclusive": True})
+    batch = _fill_batch(torch.Generator().manual_seed(0))
+    B = len(batch.prompts)
+    with torch.no_grad():
+        m.net.copy.keep_bias.fill_(0.0)
+        m.net.copy.q.weight.normal_(0, 1, generator=torch.Generator().manual_seed(0))  # terms differ by pixel
+        one = torch.ones(B, dtype=torch.bool)
+        x_t = torch.zeros_like(batch.target)  # the one-step mode: eps = 0, t = 1
+        _, copy = m.net.velocity_and_pointer_loss(x_t, torch.ones(B), batch.cond, batch.has_cond,
+                                                  m.net.encode_text(batch.prompts), one, copy_target=batch.target)
+        nll = copy.nll  # [B, 8, 8]; every pixel covered, so no squared error is left
+        weight = torch.ones(B, 1, 8, 8)
+        weight[:, :, :2] = 5.0  # a "foreground" band
+        weighted = Batch(target=batch.target, cond=batch.cond, has_cond=batch.has_cond, prompts=batch.prompts,
+                         tasks=batch.tasks, one_step=batch.one_step, weight=weight)
+        got = m.training_loss(weighted, torch.Generator().manual_seed(1))
+        want = 0.5 * (nll * weight[:, 0]).sum() / weight.sum()
+        assert got.item() == pytest.approx(want.item(), rel=1e-5)
+        assert want.item() != pytest.approx(0.5 * nll.mean().item(), rel=1e-3)  # the weights matter
+
+
 def _coin_batch(g: torch.Generator, B: int = 8, s: int = 8) -> Batch:
     """A box on black drawn in the first or the second HEDGE colour by a coin the picture does not
     show: a pixel can only be unsure, as an instance pixel is of its colour early in training."""

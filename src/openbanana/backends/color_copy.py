@@ -194,14 +194,19 @@ class ColorCopyHead(nn.Module):
         mixed = mix[:, :1] * out + torch.einsum("bkhw,bkc->bchw", mix[:, 1:], colors)
         if target is None:
             return mixed, None
-        return mixed, PointerLoss(pointer_loss(a, colors, named, target), covered_pixels(colors, named, target))
+        return mixed, PointerLoss(pointer_loss(a, colors, named, target), covered_pixels(colors, named, target),
+                                  pointer_nll(a, colors, named, target), named.any(1))
 
 
 class PointerLoss(NamedTuple):
-    """The head's :func:`pointer_loss` and the pixels it covers (:func:`covered_pixels`)."""
+    """The head's :func:`pointer_loss`, the pixels it covers (:func:`covered_pixels`), its
+    per-pixel terms (:func:`pointer_nll`) and the rows it is averaged over (``[B]``, rows that may
+    copy)."""
 
     value: torch.Tensor
     covered: torch.Tensor
+    nll: torch.Tensor
+    rows: torch.Tensor
 
 
 def hard_choice(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, n_vocab: int = 0) -> torch.Tensor:
@@ -261,10 +266,16 @@ def pointer_loss(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, tar
         a: ``[B, 1 + K, H, W]`` attention over (keep, colour slots). colors: ``[B, K, 3]`` in [-1, 1].
         named: ``[B, K]`` bool, slots that hold a colour. target: ``[B, 3, H, W]`` in [-1, 1].
     """
-    match = _matches(colors, named, target)
-    p_colour = (a[:, 1:] * match).sum(1)  # [B, H, W]
-    p = torch.where(match.any(1), p_colour, a[:, 0])
     rows = named.any(1)  # [B]
     if not bool(rows.any()):
         return a.sum() * 0.0
-    return -torch.log(p[rows].float().clamp_min(1e-6)).mean()
+    return pointer_nll(a, colors, named, target)[rows].mean()
+
+
+def pointer_nll(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W]``: each pixel's term of :func:`pointer_loss` (rows that name no colour included:
+    their only option is keep, so their terms are 0)."""
+    match = _matches(colors, named, target)
+    p_colour = (a[:, 1:] * match).sum(1)  # [B, H, W]
+    p = torch.where(match.any(1), p_colour, a[:, 0])
+    return -torch.log(p.float().clamp_min(1e-6))

@@ -107,7 +107,8 @@ class TinyConfig:
         color_copy_exclusive: target pixels that show a colour the head may copy are trained by the
             pointer loss alone, left out of the squared error
             (:func:`~openbanana.backends.color_copy.covered_pixels`): the squared error rewards a
-            blend (the instance code's grey, or black mixed in) on pixels the head is unsure of.
+            blend (the instance code's grey, or black mixed in) on pixels the head is unsure of. The
+            pointer loss then takes the squared error's per-pixel weights (``batch.weight``).
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -521,7 +522,13 @@ class TinyBackend(nn.Module):
         else:
             v, copy_loss = self.net(x_t, t, batch.cond, batch.has_cond.to(dev), text, one), None
         w = None if batch.weight is None else batch.weight.to(dev, torch.float32)
+        pointer = None if copy_loss is None else copy_loss.value
         if copy_loss is not None and self.config.color_copy_exclusive:
+            if w is not None and bool(copy_loss.rows.any()):
+                # the pointer loss takes over the squared error's per-pixel weights (the foreground
+                # weights of small referred objects): without them run 10b lost referring
+                pw = w[:, 0][copy_loss.rows]
+                pointer = (copy_loss.nll[copy_loss.rows] * pw).sum() / pw.sum().clamp_min(1e-12)
             keep = (~copy_loss.covered)[:, None].to(torch.float32)  # [B, 1, H, W]
             w = keep if w is None else w * keep
         if w is None:
@@ -531,7 +538,7 @@ class TinyBackend(nn.Module):
             w = w.expand_as(err)
             # a sample whose every pixel is left out (exclusive) adds 0, and still counts in the mean
             loss = ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1e-12)).mean()
-        return loss if copy_loss is None else loss + weight * copy_loss.value
+        return loss if pointer is None else loss + weight * pointer
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
