@@ -45,6 +45,11 @@ def trained_scheme(model_dir: Path) -> str:
     return "rank"
 
 
+def vocab_colors(head) -> np.ndarray:
+    """The colour-copy head's vocabulary as 0-255 colours, float ``(N, 3)``."""
+    return np.round((head.vocab_rgb.float().cpu().numpy() + 1) * 127.5)
+
+
 def scene_choices(pipe, record, target, scheme: str = "rank") -> dict | None:
     """The measures above for one instance target, or None when it has no instance pixel."""
     from openbanana.data.synthetic.targets import canonical_instance_order
@@ -96,8 +101,7 @@ def scene_choices(pipe, record, target, scheme: str = "rank") -> dict | None:
         if n_vocab:
             counts = torch.bincount(best[best > k_named] - 1 - k_named, minlength=n_vocab)
             row["top_vocab"] = (counts.float() / best.numel()).tolist()  # per vocabulary colour
-        if n_vocab:
-            vocab = np.round((head.vocab_rgb.float().cpu().numpy() + 1) * 127.5)  # [N, 3]
+            vocab = vocab_colors(head)  # [N, 3]
             hit = (np.abs(own[:, None] - vocab[None]).max(-1) < 0.5)  # [P, N]
             slot = np.zeros(fg.shape, np.int64)
             slot[fg] = hit.argmax(1)
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if "top_vocab" in rows[0]:
         shares = np.mean([r["top_vocab"] for r in rows], axis=0)
         j = int(np.argmax(shares))
-        colour = tuple(int(c) for c in np.round((pipe.backend.net.copy.vocab_rgb[j].float().numpy() + 1) * 127.5))
+        colour = tuple(int(c) for c in vocab_colors(head)[j])
         print(f"\nmost chosen vocabulary colour: {colour} (slot {j}), the heaviest option on {shares[j]:.3f} "
               f"of the instance pixels; all vocabulary colours: {shares.sum():.3f}")
     return 0

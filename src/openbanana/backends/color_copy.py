@@ -194,19 +194,28 @@ class ColorCopyHead(nn.Module):
         mixed = mix[:, :1] * out + torch.einsum("bkhw,bkc->bchw", mix[:, 1:], colors)
         if target is None:
             return mixed, None
-        return mixed, PointerLoss(pointer_loss(a, colors, named, target), covered_pixels(colors, named, target),
-                                  pointer_nll(a, colors, named, target), named.any(1))
+        return mixed, PointerLoss.of(a, colors, named, target)
 
 
 class PointerLoss(NamedTuple):
     """The head's :func:`pointer_loss`, the pixels it covers (:func:`covered_pixels`), its
-    per-pixel terms (:func:`pointer_nll`) and the rows it is averaged over (``[B]``, rows that may
+    per-pixel terms (minus the log of the weight on each target pixel's answer) and the rows it is averaged over (``[B]``, rows that may
     copy)."""
 
     value: torch.Tensor
     covered: torch.Tensor
     nll: torch.Tensor
     rows: torch.Tensor
+
+    @classmethod
+    def of(cls, a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> PointerLoss:
+        """All four from one match of the target against the slots (arguments: :func:`pointer_loss`)."""
+        match = _matches(colors, named, target)
+        nll = _nll(a, match)
+        rows = named.any(1)  # [B]
+        # 0 with a gradient graph when no row names a colour
+        value = nll[rows].mean() if bool(rows.any()) else a.sum() * 0.0
+        return cls(value, match.any(1), nll, rows)
 
 
 def hard_choice(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, n_vocab: int = 0) -> torch.Tensor:
@@ -266,16 +275,12 @@ def pointer_loss(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, tar
         a: ``[B, 1 + K, H, W]`` attention over (keep, colour slots). colors: ``[B, K, 3]`` in [-1, 1].
         named: ``[B, K]`` bool, slots that hold a colour. target: ``[B, 3, H, W]`` in [-1, 1].
     """
-    rows = named.any(1)  # [B]
-    if not bool(rows.any()):
-        return a.sum() * 0.0
-    return pointer_nll(a, colors, named, target)[rows].mean()
+    return PointerLoss.of(a, colors, named, target).value
 
 
-def pointer_nll(a: torch.Tensor, colors: torch.Tensor, named: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``[B, H, W]``: each pixel's term of :func:`pointer_loss` (rows that name no colour included:
-    their only option is keep, so their terms are 0)."""
-    match = _matches(colors, named, target)
+def _nll(a: torch.Tensor, match: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W]``: minus the log of the weight on the target's slots (``match`` ``[B, K, H, W]``),
+    or on keep where the target shows none."""
     p_colour = (a[:, 1:] * match).sum(1)  # [B, H, W]
     p = torch.where(match.any(1), p_colour, a[:, 0])
     return -torch.log(p.float().clamp_min(1e-6))
