@@ -224,3 +224,29 @@ def test_fold_save_load_round_trip(tmp_path):
     cond = torch.rand(1, 3, 16, 16) * 2 - 1
     assert torch.equal(m.sample(cond, ["q"], height=16, width=16, one_step=True),
                        back.sample(cond, ["q"], height=16, width=16, one_step=True))
+
+
+def test_answer_loss_adds_the_tasks_own_error_on_one_step_rows_only():
+    from openbanana.tasks.answer_loss import answer_loss
+
+    plain = _micro()
+    torch.manual_seed(0)
+    weighted = TinyBackend.from_config({**MICRO, "answer_loss": {"depth": 0.5}})
+    weighted.load_state_dict(plain.state_dict())
+    b = _batch(s=8)
+    b.one_step = torch.tensor([True, True, False, False])
+
+    def loss(m, **kw):
+        return m.training_loss(b, torch.Generator().manual_seed(1), **kw).item()
+
+    with torch.no_grad():
+        v = plain.net(torch.zeros_like(b.target), torch.ones(4), b.cond, b.has_cond,
+                      plain.net.encode_text(b.prompts), b.one_step)
+        extra = answer_loss(-v[:2], b.target[:2], b.prompts[:2], b.tasks[:2], {"depth": 0.5}, batch_size=4)
+        assert extra.item() > 0.01  # row 0 is depth; row 1 (semantic) has no answer loss
+        assert abs(loss(weighted) - loss(plain) - extra.item()) < 1e-5
+        assert loss(weighted, auxiliary=False) == loss(plain, auxiliary=False)  # held-out: flow matching alone
+        b.one_step = torch.tensor([False, True, False, False])  # the depth row sampled from noise: no term
+        assert loss(weighted) == loss(plain)
+    with pytest.raises(ValueError, match="unknown task"):
+        TinyConfig.from_dict({**MICRO, "answer_loss": {"depht": 1.0}})

@@ -52,3 +52,24 @@ def test_bad_spec():
         openbanana.decode("depth", np.zeros((2, 2, 3), np.uint8), palette={})
     with pytest.raises(ValueError, match="NaN"):
         openbanana.encode("depth", np.array([[np.nan]], np.float32))
+
+
+def _image(depth_m: np.ndarray, **spec) -> torch.Tensor:
+    """Depths drawn in a code, as the model sees its targets: float [N, 3, H, W] in [-1, 1]."""
+    rgb = openbanana.encode("depth", depth_m, **spec)
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def test_answer_loss_is_the_log_depth_error_read_off_the_colours():
+    task = TASKS.get("depth")
+    target = _image(np.array([[[1.0, 4.0, 0.0, np.inf]]], np.float32))  # [1, 3, 1, 4]
+    pred = _image(np.array([[[2.0, 4.0, 1.0, 1.0]]], np.float32)).requires_grad_()
+    loss, valid = task.answer_loss(pred, target)
+    assert loss.shape == valid.shape == (1, 1, 4)
+    assert valid.tolist() == [[[True, True, False, False]]]  # black (no depth) and white (sky) left out
+    assert abs(loss[0, 0, 0].item() - np.log(2.05 / 1.05)) < 0.01  # 8-bit steps: ~0.3 % at 1-2 m
+    assert loss[0, 0, 1].item() < 0.005
+    (loss * valid).sum().backward()
+    assert pred.grad[0, :, 0, 0].abs().sum() > 0 and pred.grad[0, :, 0, 2:].abs().sum() == 0
+    # only the paper's code has it: a colormap's answer is trained by the squared error alone
+    assert task.answer_loss(pred, target, colormap="grayscale") is None

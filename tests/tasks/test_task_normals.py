@@ -33,3 +33,21 @@ def test_instructions_and_spec():
     assert len({task.instruction(np.random.default_rng(s)) for s in range(60)}) >= 6
     with pytest.raises(TypeError, match="takes: \\(none\\)"):
         task.instruction(None, colormap="plasma")
+
+
+def test_answer_loss_is_the_angle_between_the_drawn_normals():
+    import torch
+
+    def image(n):
+        rgb = openbanana.encode("normals", np.asarray(n, np.float32))
+        return torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+    pred = image([[[[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]]])
+    target = image([[[[0, 0, 1], [0, 0, 1], [0, -1, 0], [0, 0, 1]]]])
+    target[0, :, 0, 3] = -1.0  # black: no normal there
+    loss, valid = TASKS.get("normals").answer_loss(pred, target)
+    np.testing.assert_allclose(np.degrees(loss[0, 0, :3].numpy()), [0.0, 90.0, 180.0], atol=1.0)  # 8-bit: 128 is not 127.5
+    assert valid.tolist() == [[[True, True, True, False]]]
+    # half the length, same direction: the decoder normalises, so the loss sees no error
+    loss, _ = TASKS.get("normals").answer_loss(pred * 0.5, pred)
+    assert loss.max() < 0.01

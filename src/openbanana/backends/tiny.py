@@ -44,6 +44,7 @@ from openbanana.sampling import (
     sample_train_t,
     velocity_target,
 )
+from openbanana.tasks.answer_loss import answer_loss, check_answer_loss_weights
 from openbanana.tasks.codecs.instances import MAX_INSTANCES, instance_colors
 
 CONFIG_FILE = "config.json"
@@ -109,6 +110,10 @@ class TinyConfig:
             (:func:`~openbanana.backends.color_copy.covered_pixels`): the squared error rewards a
             blend (the instance code's grey, or black mixed in) on pixels the head is unsure of. The
             pointer loss then takes the squared error's per-pixel weights (``batch.weight``).
+        answer_loss: task -> weight of a training loss in the task's own units
+            (:meth:`~openbanana.tasks.base.Task.answer_loss`, e.g. ``{"depth": 0.5}``: the error of
+            log depth read off the predicted colours), added for the rows answered in the one-step
+            mode. Empty: the squared error alone, the paper's objective.
         storage_dtype: dtype of ``model.safetensors`` written by ``save_pretrained``
             (``float32``, ``bfloat16``, ``float16``); weights are always loaded as float32.
     """
@@ -135,6 +140,7 @@ class TinyConfig:
     color_copy_vocab: int = 0
     color_copy_hard: bool = False
     color_copy_exclusive: bool = False
+    answer_loss: dict[str, float] = field(default_factory=dict)
     storage_dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -175,6 +181,7 @@ class TinyConfig:
             raise ValueError(f"color_copy_window must be >= 0, got {self.color_copy_window}")
         if not 0 <= self.color_copy_vocab <= MAX_INSTANCES:
             raise ValueError(f"color_copy_vocab must be in 0..{MAX_INSTANCES}, got {self.color_copy_vocab}")
+        check_answer_loss_weights(self.answer_loss)
         if not 0 < self.x_min_t <= 1:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
@@ -502,7 +509,8 @@ class TinyBackend(nn.Module):
         """Mean squared velocity error; samples flagged ``batch.one_step`` use eps = 0, t = 1. With
         ``batch.weight`` each sample's error is its weighted pixel mean, then samples are averaged.
         With ``auxiliary``, plus :meth:`pointer_loss_weight` times the colour-copy head's pointer
-        loss (held-out losses leave it out: they measure flow matching alone)."""
+        loss and the answer losses of ``config.answer_loss`` on the one-step rows (held-out losses
+        leave both out: they measure flow matching alone)."""
         if batch.target is None:
             raise ValueError("training_loss needs batch.target, got None")
         x0 = batch.target
@@ -538,7 +546,16 @@ class TinyBackend(nn.Module):
             w = w.expand_as(err)
             # a sample whose every pixel is left out (exclusive) adds 0, and still counts in the mean
             loss = ((err * w).sum((1, 2, 3)) / w.sum((1, 2, 3)).clamp_min(1e-12)).mean()
-        return loss if pointer is None else loss + weight * pointer
+        if pointer is not None:
+            loss = loss + weight * pointer
+        if auxiliary and self.config.answer_loss and batch.tasks is not None and bool(one.any()):
+            rows = one.nonzero()[:, 0].tolist()
+            # one-step rows: x_t = 0 and t = 1, so the predicted answer is x0 = -v
+            extra = answer_loss(-v[rows], x0[rows], [batch.prompts[i] for i in rows],
+                                [batch.tasks[i] for i in rows], self.config.answer_loss, batch_size=B)
+            if extra is not None:
+                loss = loss + extra
+        return loss
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]

@@ -84,6 +84,18 @@ class Task(ABC):
         can draw (they are never scored). The oracle of :mod:`openbanana.evaluation` draws this."""
         return np.asarray(target)
 
+    def answer_loss(self, pred: Any, target: Any, **spec: Any) -> tuple[Any, Any] | None:
+        """A differentiable per-pixel error in the answer's own units, for training (None: the
+        task has none under ``spec``; then only the image's squared error trains it).
+
+        Args:
+            pred: predicted answer images, float torch ``[N, 3, H, W]`` in [-1, 1], with gradients.
+            target: their target images, the same shape (exact colours of the code).
+        Returns:
+            ``(loss, valid)``: ``[N, H, W]`` float and ``[N, H, W]`` bool (pixels the loss counts).
+        """
+        return None
+
     def answer(self, value: Any, valid: Any = None) -> Answer:
         """A decoded ``value`` (and where it is ``valid``) as this task's :class:`Answer`."""
         return Answer(task=self.name, kind=self.answer_kind, value=value, valid=valid)

@@ -16,7 +16,7 @@ from openbanana.tasks._spec import check_spec, pick
 from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.colormaps import COLORMAPS, decode_depth_colormap, encode_depth_colormap
-from openbanana.tasks.codecs.depth import decode_depth, encode_depth
+from openbanana.tasks.codecs.depth import STEPS, decode_depth, encode_depth, path_unit_soft
 
 _TEMPLATES = (
     "Estimate the metric depth of this image.",
@@ -35,6 +35,13 @@ _COLORMAP_SUFFIXES = (
     " Colour it with {cmap}.",
     " ({cmap} colormap)",
 )
+#: metres added to both depths before the log of :meth:`DepthTask.answer_loss` (a floor for 0 m)
+LOG_FLOOR_M = 0.05
+#: the answer loss leaves out target pixels nearer than this (black: no depth) ...
+LOSS_MIN_DEPTH_M = 0.01
+#: ... and pixels at or beyond the last path step before white (the sky, "infinitely" far);
+#: predictions are clamped there too, so the log stays finite
+LOSS_MAX_UNIT = 1.0 - 1.0 / STEPS
 _SYNONYMS = {"grayscale": ("grayscale", "greyscale", "gray scale", "grey scale", "gray-scale")}
 
 
@@ -77,6 +84,30 @@ class DepthTask(Task):
             shown = pick(rng, _SYNONYMS.get(cmap, (cmap,)))
             text += pick(rng, _COLORMAP_SUFFIXES).format(cmap=shown)
         return text
+
+    def answer_loss(self, pred: Any, target: Any, **spec: Any) -> tuple[Any, Any] | None:
+        """``|log(d + 0.05) - log(d* + 0.05)|`` per pixel, depths read off the paper's path by the
+        differentiable projection :func:`~openbanana.tasks.codecs.depth.path_unit_soft`.
+
+        Why: the squared error in colour space weighs a depth error by where it falls on the path
+        (one colour step is 4 mm at 1 m and 35 cm at 40 m), while the scores (delta1, AbsRel) are
+        ratios. Only for the paper's code (None for the other colormaps); target pixels without a
+        depth (black) or at infinity (white) are left out.
+        """
+        if self._colormap(spec) != "paper":
+            return None
+        import torch
+
+        def depth_m(f: torch.Tensor) -> torch.Tensor:
+            return 10.0 * ((1.0 - f.clamp(max=LOSS_MAX_UNIT)) ** -0.5 - 1.0)
+
+        with torch.no_grad():
+            f_true = path_unit_soft((target.float() + 1.0) / 2.0)
+            d_true = depth_m(f_true)
+        valid = (d_true >= LOSS_MIN_DEPTH_M) & (f_true < LOSS_MAX_UNIT)
+        d_pred = depth_m(path_unit_soft((pred.float() + 1.0) / 2.0))
+        loss = (torch.log(d_pred + LOG_FLOOR_M) - torch.log(d_true + LOG_FLOOR_M)).abs()
+        return loss, valid
 
     def encodable(self, target: Any) -> np.ndarray:
         """Pixels without a depth (NaN, negative) drawn at 0 m."""

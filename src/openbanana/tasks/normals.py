@@ -10,8 +10,10 @@ import numpy as np
 from openbanana.tasks._spec import check_spec, pick
 from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
-from openbanana.tasks.codecs.normals import decode_normals, encode_normals
+from openbanana.tasks.codecs.normals import COLOR_SIGNS, decode_normals, encode_normals
 
+#: target pixels within this many 8-bit steps of black in every channel have no normal (the decoder's rule)
+_INVALID_STEPS = 8
 _TEMPLATES = (
     "Estimate the surface normals of this image.",
     "Predict the surface normal of every pixel.",
@@ -50,6 +52,20 @@ class NormalsTask(Task):
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         check_spec(self.name, spec, ())
         return pick(rng, _TEMPLATES)
+
+    def answer_loss(self, pred: Any, target: Any, **spec: Any) -> tuple[Any, Any]:
+        """The angle (radians) between the normals the two images draw, per pixel: the metric's
+        own unit (mean angle), where the squared error in colour space also counts the length of
+        a vector the decoder normalises away. Black target pixels (no normal) are left out."""
+        check_spec(self.name, spec, ())
+        import torch
+
+        sign = torch.tensor(COLOR_SIGNS, dtype=torch.float32, device=pred.device).view(1, 3, 1, 1)
+        p = torch.nn.functional.normalize(pred.float() * sign, dim=1, eps=1e-6)  # [N, 3, H, W]
+        t = torch.nn.functional.normalize(target.float() * sign, dim=1, eps=1e-6)
+        cos = (p * t).sum(1).clamp(-1.0 + 1e-6, 1.0 - 1e-6)  # [N, H, W]
+        valid = ((target.float() + 1.0) * 127.5 > _INVALID_STEPS).any(1)
+        return torch.acos(cos), valid
 
     def encodable(self, target: Any) -> np.ndarray:
         """Pixels without a finite, non-zero normal drawn as facing the camera (0, 0, 1)."""

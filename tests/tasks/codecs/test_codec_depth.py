@@ -276,3 +276,20 @@ def test_threaded_lookup_works_in_a_forked_child():
     with ctx.Pool(1) as pool:
         got = pool.apply_async(decode_depth, (x,), {"threads": 3}).get(timeout=60)
     np.testing.assert_array_equal(got, want)
+
+
+def test_soft_path_position_is_the_exact_projection_with_a_gradient_along_the_path():
+    g = torch.Generator().manual_seed(3)
+    rgb = torch.randint(0, 256, (2, 3, 24, 24), generator=g)
+    exact = D.path_position(rgb[:, 0], rgb[:, 1], rgb[:, 2]).float()  # [2, 24, 24]
+    soft = D.path_unit_soft(rgb.float() / 255)
+    assert soft.shape == (2, 24, 24)
+    assert (soft * D.STEPS - exact).abs().max() < 1e-3  # ties go to the earlier segment in both
+    # on the red -> yellow edge only green varies: d f / d green = 1/7, the other channels 0
+    x = torch.tensor([1.0, 0.5, 0.0]).view(1, 3, 1, 1).requires_grad_()
+    f = D.path_unit_soft(x)
+    assert abs(f.item() - 1.5 / 7) < 1e-6
+    f.sum().backward()
+    np.testing.assert_allclose(x.grad.view(3).numpy(), [0.0, 1 / 7, 0.0], atol=1e-7)
+    # off the path (halfway to the blue corner) the position still reads along the nearest edge
+    assert abs(D.path_unit_soft(torch.tensor([1.0, 0.5, 0.3]).view(1, 3, 1, 1)).item() - 1.5 / 7) < 1e-6

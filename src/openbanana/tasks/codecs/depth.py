@@ -440,6 +440,31 @@ def decode_depth_torch(rgb, *, max_depth_m: float | None = None):
     return out
 
 
+def path_unit_soft(rgb01):
+    """Path position ``f`` in [0, 1] of float RGB, differentiable: the decoder for training losses.
+
+    The same projection as :func:`path_position` (nearest segment over the two channels it holds
+    fixed, ties -> the earlier segment), on floats: the position along the chosen segment is its
+    varying channel, clamped to the segment, so the gradient flows along the path and not across it.
+
+    Args:
+        rgb01: float torch tensor ``[B, 3, H, W]`` in [0, 1] (any values; off-path colours project).
+    Returns:
+        f, ``[B, H, W]`` in [0, 1]; on 8-bit colours it equals ``path_position / STEPS``.
+    """
+    import torch
+
+    ch = (rgb01 * LEVELS).unbind(1)  # in 8-bit units: integer colours tie exactly as in path_position
+    dist, pos = [], []
+    for k, (fixed, var, inc) in enumerate(_SEGS):
+        (j0, v0), (j1, v1) = fixed
+        dist.append((ch[j0] - v0) ** 2 + (ch[j1] - v1) ** 2)
+        along = ch[var] if inc else LEVELS - ch[var]
+        pos.append(k + along.clamp(0.0, LEVELS) / LEVELS)
+    nearest = torch.stack(dist, 1).argmin(1, keepdim=True)  # [B, 1, H, W], first of equal distances
+    return torch.stack(pos, 1).gather(1, nearest).squeeze(1) / SEGMENTS
+
+
 def decode_depth_reference(rgb: np.ndarray) -> np.ndarray:
     """Direct (table-free) numpy decoder, used to check the lookup table; slow but simple."""
     check_rgb(rgb)
@@ -460,5 +485,6 @@ __all__ = [
     "depth_to_unit",
     "encode_depth",
     "path_position",
+    "path_unit_soft",
     "unit_to_depth",
 ]
