@@ -47,6 +47,21 @@ def test_config_round_trip_and_errors():
         JiTConfig(dim=30, heads=4)
     with pytest.raises(ValueError, match="storage_dtype"):
         JiTConfig(storage_dtype="int8")
+    with pytest.raises(ValueError, match="has no answer loss"):
+        JiTConfig(answer_loss={"referring": 1.0})
+
+
+def test_answer_loss_is_inherited_from_the_tiny_training_loss():
+    plain = _micro()
+    torch.manual_seed(0)
+    weighted = JiTBackend.from_config({**MICRO, "answer_loss": {"depth": 1.0, "normals": 1.0}})
+    weighted.load_state_dict(plain.state_dict())
+    b = _batch(s=8)
+    b.one_step = torch.tensor([True, True, False, False])
+    with torch.no_grad():
+        base = plain.training_loss(b, torch.Generator().manual_seed(1)).item()
+        assert weighted.training_loss(b, torch.Generator().manual_seed(1)).item() > base + 0.01
+        assert weighted.training_loss(b, torch.Generator().manual_seed(1), auxiliary=False).item() == base
 
 
 def test_position_embedding_distinct_and_bounded():

@@ -47,6 +47,7 @@ from openbanana.backends.tiny import (
     velocity_from_x,
 )
 from openbanana.registry import Registry
+from openbanana.tasks.answer_loss import check_answer_loss_weights
 
 
 # ============================================================================ config
@@ -63,7 +64,8 @@ class JiTConfig:
         text: the text encoder's config.
         refine, refine_features: the full-resolution refinement head, as in
             :class:`~openbanana.backends.tiny.TinyConfig` (0 = none).
-        time_distribution, x_min_t, storage_dtype: as in :class:`~openbanana.backends.tiny.TinyConfig`.
+        time_distribution, x_min_t, answer_loss, storage_dtype: as in
+            :class:`~openbanana.backends.tiny.TinyConfig`.
             The last layer always predicts the clean image (there is no ``prediction`` option).
     """
 
@@ -79,6 +81,7 @@ class JiTConfig:
     refine_features: int = 8
     time_distribution: str = "logit_normal"
     x_min_t: float = 0.05
+    answer_loss: dict[str, float] = field(default_factory=dict)
     storage_dtype: str = "bfloat16"
 
     def __post_init__(self) -> None:
@@ -100,6 +103,10 @@ class JiTConfig:
             problems.append(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if self.storage_dtype not in _STORAGE:
             problems.append(f"storage_dtype must be one of {sorted(_STORAGE)}, got {self.storage_dtype!r}")
+        try:
+            check_answer_loss_weights(self.answer_loss)
+        except ValueError as e:
+            problems.append(str(e))
         if problems:
             raise ValueError("bad JiT config: " + "; ".join(problems))
 
