@@ -37,3 +37,7 @@ def test_weights_are_checked():
         check_answer_loss_weights({"semantic": 1.0})
     with pytest.raises(ValueError, match=">= 0"):
         check_answer_loss_weights({"depth": -1.0})
+    with pytest.raises(ValueError, match=">= 0"):
+        check_answer_loss_weights({"depth": "half"})
+    with pytest.raises(ValueError, match="expected a mapping"):
+        check_answer_loss_weights(["depth"])

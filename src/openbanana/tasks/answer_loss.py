@@ -16,14 +16,17 @@ from openbanana.tasks.base import TASKS, Task
 
 def check_answer_loss_weights(weights: Mapping[str, float]) -> None:
     """Refuse weights for unknown tasks, tasks without an answer loss, and negative weights."""
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"answer_loss: expected a mapping task -> weight such as {{\"depth\": 0.5}}, "
+                         f"got {weights!r}")
     for task, w in weights.items():
         if task not in TASKS:
             raise ValueError(f"answer_loss: unknown task {task!r}; tasks: {', '.join(TASKS.names())}")
         if type(TASKS.get(task)).answer_loss is Task.answer_loss:
             raise ValueError(f"answer_loss: task {task!r} has no answer loss (only tasks that define "
                              f"Task.answer_loss can be weighted)")
-        if not float(w) >= 0:
-            raise ValueError(f"answer_loss: weight of {task!r} must be >= 0, got {w!r}")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+            raise ValueError(f"answer_loss: weight of {task!r} must be a number >= 0, got {w!r}")
 
 
 def answer_loss(pred: Any, target: Any, prompts: Sequence[str], tasks: Sequence[str],
