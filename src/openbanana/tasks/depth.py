@@ -16,7 +16,7 @@ from openbanana.tasks._spec import check_spec, pick
 from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.colormaps import COLORMAPS, decode_depth_colormap, encode_depth_colormap
-from openbanana.tasks.codecs.depth import STEPS, decode_depth, encode_depth, path_unit_soft
+from openbanana.tasks.codecs.depth import STEPS, decode_depth, encode_depth, path_unit_soft, unit_to_depth_soft
 
 _TEMPLATES = (
     "Estimate the metric depth of this image.",
@@ -98,14 +98,14 @@ class DepthTask(Task):
             return None
         import torch
 
-        def depth_m(f: torch.Tensor) -> torch.Tensor:
-            return 10.0 * ((1.0 - f.clamp(max=LOSS_MAX_UNIT)) ** -0.5 - 1.0)
+        def path_units(image: torch.Tensor) -> torch.Tensor:
+            return path_unit_soft((image.float() + 1.0) / 2.0).clamp(max=LOSS_MAX_UNIT)
 
         with torch.no_grad():
-            f_true = path_unit_soft((target.float() + 1.0) / 2.0)
-            d_true = depth_m(f_true)
+            f_true = path_units(target)
+            d_true = unit_to_depth_soft(f_true)
         valid = (d_true >= LOSS_MIN_DEPTH_M) & (f_true < LOSS_MAX_UNIT)
-        d_pred = depth_m(path_unit_soft((pred.float() + 1.0) / 2.0))
+        d_pred = unit_to_depth_soft(path_units(pred))
         loss = (torch.log(d_pred + LOG_FLOOR_M) - torch.log(d_true + LOG_FLOOR_M)).abs()
         return loss, valid
 

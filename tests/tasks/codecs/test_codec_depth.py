@@ -291,5 +291,7 @@ def test_soft_path_position_is_the_exact_projection_with_a_gradient_along_the_pa
     assert abs(f.item() - 1.5 / 7) < 1e-6
     f.sum().backward()
     np.testing.assert_allclose(x.grad.view(3).numpy(), [0.0, 1 / 7, 0.0], atol=1e-7)
+    f = torch.linspace(0, 0.999, 50, dtype=torch.float64)
+    torch.testing.assert_close(D.unit_to_depth_soft(f), unit_to_depth(f))
     # off the path (halfway to the blue corner) the position still reads along the nearest edge
     assert abs(D.path_unit_soft(torch.tensor([1.0, 0.5, 0.3]).view(1, 3, 1, 1)).item() - 1.5 / 7) < 1e-6

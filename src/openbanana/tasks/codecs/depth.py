@@ -440,6 +440,12 @@ def decode_depth_torch(rgb, *, max_depth_m: float | None = None):
     return out
 
 
+def unit_to_depth_soft(f):
+    """:func:`unit_to_depth` for training losses: ``10 * ((1 - f)**-0.5 - 1)`` on a float tensor,
+    differentiable and without checks (``f`` must be below 1: clamp it first)."""
+    return 10.0 * ((1.0 - f) ** -0.5 - 1.0)
+
+
 def path_unit_soft(rgb01):
     """Path position ``f`` in [0, 1] of float RGB, differentiable: the decoder for training losses.
 
@@ -487,4 +493,5 @@ __all__ = [
     "path_position",
     "path_unit_soft",
     "unit_to_depth",
+    "unit_to_depth_soft",
 ]
