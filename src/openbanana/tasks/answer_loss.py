@@ -16,9 +16,9 @@ from openbanana.tasks.base import TASKS, Task
 
 def check_answer_loss_weights(weights: Mapping[str, float]) -> None:
     """Refuse weights for unknown tasks, tasks without an answer loss, and negative weights."""
-    if not isinstance(weights, Mapping):
-        raise ValueError(f"answer_loss: expected a mapping task -> weight such as {{\"depth\": 0.5}}, "
-                         f"got {weights!r}")
+    if not isinstance(weights, Mapping):  # a config error, so ValueError like the rest
+        raise ValueError(f"answer_loss: expected a mapping task -> weight such as "  # noqa: TRY004
+                         f"{{\"depth\": 0.5}}, got {weights!r}")
     for task, w in weights.items():
         if task not in TASKS:
             raise ValueError(f"answer_loss: unknown task {task!r}; tasks: {', '.join(TASKS.names())}")

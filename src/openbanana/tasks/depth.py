@@ -16,7 +16,13 @@ from openbanana.tasks._spec import check_spec, pick
 from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.colormaps import COLORMAPS, decode_depth_colormap, encode_depth_colormap
-from openbanana.tasks.codecs.depth import STEPS, decode_depth, encode_depth, path_unit_soft, unit_to_depth_soft
+from openbanana.tasks.codecs.depth import (
+    STEPS,
+    decode_depth,
+    encode_depth,
+    path_unit_soft,
+    unit_to_depth_soft,
+)
 
 _TEMPLATES = (
     "Estimate the metric depth of this image.",
