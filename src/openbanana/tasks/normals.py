@@ -12,7 +12,8 @@ from openbanana.tasks.answers import Answer, AnswerKind
 from openbanana.tasks.base import Task, register_task
 from openbanana.tasks.codecs.normals import COLOR_SIGNS, decode_normals, encode_normals
 
-#: target pixels within this many 8-bit steps of black in every channel have no normal (the decoder's rule)
+#: target pixels within this many 8-bit steps of black in every channel have no normal (the decoder
+#: leaves out those within an RGB distance of 8 of black; per channel is the cheaper near-equal rule)
 _INVALID_STEPS = 8
 _TEMPLATES = (
     "Estimate the surface normals of this image.",
