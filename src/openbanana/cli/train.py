@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -50,6 +51,15 @@ def register(app: typer.Typer) -> None:
             config = resume
         cfg = TrainConfig.load(config, overrides)
         run(cfg, out, resume=resume, progress=not no_progress)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # A process of a multi-process launch leaves without the interpreter's teardown: the run
+            # is on disk, its files closed and its process group destroyed (Trainer.export), and in
+            # that teardown a finished two-process CPU run once aborted (SIGABRT, "terminate called
+            # without an active exception" from a thread of the communication backend), which the
+            # launcher reports as a failed run.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
