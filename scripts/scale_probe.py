@@ -24,6 +24,7 @@ Prints JSON lines (one per predictor and kind), then a Markdown table.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -94,7 +95,7 @@ def train_regressor(recs: list[dict], minutes: float, seed: int = 0):
     torch.manual_seed(seed)
     chans = [3, 32, 64, 96, 128, 160]
     layers: list[nn.Module] = []
-    for cin, cout in zip(chans[:-1], chans[1:]):  # 128 -> 64 -> 32 -> 16 -> 8 -> 4 px
+    for cin, cout in itertools.pairwise(chans):  # 128 -> 64 -> 32 -> 16 -> 8 -> 4 px
         layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.GroupNorm(8, cout), nn.SiLU(),
                    nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.SiLU()]
     net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(chans[-1], 1))
