@@ -47,9 +47,14 @@ def _scene_record(args: tuple[int, str, int]) -> dict:
 
 
 def render(seeds: range, split: str, size: int, workers: int) -> list[dict]:
-    """Scenes ``seeds`` of ``split`` with a valid depth (rendered by ``workers`` processes)."""
-    with ProcessPoolExecutor(workers) as ex:
-        recs = list(ex.map(_scene_record, [(s, split, size) for s in seeds], chunksize=16))
+    """Scenes ``seeds`` of ``split`` with a valid depth (rendered by ``workers`` processes; in this
+    one for ``workers <= 1``)."""
+    jobs = [(s, split, size) for s in seeds]
+    if workers <= 1:
+        recs = [_scene_record(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as ex:
+            recs = list(ex.map(_scene_record, jobs, chunksize=16))
     return [r for r in recs if np.isfinite(r["log_median"])]
 
 
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", type=int, default=3000, help="training scenes for the probes")
     ap.add_argument("--minutes", type=float, default=6.0, help="CPU minutes for the from-scratch regressor")
     ap.add_argument("--ridge", type=float, default=10.0, help="ridge penalty of the linear probe")
-    ap.add_argument("--workers", type=int, default=2, help="rendering processes")
+    ap.add_argument("--workers", type=int, default=2, help="rendering processes (1: render in this one)")
     args = ap.parse_args(argv)
     if args.n < 4 or args.train < 16:
         ap.error("--n must be >= 4 and --train >= 16")
