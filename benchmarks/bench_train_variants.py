@@ -58,7 +58,8 @@ def run(args: argparse.Namespace, *, tune: bool, fused: bool, channels_last: boo
         step()
     torch.cuda.synchronize()
     if profile:
-        from torch.profiler import ProfilerActivity, profile as prof
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as prof
 
         with prof(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:
             step()
@@ -83,12 +84,13 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("this benchmark needs a CUDA device")
     variants = [
-        ("eager, as shipped (no cuDNN autotune, foreach AdamW)", dict(tune=False, fused=False, channels_last=False, compile_=False)),
-        ("+ cudnn.benchmark + TF32", dict(tune=True, fused=False, channels_last=False, compile_=False)),
-        ("+ fused AdamW", dict(tune=True, fused=True, channels_last=False, compile_=False)),
-        ("+ channels_last", dict(tune=True, fused=True, channels_last=True, compile_=False)),
-        ("+ torch.compile (NCHW)", dict(tune=True, fused=True, channels_last=False, compile_=True)),
-        ("+ torch.compile + channels_last", dict(tune=True, fused=True, channels_last=True, compile_=True)),
+        ("eager, as shipped (no cuDNN autotune, foreach AdamW)",
+         {"tune": False, "fused": False, "channels_last": False, "compile_": False}),
+        ("+ cudnn.benchmark + TF32", {"tune": True, "fused": False, "channels_last": False, "compile_": False}),
+        ("+ fused AdamW", {"tune": True, "fused": True, "channels_last": False, "compile_": False}),
+        ("+ channels_last", {"tune": True, "fused": True, "channels_last": True, "compile_": False}),
+        ("+ torch.compile (NCHW)", {"tune": True, "fused": True, "channels_last": False, "compile_": True}),
+        ("+ torch.compile + channels_last", {"tune": True, "fused": True, "channels_last": True, "compile_": True}),
     ]
     print(f"\n{args.size} at {args.resolution}x{args.resolution}, batch {args.batch}, bf16 autocast, "
           f"{torch.cuda.get_device_name()}, torch {torch.__version__}\n")
@@ -97,7 +99,7 @@ def main() -> None:
     for i, (name, kw) in enumerate(variants):
         try:
             ips = run(args, profile=args.profile and i == 0, **kw)
-        except Exception as exc:  # a variant that fails on this torch build is reported, not fatal
+        except Exception as exc:  # noqa: BLE001 - a variant that fails on this torch build is reported, not fatal
             print(f"| {name} | failed: {type(exc).__name__}: {str(exc)[:80]} | - |")
             continue
         base = base or ips
