@@ -12,6 +12,7 @@ from openbanana.sampling import (
     interpolate,
     one_step_sample,
     sample_train_t,
+    shift_times,
     timesteps,
     velocity_target,
 )
@@ -27,6 +28,22 @@ def test_timesteps_trailing_uniform_and_shift():
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError):
             timesteps(bad)
+
+
+def test_shift_times_keeps_the_ends_and_moves_toward_noise():
+    t = torch.tensor([0.0, 0.25, 0.5, 0.9, 1.0])
+    assert torch.equal(shift_times(t, 1.0), t)
+    s = shift_times(t, 3.0)
+    assert s[0] == 0.0 and s[-1] == 1.0 and torch.all(s[1:-1] > t[1:-1])
+    assert s[2].item() == pytest.approx(0.75)
+    assert torch.allclose(shift_times(s, 1 / 3.0), t, atol=1e-6)  # 1/shift undoes it
+    # a standard logit-normal above 0.9: 1.4 %; shifted by 3: 13.6 % (t > 0.75 before the shift)
+    z = torch.randn(200_000, generator=torch.Generator().manual_seed(0))
+    assert (torch.sigmoid(z) > 0.9).float().mean().item() == pytest.approx(0.014, abs=0.002)
+    assert (shift_times(torch.sigmoid(z), 3.0) > 0.9).float().mean().item() == pytest.approx(0.136, abs=0.004)
+    assert torch.equal(timesteps(4, shift=3.0), shift_times(timesteps(4), 3.0))
+    with pytest.raises(ValueError, match="shift"):
+        shift_times(t, 0.0)
 
 
 def test_interpolate_and_velocity_are_consistent():

@@ -58,22 +58,35 @@ def sample_train_t(
     raise ValueError(f"distribution must be 'uniform' or 'logit_normal', got {distribution!r}")
 
 
+def shift_times(t: torch.Tensor, shift: float) -> torch.Tensor:
+    """``t -> shift t / (1 + (shift - 1) t)``: a monotone map of [0, 1] onto itself that keeps 0 and 1
+    and, for ``shift > 1``, moves every time toward noise (SD3's resolution shift). Used for the
+    training times and the sampler's schedule alike, so a model samples where it was trained.
+
+    Args:
+        t: times in [0, 1], any shape. shift: > 0 (1 = unchanged).
+    Returns:
+        the shifted times, shape and dtype of ``t``.
+    Example:
+        ``shift_times(torch.tensor([0.5]), 3.0)`` is ``tensor([0.75])``.
+    """
+    if shift <= 0:
+        raise ValueError(f"shift must be > 0, got {shift}")
+    return shift * t / (1 + (shift - 1) * t)
+
+
 def timesteps(num_steps: int, *, shift: float = 1.0) -> torch.Tensor:
     """Times of an N-step sampler, ``[N + 1]`` from exactly 1 ("trailing": the first step starts
     at pure noise) down to exactly 0.
 
     Args:
         num_steps: N >= 1.
-        shift: ``t -> shift t / (1 + (shift - 1) t)``; 1.0 is uniform spacing, > 1 spends more
-            steps at high noise (useful at high resolution).
+        shift: :func:`shift_times`; 1.0 is uniform spacing, > 1 spends more steps at high noise
+            (useful at high resolution).
     """
     if int(num_steps) != num_steps or num_steps < 1:
         raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
-    if shift <= 0:
-        raise ValueError(f"shift must be > 0, got {shift}")
-    t = torch.linspace(1.0, 0.0, int(num_steps) + 1, dtype=torch.float64)
-    t = shift * t / (1 + (shift - 1) * t)
-    return t.float()
+    return shift_times(torch.linspace(1.0, 0.0, int(num_steps) + 1, dtype=torch.float64), shift).float()
 
 
 # ---------------------------------------------------------------------------- guidance

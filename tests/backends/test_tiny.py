@@ -95,6 +95,37 @@ def test_sample_shape_range_determinism():
     assert t2i.shape == (1, 3, 16, 32)
 
 
+def test_time_shift_moves_the_training_times_and_is_the_samplers_default():
+    from openbanana.sampling import initial_noise, interpolate, sample_train_t, shift_times, velocity_target
+
+    plain = _micro()
+    torch.manual_seed(0)
+    shifted = TinyBackend.from_config({**MICRO, "time_shift": 3.0})
+    shifted.load_state_dict(plain.state_dict())
+    b = _batch()
+    with torch.no_grad():
+        # the loss at the shifted times, drawn from the same generator in the same order as training_loss
+        g = torch.Generator().manual_seed(1)
+        eps = initial_noise(b.target.shape, g)
+        t = shift_times(sample_train_t(4, generator=g), 3.0)
+        x_t = interpolate(b.target, eps, t)
+        v = plain.net(x_t, t, b.cond, b.has_cond, plain.net.encode_text(b.prompts), torch.zeros(4, dtype=torch.bool))
+        want = torch.nn.functional.mse_loss(v, velocity_target(b.target, eps)).item()
+        assert shifted.training_loss(b, torch.Generator().manual_seed(1)).item() == pytest.approx(want, rel=1e-5)
+        assert plain.training_loss(b, torch.Generator().manual_seed(1)).item() != pytest.approx(want, rel=1e-3)
+        held_out = [m.training_loss(b, torch.Generator().manual_seed(1), auxiliary=False).item() for m in (plain, shifted)]
+        assert held_out[0] == held_out[1]  # held-out losses: the same unshifted times for every model
+
+        kw = {"height": 16, "width": 16, "num_inference_steps": 3}
+        x = shifted.sample(None, b.prompts, generator=torch.Generator().manual_seed(2), **kw)
+        assert torch.equal(x, shifted.sample(None, b.prompts, generator=torch.Generator().manual_seed(2), shift=3.0,
+                                             **kw))
+        assert not torch.allclose(x, shifted.sample(None, b.prompts, generator=torch.Generator().manual_seed(2),
+                                                    shift=1.0, **kw))
+    with pytest.raises(ValueError, match="time_shift"):
+        TinyConfig.from_dict({**MICRO, "time_shift": 0})
+
+
 def test_one_step_is_deterministic_and_uses_the_condition():
     m = _micro().eval()
     b = _batch()

@@ -30,7 +30,9 @@ class GeneratorBackend(Protocol):
     def training_loss(self, batch: Batch, generator: torch.Generator | None = None, *,
                       auxiliary: bool = True) -> torch.Tensor:
         """Scalar loss of the generator on ``batch`` (flow matching; one-step samples included), plus
-        the backend's auxiliary training losses when ``auxiliary`` (held-out losses pass False)."""
+        the backend's auxiliary training losses when ``auxiliary`` (held-out losses pass False; a
+        backend that shifts its training times toward noise then draws them unshifted, so that
+        held-out losses compare across models)."""
 
     @torch.no_grad()
     def sample(

@@ -64,7 +64,7 @@ class JiTConfig:
         text: the text encoder's config.
         refine, refine_features: the full-resolution refinement head, as in
             :class:`~openbanana.backends.tiny.TinyConfig` (0 = none).
-        time_distribution, x_min_t, answer_loss, storage_dtype: as in
+        time_distribution, time_shift, x_min_t, answer_loss, storage_dtype: as in
             :class:`~openbanana.backends.tiny.TinyConfig`.
             The last layer always predicts the clean image (there is no ``prediction`` option).
     """
@@ -80,6 +80,7 @@ class JiTConfig:
     refine: int = 16
     refine_features: int = 8
     time_distribution: str = "logit_normal"
+    time_shift: float = 1.0
     x_min_t: float = 0.05
     answer_loss: dict[str, float] = field(default_factory=dict)
     storage_dtype: str = "bfloat16"
@@ -101,6 +102,8 @@ class JiTConfig:
             problems.append(f"refine and refine_features must be >= 0, got {self.refine}, {self.refine_features}")
         if not 0 < self.x_min_t <= 1:
             problems.append(f"x_min_t must be in (0, 1], got {self.x_min_t}")
+        if not self.time_shift > 0:
+            problems.append(f"time_shift must be > 0, got {self.time_shift}")
         if self.storage_dtype not in _STORAGE:
             problems.append(f"storage_dtype must be one of {sorted(_STORAGE)}, got {self.storage_dtype!r}")
         try:

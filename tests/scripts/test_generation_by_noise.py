@@ -1,0 +1,67 @@
+"""scripts/generation_by_noise.py: the denoiser's error per noise level, and where training puts its times."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from script_loader import load_script
+
+from openbanana.backends.text import TextEncoderConfig
+from openbanana.backends.tiny import TinyBackend, TinyConfig
+from openbanana.pipeline import OpenBananaPipeline
+from openbanana.pipeline_config import PipelineConfig
+
+gbn = load_script("generation_by_noise")
+
+
+def tiny_backend(**kw) -> TinyBackend:
+    torch.manual_seed(0)
+    return TinyBackend(TinyConfig(channels=8, channel_mults=(1, 2), num_res_blocks=1, attn_levels=(1,), heads=2,
+                                  emb_dim=32, text=TextEncoderConfig(dim=32, layers=1, heads=2), **kw))
+
+
+def test_training_share_sums_to_one_and_a_shift_moves_it_to_noise():
+    plain = gbn.training_share(gbn.TIMES, "logit_normal", 1.0)
+    shifted = gbn.training_share(gbn.TIMES, "logit_normal", 3.0)
+    assert sum(plain) == pytest.approx(1.0, abs=1e-6) and sum(shifted) == pytest.approx(1.0, abs=1e-6)
+    high = gbn.TIMES.index(0.9)
+    assert sum(plain[high:]) == pytest.approx(0.0418, abs=0.002)  # t > 0.85 under a standard logit-normal
+    assert sum(shifted[high:]) > 4 * sum(plain[high:])
+    uniform = gbn.training_share((0.25, 0.75), "uniform", 1.0)
+    assert uniform == pytest.approx([0.5, 0.5], abs=0.005)
+
+
+def test_clean_guess_is_exact_without_noise_and_errors_are_per_time():
+    backend = tiny_backend().eval()
+    x0 = torch.rand(2, 3, 16, 16) * 2 - 1
+    eps = torch.randn(2, 3, 16, 16)
+    assert torch.equal(gbn.clean_guess(backend, x0, eps, 0.0, ["a", "b"]), x0)  # t = 0: the input is the answer
+    renders = ((x0 + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    errs = gbn.errors_by_time(backend, renders, ["a", "b"], seeds=1)
+    assert len(errs) == len(gbn.TIMES) and all(e > 0 for e in errs)
+    assert errs[0] < errs[-1]  # an untrained net still gets back most of a barely noised image
+
+
+def test_command_line(tmp_path, capsys):
+    model = OpenBananaPipeline(tiny_backend(time_shift=2.0), PipelineConfig(backend="tiny", resolution=16)
+                               ).save_pretrained(tmp_path / "model")
+    sheet = tmp_path / "sheet.png"
+    argv = ["--model", str(model), "--n", "2", "--seeds", "1", "--sheet", str(sheet), "--sheet-rows", "1",
+            "--steps", "1"]
+    assert gbn.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["t"] for r in rows] == list(gbn.TIMES)
+    assert [r["training_share"] for r in rows] == [round(s, 4) for s in gbn.training_share(gbn.TIMES, "logit_normal",
+                                                                                            2.0)]
+    assert any(line.startswith("| 1 |") for line in lines)
+    im = np.asarray(Image.open(sheet))
+    assert im.shape[0] > 16 and im.shape[1] > 7 * 16  # render, four guesses, two samples in a row
+    for bad in (["--n", "0"], ["--model", str(model), "--seeds", "0"], ["--model", str(tmp_path)]):
+        with pytest.raises(SystemExit) as e:
+            gbn.main(bad)
+        assert e.value.code == 2
