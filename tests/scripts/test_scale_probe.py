@@ -6,14 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from micro_pipeline import micro_pipeline
 from script_loader import load_script
 
-from openbanana.backends.text import TextEncoderConfig
-from openbanana.backends.tiny import TinyBackend, TinyConfig
 from openbanana.data.synthetic.generate import render_scene
-from openbanana.pipeline import OpenBananaPipeline
-from openbanana.pipeline_config import PipelineConfig
 
 scale_probe = load_script("scale_probe")
 
@@ -61,11 +57,7 @@ def test_regressor_trains_and_predicts_finite_log_medians():
 
 
 def test_command_line(tmp_path, capsys):
-    torch.manual_seed(0)
-    cfg = TinyConfig(channels=8, channel_mults=(1, 2), num_res_blocks=1, attn_levels=(1,), heads=2, emb_dim=32,
-                     text=TextEncoderConfig(dim=32, layers=1, heads=2))
-    model = OpenBananaPipeline(TinyBackend(cfg), PipelineConfig(backend="tiny", resolution=16)).save_pretrained(
-        tmp_path / "model")
+    model = micro_pipeline(resolution=16).save_pretrained(tmp_path / "model")
     argv = ["--model", str(model), "--n", "4", "--train", "16", "--minutes", "0.01", "--workers", "1"]
     assert scale_probe.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
