@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 4 or args.train < 16:
         ap.error("--n must be >= 4 and --train >= 16")
     pipe = load_model(args.model)
+    if not hasattr(getattr(pipe.backend, "net", None), "mid2"):
+        ap.error(f"a {pipe.config.backend!r} model has no UNet middle block to probe; this script reads tiny models")
     size = pipe.resolution
     train = render(range(1_000_000, 1_000_000 + args.train), "train", size, args.workers)
     test = render(range(args.n), args.split, size, args.workers)

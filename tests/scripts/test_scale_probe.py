@@ -66,7 +66,13 @@ def test_command_line(tmp_path, capsys):
     oracle = next(r for r in rows if r["predictor"].startswith("oracle") and r["kind"] == "all")
     assert oracle["n"] == 4 and oracle["r2"] == 1.0
     assert any(line.startswith("| oracle (true median) | all | 4 |") for line in lines)
-    for bad in (["--n", "2"], ["--train", "8"], ["--model", str(tmp_path)]):
+    from openbanana.backends.jit import JiTBackend
+    from openbanana.pipeline import OpenBananaPipeline
+    from openbanana.pipeline_config import PipelineConfig
+
+    jit = OpenBananaPipeline(JiTBackend.from_config({"size": "jit-xs"}), PipelineConfig(backend="jit", resolution=16)
+                             ).save_pretrained(tmp_path / "jit")
+    for bad in (["--n", "2"], ["--train", "8"], ["--model", str(tmp_path)], ["--model", str(jit)]):
         with pytest.raises(SystemExit) as e:
             scale_probe.main(bad)
         assert e.value.code == 2
