@@ -69,7 +69,7 @@ def _truth(task: str, scene, target_id: int, spec: dict | None = None) -> TaskTa
     if scene is None or task not in SCENE_TARGETS:
         return None
     if spec is None:
-        spec = {}
+        spec = SCENE_TARGETS.get(task).default_spec()
         if TASKS.get(task).needs_instruction:
             phrases = [p for p, ids in SCENE_TARGETS.get(task).phrases(scene) if target_id in np.atleast_1d(ids)]
             if not phrases:

@@ -58,6 +58,19 @@ def test_instance_truth_of_a_category_keeps_only_its_objects(scene):
     cls = next(o.class_name for o in scene.objects if (scene.instance == o.instance_id).any())
     t = SCENE_TARGETS.get("instance").truth(scene, {"category": cls})
     ids = {o.instance_id for o in scene.objects if o.class_name == cls}
-    assert set(np.unique(t.answer)) - {0} <= ids
-    order = canonical_instance_order(scene.instance, sorted(ids))
-    assert order.max() == len(set(np.unique(t.answer)) - {0})
+    np.testing.assert_array_equal(t.answer > 0, np.isin(scene.instance, sorted(ids)))
+    n = len(np.unique(scene.instance[np.isin(scene.instance, sorted(ids))]))
+    assert set(np.unique(t.answer)) - {0} == set(range(1, n + 1))  # numbered 1..n, left to right
+
+
+def test_instance_truth_is_drawn_the_way_training_draws_it(scene):
+    cls = next(o.class_name for o in scene.objects if (scene.instance == o.instance_id).any())
+    ids = sorted(o.instance_id for o in scene.objects if o.class_name == cls)
+    spec = {"category": cls, "background": (0, 0, 0), **SCENE_TARGETS.get("instance").default_spec()}
+    assert spec["scheme"] == "position"  # the scheme the shipped model was trained on
+    t = SCENE_TARGETS.get("instance").truth(scene, spec)
+    np.testing.assert_array_equal(t.answer, canonical_instance_order(scene.instance, ids))
+    np.testing.assert_array_equal(t.draw(), openbanana.encode("instance", t.answer, scheme="position"))
+    rank = SCENE_TARGETS.get("instance").truth(scene, {"category": cls}).draw()
+    assert not np.array_equal(rank, t.draw())  # the scheme changes the colours, not the instances
+    np.testing.assert_array_equal(rank.any(axis=-1), t.draw().any(axis=-1))

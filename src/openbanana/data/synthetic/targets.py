@@ -345,11 +345,18 @@ class InstanceTargets(SceneTargets):
         return [TaskTarget("instance", gt, {"category": cat, "background": BLACK}, valid=~tiny, key=cat)]
 
     def truth(self, scene: Any, spec: dict[str, Any]) -> TaskTarget:
+        """Numbered and coloured the way training draws them (:func:`canonical_instance_order`,
+        ``spec``'s ``scheme``), so that its drawing is what a model trained on that scheme paints."""
         cat = spec.get("category")
-        if cat is None:
-            return TaskTarget("instance", scene.instance, spec)
-        ids = [o.instance_id for o in scene.objects if o.class_name == cat]
-        return TaskTarget("instance", np.where(np.isin(scene.instance, ids), scene.instance, 0), spec)
+        inst = np.asarray(scene.instance)
+        ids = (np.unique(inst[inst > 0]).tolist() if cat is None
+               else [o.instance_id for o in scene.objects if o.class_name == cat])
+        encode_spec = {k: spec[k] for k in ("background", "scheme") if k in spec}
+        return TaskTarget("instance", canonical_instance_order(inst, ids), spec, encode_spec=encode_spec)
+
+    def default_spec(self) -> dict[str, Any]:
+        """The colour scheme the default model was trained on (the decoder ignores colours)."""
+        return {"scheme": "position"}
 
 
 class _MaskTargets(SceneTargets):
