@@ -31,7 +31,8 @@ _LAZY = {
     "metrics": ("openbanana.metrics", None),
 }
 
-__all__ = ["__version__", *_LAZY]
+# spelled out (not built from ``_LAZY``) so that linters and IDEs can read it; a test keeps the two in step
+__all__ = ["OpenBananaPipeline", "__version__", "decode", "encode", "load_model", "metrics", "parse_palette", "tasks"]
 
 
 def __getattr__(name: str) -> Any:
