@@ -9,8 +9,11 @@ from its worst guess.
 
     python scripts/generation_by_noise.py [--model DIR] [--n 8] [--split val] [--seeds 2] [--sheet PNG]
 
-Prints one JSON line per ``t``, then a Markdown table. ``--sheet`` also draws, per scene, the render,
-the model's clean-image guesses at a few noise levels and two samples (``--steps`` Euler steps).
+Prints one JSON line per ``t``, then a Markdown table. ``--sheet`` also draws, per scene, two rows:
+the render with the model's clean-image guesses at a few noise levels, and two samples (``--steps``
+Euler steps); under them, the guesses the sampler itself gets on its way to sample 1, at the
+schedule's times nearest those levels. Where the first row is a blur of the scene and the second is
+already blotches, the model reads the noise's own low frequencies as the picture.
 """
 
 from __future__ import annotations
@@ -65,8 +68,38 @@ def errors_by_time(backend, renders: np.ndarray, prompts: list[str], seeds: int)
     return out
 
 
+@torch.no_grad()
+def sampler_guesses(backend, prompts: list[str], shape: tuple[int, ...], steps: int, seed: int,
+                    shown: tuple[float, ...] = SHOWN) -> tuple[list[torch.Tensor], list[float], torch.Tensor]:
+    """Follow the backend's own text-to-image sampler (:func:`openbanana.sampling.euler_sample` on its
+    schedule, noise seeded with ``seed``) and keep its clean-image guess ``x_t - t v`` at the step
+    whose time is nearest each of ``shown``.
+
+    Returns:
+        the guesses (one ``[B, 3, H, W]`` per shown time), the schedule times they were taken at,
+        and the final state ``[B, 3, H, W]`` (the unclamped sample).
+    """
+    from openbanana.sampling import initial_noise, timesteps
+
+    ts = [float(t) for t in timesteps(steps, shift=backend.config.time_shift)]
+    keep = {min(range(steps), key=lambda i: abs(ts[i] - s)) for s in shown}
+    B = shape[0]
+    off = torch.zeros(B, dtype=torch.bool)
+    text = backend.net.encode_text(prompts)
+    x = initial_noise(shape, torch.Generator().manual_seed(seed))
+    guesses: dict[int, torch.Tensor] = {}
+    for i in range(steps):
+        v = backend.net(x, torch.full((B,), ts[i]), torch.zeros(shape), off, text, off)
+        if i in keep:
+            guesses[i] = x - ts[i] * v
+        x = x + (ts[i + 1] - ts[i]) * v
+    order = sorted(keep, key=lambda i: -ts[i])
+    return [guesses[i] for i in order], [ts[i] for i in order], x
+
+
 def draw_sheet(pipe, renders: np.ndarray, prompts: list[str], steps: int, path: Path) -> None:
-    """Per scene: the render, :func:`clean_guess` at :data:`SHOWN` and two samples from noise."""
+    """Per scene: the render, :func:`clean_guess` at :data:`SHOWN` and two samples from noise; under
+    them the sampler's own guesses on its way to sample 1 (:func:`sampler_guesses`)."""
     from PIL import Image
 
     from openbanana.io.export import make_sheet
@@ -84,8 +117,16 @@ def draw_sheet(pipe, renders: np.ndarray, prompts: list[str], steps: int, path: 
         out = pipe.generate(prompts, num_inference_steps=steps, generator=torch.Generator().manual_seed(k)).predictions
         for row, p in zip(rows, out, strict=True):
             row.append((f"sample {k + 1}", p.generated))
+    trail = [[("sampling sample 1:", np.full_like(r, 255))] for r in renders]
+    guesses, times, _ = sampler_guesses(pipe.backend, prompts, tuple(x0.shape), steps, seed=0)
+    for g, t in zip(guesses, times, strict=True):
+        for row, im in zip(trail, uint8(g), strict=True):
+            row.append((f"its guess at t={t:.2f}", im))
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate([make_sheet(r, height=128) for r in rows], 0)).save(path)
+    strips = [make_sheet(r, height=128) for pair in zip(rows, trail, strict=True) for r in pair]
+    width = max(s.shape[1] for s in strips)
+    strips = [np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips]
+    Image.fromarray(np.concatenate(strips, 0)).save(path)
 
 
 def main(argv: list[str] | None = None) -> int:

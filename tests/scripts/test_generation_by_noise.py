@@ -56,3 +56,17 @@ def test_command_line(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             gbn.main(bad)
         assert e.value.code == 2
+
+
+def test_the_sampler_trail_ends_at_the_pipelines_sample():
+    torch.manual_seed(0)
+    pipe = micro_pipeline(resolution=16, time_shift=2.0)
+    for p in pipe.backend.parameters():  # a net whose guesses depend on its input
+        p.data.add_(0.05 * torch.randn_like(p))
+    guesses, times, x = gbn.sampler_guesses(pipe.backend, ["a red box"], (1, 3, 16, 16), steps=8, seed=0)
+    # the shift-2 schedule's times nearest 0.5, 0.8, 0.95 and 1, from noise to clean
+    assert times == sorted(times, reverse=True) and times[0] == 1.0 and len(times) == len(gbn.SHOWN)
+    assert all(g.shape == (1, 3, 16, 16) for g in guesses)
+    sample = pipe.generate(["a red box"], num_inference_steps=8, generator=torch.Generator().manual_seed(0))
+    drawn = ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()[0]
+    assert np.abs(drawn.astype(int) - sample.predictions[0].generated.astype(int)).max() <= 1
