@@ -251,14 +251,33 @@ def _plural(name: str, n: int) -> str:
 _NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
+#: a caption names at most this many object classes
+CAPTION_MAX_CLASSES = 6
+
+
+def caption_groups(scene) -> list[tuple[str, list]]:
+    """``(class name, its objects)`` that :func:`caption` names, most visible class first (at most
+    :data:`CAPTION_MAX_CLASSES`; objects largest first)."""
+    counts: dict[str, list] = {}
+    for o in sorted(candidates(scene), key=lambda o: -o.visible_px):
+        counts.setdefault(o.class_name, []).append(o)
+    return sorted(counts.items(), key=lambda kv: -sum(o.visible_px for o in kv[1]))[:CAPTION_MAX_CLASSES]
+
+
+def place_words(room_type: str) -> str:
+    """How a caption names a scene's ``room_type`` (``"office"`` -> ``"home office"``)."""
+    return _ROOM_WORDS.get(room_type, room_type)
+
+
+def caption_place(scene) -> str:
+    """The place a caption names (``"kitchen"``, ``"city street"``, ...)."""
+    return place_words(scene.room_type)
+
+
 def caption(scene, rng: np.random.Generator) -> str:
     """One or two sentences describing the scene: place, main objects with colours, light."""
-    objs = sorted(candidates(scene), key=lambda o: -o.visible_px)
-    counts: dict[str, list] = {}
-    for o in objs:
-        counts.setdefault(o.class_name, []).append(o)
     items = []
-    for cls, group in sorted(counts.items(), key=lambda kv: -sum(o.visible_px for o in kv[1]))[:6]:
+    for cls, group in caption_groups(scene):
         n = len(group)
         if n == 1:
             o = group[0]
@@ -267,7 +286,7 @@ def caption(scene, rng: np.random.Generator) -> str:
         else:
             word = _NUMBERS[n] if n < len(_NUMBERS) else "many"
             items.append(f"{word} {_plural(cls, n)}")
-    place = _ROOM_WORDS.get(scene.room_type, scene.room_type)
+    place = caption_place(scene)
     art = "An" if place[0] in "aeiou" else "A"
     body = f"{art} {place}" + (" with " + (", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0])
                               if items else "")
