@@ -11,7 +11,7 @@ the script asks it about three sets of pictures, each against the scene's own ca
 
     python scripts/prompt_objects.py [--model DIR] [--n 64] [--steps 16] [--judge runs/judge]
 
-The judge is trained once (``--train-scenes`` renders, ``--epochs``; ~10 min on 2 cores) and kept in
+The judge is trained once (``--train-scenes`` renders, ``--epochs``; ~4 min on one core) and kept in
 ``--judge``; a folder that already holds one is reused. Prints one JSON line per row, then a
 Markdown table.
 """

@@ -53,16 +53,23 @@ class JudgeConfig:
         train_scenes: rendered training scenes (train split, scenes ``0 .. train_scenes - 1``).
         epochs, batch_size, lr: AdamW with a cosine schedule over ``epochs``.
         seed: weights and batch order.
+        grayscale: the judge sees luminance only, so that it must read shapes: with colour, blotches
+            in a tree's green or a sofa's purple pass for the objects.
+        blur_sigma: each training batch is blurred with a Gaussian of a random sigma up to this
+            (input pixels): samples are softer than renders, and fine texture is what a judge should
+            not lean on.
     """
 
-    size: int = 64
+    size: int = 32
     render_size: int = 128
     widths: tuple[int, ...] = (32, 64, 128, 192)
-    train_scenes: int = 3000
-    epochs: int = 8
+    train_scenes: int = 10000
+    epochs: int = 12
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
+    grayscale: bool = True
+    blur_sigma: float = 1.5
 
     def __post_init__(self) -> None:
         problems = []
@@ -72,6 +79,8 @@ class JudgeConfig:
             problems.append(f"widths must be positive, got {self.widths}")
         if self.train_scenes < 1 or self.epochs < 1 or self.batch_size < 1:
             problems.append("train_scenes, epochs and batch_size must be >= 1")
+        if self.blur_sigma < 0:
+            problems.append(f"blur_sigma must be >= 0, got {self.blur_sigma}")
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         if problems:
@@ -102,8 +111,8 @@ def prompt_labels(scene: Any) -> tuple[int, np.ndarray]:
 
 # ---------------------------------------------------------------------------- network
 class JudgeNet(nn.Module):
-    """Four stride-2 conv blocks (conv 3x3, GroupNorm, SiLU, conv 3x3, GroupNorm, SiLU), global
-    average pooling, and one linear layer giving place logits and object logits."""
+    """Stride-2 conv blocks (conv 3x3, GroupNorm, SiLU, conv 3x3, GroupNorm, SiLU), global average
+    pooling, and one linear layer giving place logits and object logits."""
 
     def __init__(self, cfg: JudgeConfig) -> None:
         super().__init__()
@@ -122,12 +131,32 @@ class JudgeNet(nn.Module):
         return y[:, :len(PLACES)], y[:, len(PLACES):]
 
 
-def to_input(images: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 ``[N, H, W, 3]`` pictures -> float ``[N, 3, size, size]`` in [-1, 1] (area resize)."""
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` ``[B, C, H, W]`` blurred by a separable Gaussian of ``sigma`` pixels (reflected edges;
+    ``sigma`` <= 0: unchanged)."""
+    if sigma <= 0:
+        return x
+    r = max(1, int(3 * sigma + 0.5))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = k / k.sum()
+    C = x.shape[1]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(C, 1, 1, -1), groups=C)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(C, 1, -1, 1), groups=C)
+
+
+#: Rec. 601 luma weights of R, G, B
+LUMA = (0.299, 0.587, 0.114)
+
+
+def to_input(images: np.ndarray, size: int, grayscale: bool = False) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` pictures -> float ``[N, 3, size, size]`` in [-1, 1] (area resize; with
+    ``grayscale`` every channel holds the luma)."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 [N, H, W, 3], got {images.dtype} {images.shape}")
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1  # [N, 3, H, W]
+    if grayscale:
+        x = (x * torch.tensor(LUMA)[None, :, None, None]).sum(1, keepdim=True).expand(-1, 3, -1, -1)
     return x if x.shape[-2:] == (size, size) else F.interpolate(x, size=(size, size), mode="area")
 
 
@@ -138,7 +167,7 @@ def judge(net: JudgeNet, images: np.ndarray, batch_size: int = 64) -> tuple[np.n
     net.eval()
     places, objects = [], []
     for i in range(0, len(images), batch_size):
-        p, o = net(to_input(images[i:i + batch_size], net.cfg.size))
+        p, o = net(to_input(images[i:i + batch_size], net.cfg.size, net.cfg.grayscale))
         places.append(p.softmax(-1).numpy())
         objects.append(o.sigmoid().numpy())
     return np.concatenate(places), np.concatenate(objects)
@@ -195,13 +224,13 @@ def render_labelled(indices: range, split: str, size: int, progress: bool = Fals
 
 def train_judge(cfg: JudgeConfig, progress: bool = False) -> JudgeNet:
     """Render ``cfg.train_scenes`` train-split scenes and fit a :class:`JudgeNet` to their caption
-    labels (cross-entropy on the place, binary cross-entropy on each object; random left-right
-    flips)."""
+    labels (cross-entropy on the place, binary cross-entropy on each object; random left-right flips
+    and blur)."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
     images, places, named, _ = render_labelled(range(cfg.train_scenes), "train", cfg.render_size, progress)
-    x = to_input(images, cfg.size)  # [N, 3, size, size]
+    x = to_input(images, cfg.size, cfg.grayscale)  # [N, 3, size, size]
     y_place, y_obj = torch.from_numpy(places).long(), torch.from_numpy(named).float()
     net = JudgeNet(cfg)
     steps_per_epoch = -(-len(x) // cfg.batch_size)
@@ -217,6 +246,7 @@ def train_judge(cfg: JudgeConfig, progress: bool = False) -> JudgeNet:
             xb = x[idx]
             flip = torch.rand(len(idx), generator=gen) < 0.5
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            xb = gaussian_blur(xb, cfg.blur_sigma * float(torch.rand(1, generator=gen)))
             p, o = net(xb)
             loss = F.cross_entropy(p, y_place[idx]) + F.binary_cross_entropy_with_logits(o, y_obj[idx])
             opt.zero_grad(set_to_none=True)
