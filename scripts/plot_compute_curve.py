@@ -66,12 +66,14 @@ def plot(segments: list[tuple[str, list[dict], float]], out: Path, title: str = 
     fig, axes = plt.subplots(2, cols, figsize=(4.4 * cols, 7), squeeze=False)
     for ax in axes.ravel()[len(PANELS):]:
         ax.set_visible(False)
+    # one colour per segment: matplotlib's default cycle repeats after 10, tab20 after 20
+    colours = plt.get_cmap("tab20" if len(segments) > 10 else "tab10").colors
     for ax, (key, panel, higher) in zip(axes.ravel(), PANELS):
-        for label, curve, offset in segments:
+        for i, (label, curve, offset) in enumerate(segments):
             pts = [(offset + c["minutes"], c[key]) for c in curve if c.get(key) is not None]
             if pts:
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, marker="o", label=label)
+                ax.plot(xs, ys, marker="o", label=label, color=colours[i % len(colours)])
         ax.set_title(panel + (" (higher is better)" if higher else " (lower is better)"), fontsize=10)
         ax.set_xlabel("CPU minutes (2 cores)")
         ax.grid(alpha=0.3)
