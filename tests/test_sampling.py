@@ -12,6 +12,7 @@ from openbanana.sampling import (
     interpolate,
     one_step_sample,
     sample_train_t,
+    shift_some_times,
     shift_times,
     timesteps,
     velocity_target,
@@ -129,3 +130,22 @@ def test_ensemble_errors():
         ensemble(lambda i: torch.zeros(1), 2, "max")
     with pytest.raises(ValueError, match="share one shape"):
         ensemble(lambda i: torch.zeros(i + 1), 2)
+
+
+def test_shift_some_times_shifts_a_share_and_draws_nothing_at_the_ends():
+    t = torch.sigmoid(torch.randn(20_000, generator=torch.Generator().manual_seed(0)))
+    g = torch.Generator().manual_seed(1)
+    state = g.get_state()
+    assert torch.equal(shift_some_times(t, 8.0, 1.0, g), shift_times(t, 8.0))
+    assert torch.equal(shift_some_times(t, 8.0, 0.0, g), t)
+    assert torch.equal(g.get_state(), state)  # share 0 or 1: the generator is not used
+    mixed = shift_some_times(t, 8.0, 0.5, g)
+    moved = ~torch.isclose(mixed, t)
+    assert moved.float().mean().item() == pytest.approx(0.5, abs=0.02)
+    assert torch.allclose(mixed[moved], shift_times(t[moved], 8.0))
+    # both ends trained: above 0.97 like a shift of 8 at half rate, below 0.3 like no shift at half rate
+    high, low = (mixed > 0.97).float().mean().item(), (mixed < 0.3).float().mean().item()
+    assert high == pytest.approx(0.5 * (shift_times(t, 8.0) > 0.97).float().mean().item(), abs=0.01)
+    assert low == pytest.approx(0.5 * (t < 0.3).float().mean().item(), abs=0.01)
+    with pytest.raises(ValueError, match="share"):
+        shift_some_times(t, 8.0, 1.5)

@@ -75,6 +75,29 @@ def shift_times(t: torch.Tensor, shift: float) -> torch.Tensor:
     return shift * t / (1 + (shift - 1) * t)
 
 
+def shift_some_times(t: torch.Tensor, shift: float, share: float = 1.0,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`shift_times` applied to a random ``share`` of the times ``t`` (``[B]``), the rest kept:
+    training times from a mixture of the shifted and the plain distribution, so that both the
+    noise end (where a sample's layout is decided) and the clean end (its detail) are trained.
+
+    Args:
+        t: times in [0, 1], ``[B]``. shift: > 0. share: in [0, 1]; 1 shifts every time and draws
+            nothing from ``generator``, 0 keeps them all.
+        generator: draws which times are shifted (on its own device, like ``t``).
+    Returns:
+        times of ``t``'s shape, device and dtype.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must be in [0, 1], got {share}")
+    if share == 1.0:
+        return shift_times(t, shift)
+    if share == 0.0:
+        return t
+    pick = torch.rand(t.shape, generator=generator, device=t.device) < share
+    return torch.where(pick, shift_times(t, shift), t)
+
+
 def timesteps(num_steps: int, *, shift: float = 1.0) -> torch.Tensor:
     """Times of an N-step sampler, ``[N + 1]`` from exactly 1 ("trailing": the first step starts
     at pure noise) down to exactly 0.

@@ -126,6 +126,33 @@ def test_time_shift_moves_the_training_times_and_is_the_samplers_default():
         TinyConfig.from_dict({**MICRO, "time_shift": 0})
 
 
+def test_a_share_of_shifted_times_is_the_loss_at_the_mixed_times():
+    from openbanana.sampling import (
+        initial_noise,
+        interpolate,
+        sample_train_t,
+        shift_some_times,
+        velocity_target,
+    )
+
+    plain = _micro()
+    torch.manual_seed(0)
+    mixed = TinyBackend.from_config({**MICRO, "time_shift": 8.0, "time_shift_share": 0.5})
+    mixed.load_state_dict(plain.state_dict())
+    b = _batch()
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(1)
+        eps = initial_noise(b.target.shape, g)
+        t = shift_some_times(sample_train_t(4, generator=g), 8.0, 0.5, g)
+        v = plain.net(interpolate(b.target, eps, t), t, b.cond, b.has_cond, plain.net.encode_text(b.prompts),
+                      torch.zeros(4, dtype=torch.bool))
+        want = torch.nn.functional.mse_loss(v, velocity_target(b.target, eps)).item()
+        assert mixed.training_loss(b, torch.Generator().manual_seed(1)).item() == pytest.approx(want, rel=1e-5)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="time_shift_share"):
+            TinyConfig.from_dict({**MICRO, "time_shift_share": bad})
+
+
 def test_one_step_is_deterministic_and_uses_the_condition():
     m = _micro().eval()
     b = _batch()

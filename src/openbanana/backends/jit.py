@@ -64,7 +64,7 @@ class JiTConfig:
         text: the text encoder's config.
         refine, refine_features: the full-resolution refinement head, as in
             :class:`~openbanana.backends.tiny.TinyConfig` (0 = none).
-        time_distribution, time_shift, x_min_t, answer_loss, storage_dtype: as in
+        time_distribution, time_shift, time_shift_share, x_min_t, answer_loss, storage_dtype: as in
             :class:`~openbanana.backends.tiny.TinyConfig`.
             The last layer always predicts the clean image (there is no ``prediction`` option).
     """
@@ -81,6 +81,7 @@ class JiTConfig:
     refine_features: int = 8
     time_distribution: str = "logit_normal"
     time_shift: float = 1.0
+    time_shift_share: float = 1.0
     x_min_t: float = 0.05
     answer_loss: dict[str, float] = field(default_factory=dict)
     storage_dtype: str = "bfloat16"
@@ -104,6 +105,8 @@ class JiTConfig:
             problems.append(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if not self.time_shift > 0:
             problems.append(f"time_shift must be > 0, got {self.time_shift}")
+        if not 0 <= self.time_shift_share <= 1:
+            problems.append(f"time_shift_share must be in [0, 1], got {self.time_shift_share}")
         if self.storage_dtype not in _STORAGE:
             problems.append(f"storage_dtype must be one of {sorted(_STORAGE)}, got {self.storage_dtype!r}")
         try:

@@ -42,7 +42,7 @@ from openbanana.sampling import (
     interpolate,
     one_step_sample,
     sample_train_t,
-    shift_times,
+    shift_some_times,
     velocity_target,
 )
 from openbanana.tasks.answer_loss import answer_loss, check_answer_loss_weights
@@ -72,6 +72,9 @@ class TinyConfig:
             uses the same shift unless told otherwise. A standard logit-normal puts 1.4 % of the
             times above 0.9, where a 128 px picture's layout is decided (at 128 px in pixel space
             the noise still leaves its coarse shapes readable there); a shift of 3 puts 14 % there.
+        time_shift_share: share of the training times that are shifted (drawn per sample); the
+            rest keep ``time_distribution`` unshifted, so the clean end is trained too (a shift of
+            8 alone leaves almost no times below 0.3).
         patch: space-to-depth factor of the stem. 1 = the first level works at full resolution;
             p > 1 folds each p x p block of pixels into channels (``PixelUnshuffle``) so that no
             level runs at full resolution (the cost per image falls about p**2-fold), and unfolds
@@ -133,6 +136,7 @@ class TinyConfig:
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     time_distribution: str = "logit_normal"
     time_shift: float = 1.0
+    time_shift_share: float = 1.0
     patch: int = 1
     refine: int = 0
     refine_features: int = 0
@@ -193,6 +197,8 @@ class TinyConfig:
             raise ValueError(f"x_min_t must be in (0, 1], got {self.x_min_t}")
         if not self.time_shift > 0:
             raise ValueError(f"time_shift must be > 0, got {self.time_shift}")
+        if not 0 <= self.time_shift_share <= 1:
+            raise ValueError(f"time_shift_share must be in [0, 1], got {self.time_shift_share}")
         if self.storage_dtype not in _STORAGE:
             raise ValueError(f"storage_dtype must be one of {sorted(_STORAGE)}, got {self.storage_dtype!r}")
 
@@ -528,8 +534,10 @@ class TinyBackend(nn.Module):
         one = batch.one_step.to(dev) if batch.one_step is not None else torch.zeros(B, dtype=torch.bool, device=dev)
         gdev = generator.device if generator is not None else dev
         eps = initial_noise(x0.shape, generator, device=dev, dtype=x0.dtype)
-        t = sample_train_t(B, distribution=self.config.time_distribution, generator=generator, device=gdev).to(dev)
-        t = shift_times(t, self.config.time_shift if auxiliary else 1.0)
+        t = sample_train_t(B, distribution=self.config.time_distribution, generator=generator, device=gdev)
+        if auxiliary:
+            t = shift_some_times(t, self.config.time_shift, self.config.time_shift_share, generator)
+        t = t.to(dev)
         eps = torch.where(one[:, None, None, None], torch.zeros_like(eps), eps)
         t = torch.where(one, torch.ones_like(t), t)
         x_t = interpolate(x0, eps, t)
