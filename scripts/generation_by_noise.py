@@ -31,13 +31,15 @@ TIMES = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 SHOWN = (0.5, 0.8, 0.95, 1.0)
 
 
-def training_share(times: tuple[float, ...], distribution: str, shift: float, draws: int = 200_000) -> list[float]:
+def training_share(times: tuple[float, ...], distribution: str, shift: float, draws: int = 200_000,
+                   shift_share: float = 1.0) -> list[float]:
     """Share of training times in ``(midpoint below, midpoint above]`` around each of ``times``
-    (the last bin runs to 1), from ``draws`` seeded samples of the training distribution."""
-    from openbanana.sampling import sample_train_t, shift_times
+    (the last bin runs to 1), from ``draws`` seeded samples of the training distribution (a
+    ``shift_share`` of them shifted, as ``TinyConfig.time_shift_share``)."""
+    from openbanana.sampling import sample_train_t, shift_some_times
 
-    t = shift_times(sample_train_t(draws, distribution=distribution, generator=torch.Generator().manual_seed(0)),
-                    shift)
+    g = torch.Generator().manual_seed(0)
+    t = shift_some_times(sample_train_t(draws, distribution=distribution, generator=g), shift, shift_share, g)
     edges = [0.0, *((a + b) / 2 for a, b in itertools.pairwise(times)), 1.0 + 1e-9]
     return [float(((t > lo) & (t <= hi)).float().mean()) for lo, hi in itertools.pairwise(edges)]
 
@@ -149,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     scenes = [render_scene(i, split=args.split, size=pipe.resolution) for i in range(args.n)]
     renders, prompts = np.stack([s.rgb for s in scenes]), [s.caption for s in scenes]
     cfg = pipe.backend.config
-    share = training_share(TIMES, cfg.time_distribution, cfg.time_shift)
+    share = training_share(TIMES, cfg.time_distribution, cfg.time_shift,
+                           shift_share=getattr(cfg, "time_shift_share", 1.0))
     errs = errors_by_time(pipe.backend, renders, prompts, args.seeds)
     for t, e, s in zip(TIMES, errs, share, strict=True):
         print(json.dumps({"t": t, "mse": round(e, 4), "training_share": round(s, 4)}))

@@ -23,6 +23,11 @@ def test_training_share_sums_to_one_and_a_shift_moves_it_to_noise():
     assert sum(shifted[high:]) > 4 * sum(plain[high:])
     uniform = gbn.training_share((0.25, 0.75), "uniform", 1.0)
     assert uniform == pytest.approx([0.5, 0.5], abs=0.005)
+    # half of the times shifted by 8: half of the plain share at the clean end, half of 8's at the noise end
+    eight = gbn.training_share(gbn.TIMES, "logit_normal", 8.0)
+    mixed = gbn.training_share(gbn.TIMES, "logit_normal", 8.0, shift_share=0.5)
+    assert mixed[0] == pytest.approx(plain[0] / 2 + eight[0] / 2, abs=0.003)
+    assert mixed[-2] == pytest.approx(plain[-2] / 2 + eight[-2] / 2, abs=0.003)
 
 
 def test_clean_guess_is_exact_without_noise_and_errors_are_per_time():
