@@ -41,8 +41,15 @@ def samples(pipe, prompts: list[str], steps: int, seed: int, batch_size: int = 8
 
 def main(argv: list[str] | None = None) -> int:
     from openbanana.cli.args import model_dir
-    from openbanana.evaluation.prompt_judge import (JudgeConfig, agreement, judge, load_judge, render_labelled,
-                                                    save_judge, train_judge)
+    from openbanana.evaluation.prompt_judge import (
+        JudgeConfig,
+        agreement,
+        judge,
+        load_judge,
+        render_labelled,
+        save_judge,
+        train_judge,
+    )
     from openbanana.pipeline import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
