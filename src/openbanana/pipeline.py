@@ -286,7 +286,8 @@ def default_spec(task: str) -> dict[str, Any]:
     model was trained on (:meth:`~openbanana.data.synthetic.targets.SceneTargets.default_spec`).
 
     ``semantic``: the synthetic world's fixed palette over every class (as Cityscapes uses one
-    fixed prompt). Other tasks: ``{}`` (their own defaults: paper depth colours, black
+    fixed prompt). ``instance``: the position colour scheme (only drawings of the truth use it; the
+    decoder ignores colours). Other tasks: ``{}`` (their own defaults: paper depth colours, black
     backgrounds, red targets).
     """
     return SCENE_TARGETS.get(task).default_spec() if task in SCENE_TARGETS else {}
