@@ -33,3 +33,20 @@ def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
     """``text`` quoted for a one-line message: ``repr`` of :func:`shorten` (an 830-character
     instruction is not echoed whole)."""
     return repr(shorten(text, limit))
+
+
+def check_config_keys(cls: type, d: object, where: str) -> None:
+    """Refuse a config dict with keys that are not fields of dataclass ``cls``.
+
+    Raises:
+        TypeError: ``d`` is not a dict. ValueError: it has unknown keys (the message lists them and
+            the known ones).
+    """
+    from dataclasses import fields
+
+    if not isinstance(d, dict):
+        raise TypeError(f"{where} must be a JSON object, got {type(d).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in {where}; expected one of {sorted(known)}")

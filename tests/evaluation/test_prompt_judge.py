@@ -101,7 +101,7 @@ def test_config_checks():
         pj.JudgeConfig(lr=0)
     with pytest.raises(ValueError, match="blur_sigma"):
         pj.JudgeConfig(blur_sigma=-1)
-    with pytest.raises(ValueError, match="unknown fields"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['colour'\] in JudgeConfig"):
         pj.JudgeConfig.from_dict({"size": 16, "colour": 1})
     assert pj.JudgeConfig.from_dict({"widths": [4, 8]}).widths == (4, 8)
 

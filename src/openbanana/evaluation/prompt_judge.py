@@ -17,7 +17,7 @@ command that samples a model and prints the table is ``scripts/prompt_objects.py
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from torch import nn
 from openbanana.data.synthetic.classes import THING_CLASSES
 from openbanana.data.synthetic.language import NOT_REFERABLE, caption_groups, caption_place, place_words
 from openbanana.data.synthetic.splits import split_config
+from openbanana.errors import check_config_keys
 
 #: the places the captions of the train split (and of val, which shares its places) name, in label
 #: order; the shift split's places are never rendered in training, so the judge cannot know them
@@ -88,10 +89,7 @@ class JudgeConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JudgeConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"JudgeConfig: unknown fields {unknown}")
+        check_config_keys(cls, d, "JudgeConfig")
         return cls(**{k: (tuple(v) if k == "widths" else v) for k, v in d.items()})
 
 

@@ -11,11 +11,12 @@ rate and warm-up, and the weights (and EMA) flow from one stage to the next.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openbanana.data.training_sources import TRAINING_SOURCES
+from openbanana.errors import check_config_keys
 from openbanana.pipeline_config import dense_tasks
 
 CONFIG_FILE = "train_config.json"
@@ -221,11 +222,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        _check_keys(cls, d, "TrainConfig")
+        check_config_keys(cls, d, "TrainConfig")
         for i, s in enumerate(d.get("stages", []) or []):
-            _check_keys(StageConfig, s, f"stages[{i}]")
+            check_config_keys(StageConfig, s, f"stages[{i}]")
         if isinstance(d.get("objective"), dict):
-            _check_keys(ObjectiveConfig, d["objective"], "objective")
+            check_config_keys(ObjectiveConfig, d["objective"], "objective")
         return cls(**d)
 
     def save(self, directory: str | Path) -> Path:
@@ -246,15 +247,6 @@ class TrainConfig:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{p} is not valid JSON: {exc}") from None
         return cls.from_dict(apply_overrides(d, overrides or []))
-
-
-def _check_keys(cls: type, d: Any, where: str) -> None:
-    if not isinstance(d, dict):
-        raise TypeError(f"{where} must be a JSON object, got {type(d).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = set(d) - known
-    if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} in {where}; expected one of {sorted(known)}")
 
 
 def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
