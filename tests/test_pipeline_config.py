@@ -19,9 +19,9 @@ def test_round_trip_and_layout(tmp_path):
 def test_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="pipeline.json"):
         PipelineConfig.load(tmp_path)
-    with pytest.raises(ValueError, match="unknown PipelineConfig keys"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['resolutoin'\] in PipelineConfig"):
         PipelineConfig.from_dict({"backend": "tiny", "resolutoin": 3})
-    with pytest.raises(ValueError, match="unknown inference keys"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['steps'\] in PipelineConfig.inference"):
         PipelineConfig.from_dict({"inference": {"steps": 3}})
     with pytest.raises(ValueError, match="multiple of 8"):
         PipelineConfig.from_dict({"resolution": 30})

@@ -35,8 +35,8 @@ def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
     return repr(shorten(text, limit))
 
 
-def check_config_keys(cls: type, d: object, where: str) -> None:
-    """Refuse a config dict with keys that are not fields of dataclass ``cls``.
+def check_config_keys(cls: type, d: object, where: str, extra: tuple[str, ...] = ()) -> None:
+    """Refuse a config dict with keys that are not fields of dataclass ``cls`` (nor in ``extra``).
 
     Raises:
         TypeError: ``d`` is not a dict. ValueError: it has unknown keys (the message lists them and
@@ -46,7 +46,7 @@ def check_config_keys(cls: type, d: object, where: str) -> None:
 
     if not isinstance(d, dict):
         raise TypeError(f"{where} must be a JSON object, got {type(d).__name__}")
-    known = {f.name for f in fields(cls)}
+    known = {f.name for f in fields(cls)} | set(extra)
     unknown = set(d) - known
     if unknown:
         raise ValueError(f"unknown key(s) {sorted(unknown)} in {where}; expected one of {sorted(known)}")

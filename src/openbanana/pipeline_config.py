@@ -13,10 +13,11 @@ A pipeline directory, as written by :func:`openbanana.training.loop.export_pipel
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openbanana.errors import check_config_keys
 from openbanana.tasks import task_names
 
 PIPELINE_FILE = "pipeline.json"
@@ -88,18 +89,11 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PipelineConfig:
-        if not isinstance(d, dict):
-            raise TypeError(f"PipelineConfig expects a JSON object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown PipelineConfig keys {sorted(unknown)}; expected {sorted(known)}")
+        check_config_keys(cls, d, "PipelineConfig")
         d = dict(d)
-        inf = dict(d.pop("inference", {}) or {})
-        inf_known = {f.name for f in fields(InferenceDefaults)}
-        bad = set(inf) - inf_known
-        if bad:
-            raise ValueError(f"unknown inference keys {sorted(bad)}; expected {sorted(inf_known)}")
+        inf = d.pop("inference", None) or {}
+        check_config_keys(InferenceDefaults, inf, "PipelineConfig.inference")
+        inf = dict(inf)
         if "dense_tasks" in inf:
             inf["dense_tasks"] = tuple(inf["dense_tasks"])
         cfg = cls(inference=InferenceDefaults(**inf), **d)

@@ -83,8 +83,13 @@ def test_config_json_roundtrip_and_validation(tmp_path):
     assert back == cfg and back.lora_targets == ("attn.to_q",)
     with pytest.raises(ValueError, match="finetune"):
         Flux2KleinConfig(finetune="half")
-    with pytest.raises(ValueError, match="unknown Flux2KleinConfig field"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['rank'\] in Flux2KleinConfig"):
         Flux2KleinConfig.from_dict({"rank": 4})
+
+
+def test_unknown_override_is_refused_before_loading(tiny_dir):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['lora_rnak'\] in Flux2KleinConfig overrides"):
+        Flux2KleinBackend.from_pretrained(tiny_dir, tiny_config(), lora_rnak=4)
 
 
 def test_registered_and_protocol(tiny_dir):

@@ -54,7 +54,7 @@ def test_refuses_what_it_cannot_do():
         TaskHeadConfig(task="edges")
     with pytest.raises(ValueError, match="needs classes"):
         TaskHeadConfig(task="semantic")
-    with pytest.raises(ValueError, match="unknown config keys"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['size'\] in the task head's config"):
         TaskHeadBackend.from_config({"task": "depth", "size": "tiny-xs"})
     with pytest.raises(ValueError, match="out_channels"):
         TinyConfig(out_channels=1, prediction="x")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from openbanana.errors import check_config_keys
 
 #: Linear layers inside the transformer blocks that LoRA adapts by default (name suffixes)
 DEFAULT_LORA_TARGETS = (
@@ -97,10 +99,7 @@ class Flux2KleinConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Flux2KleinConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown Flux2KleinConfig field(s) {unknown}; expected some of {sorted(known)}")
+        check_config_keys(cls, data, "Flux2KleinConfig")
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

@@ -39,6 +39,7 @@ from torch import nn
 from openbanana.backends.base import BACKENDS, Batch
 from openbanana.backends.flux2_config import DEFAULT_LORA_TARGETS, Flux2KleinConfig
 from openbanana.backends.flux2_text_cache import TextEmbeddingCache
+from openbanana.errors import check_config_keys
 from openbanana.pipeline_config import InferenceDefaults, PipelineConfig, backend_dir
 
 __all__ = ["DEFAULT_LORA_TARGETS", "Flux2KleinBackend", "Flux2KleinConfig", "write_pipeline_dir"]
@@ -172,9 +173,8 @@ class Flux2KleinBackend(nn.Module):
         else:
             cfg = copy.deepcopy(config) if config is not None else Flux2KleinConfig()
             cfg.pretrained = str(local.resolve()) if local.is_dir() else str(path)  # saved configs work from any cwd
+        check_config_keys(Flux2KleinConfig, overrides, "Flux2KleinConfig overrides")
         for key, value in overrides.items():
-            if not hasattr(cfg, key):
-                raise ValueError(f"unknown Flux2KleinConfig field {key!r}")
             setattr(cfg, key, value)
         cfg.__post_init__()
         dtype = torch.bfloat16 if cfg.bf16 else torch.float32

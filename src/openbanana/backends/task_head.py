@@ -34,7 +34,7 @@ pipeline, the evaluation and every scorer treat it exactly as they treat a gener
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +46,7 @@ from torch import nn
 from openbanana.backends.base import BACKENDS, Batch
 from openbanana.backends.tiny import TinyConfig, TinyUNet, load_backend, save_backend
 from openbanana.batch import image_to_unit, unit_to_u8
+from openbanana.errors import check_config_keys
 from openbanana.registry import Registry
 from openbanana.tasks import TASKS, Task
 
@@ -245,10 +246,7 @@ class TaskHeadBackend(nn.Module):
         """
         if isinstance(d, TaskHeadConfig):
             return cls(d)
-        unknown = sorted(set(d) - {f.name for f in fields(TaskHeadConfig)})
-        if unknown:
-            raise ValueError(f"task head: unknown config keys {unknown}; expected "
-                             f"{[f.name for f in fields(TaskHeadConfig)]}")
+        check_config_keys(TaskHeadConfig, d, "the task head's config")
         return cls(TaskHeadConfig(**d))
 
     def _outputs(self, cond: torch.Tensor, has_cond: torch.Tensor, prompts: list[str]) -> torch.Tensor:

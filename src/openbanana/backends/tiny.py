@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from torch import nn
 from openbanana.backends.base import BACKENDS, Batch
 from openbanana.backends.color_copy import ColorCopyHead
 from openbanana.backends.text import TextEncoder, TextEncoderConfig, TextFeatures
+from openbanana.errors import check_config_keys
 from openbanana.registry import Registry
 from openbanana.sampling import (
     cfg_combine,
@@ -219,12 +220,9 @@ class TinyConfig:
 def sized_config(cls: type, sizes: Registry, d: dict[str, Any]) -> Any:
     """A config dataclass ``cls`` from a dict whose optional ``"size"`` names a factory in ``sizes``:
     the size's fields, then the dict's (``"text"`` merged key by key). Unknown keys are refused."""
+    check_config_keys(cls, d, cls.__name__, extra=("size",))
     d = dict(d)
     base = sizes.get(d.pop("size"))().to_dict() if "size" in d else {}
-    known = {f.name for f in fields(cls)}
-    unknown = set(d) - known
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; expected {sorted(known | {'size'})}")
     if "text" in d and isinstance(d["text"], dict):
         d["text"] = {**base.get("text", {}), **d["text"]}
     return cls(**{**base, **d})
