@@ -75,6 +75,20 @@ def test_synthetic_val_every_task_with_the_oracle():
     assert np.isfinite(noisy["metrics"]["normals"]["mean"])
 
 
+def test_primitive_rooms_with_the_oracle_and_a_constant():
+    bench = BENCHMARKS.get("primitive-rooms")
+    assert bench.tasks == ("depth", "normals") and bench.data_dir is None
+    opts = EvalOptions(limit=2, benchmark=BenchmarkOptions(synthetic_size=32))
+    src = bench.source(None, opts.benchmark)
+    res, _ = evaluate(OracleModel(src), bench, opts, source=src)
+    assert res["n_failed"] == 0 and res["n_images"] == 2
+    assert res["metrics"]["depth"]["delta1"] == 1.0 and res["metrics"]["normals"]["mean"] < 0.5
+    far = OracleModel(src, transform=lambda task, gt: gt * 1.5 if task == "depth" else gt, through_code=False)
+    res, _ = evaluate(far, bench, opts, source=src)
+    assert res["metrics"]["depth"]["abs_rel"] == pytest.approx(0.5, abs=1e-6)  # every pixel 50 % too far
+    assert res["metrics"]["depth"]["delta1"] == 0.0
+
+
 def test_data_root_may_be_the_data_set_folder_itself(tmp_path):
     from openbanana.data.sources.fixtures import write_nyuv2
     from openbanana.errors import DataLayoutError

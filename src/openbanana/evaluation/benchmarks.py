@@ -16,6 +16,7 @@ from typing import Any
 
 from openbanana.data.sources.base import DataSource
 from openbanana.data.sources.cityscapes import CityscapesSource
+from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
 from openbanana.data.sources.synthetic import SyntheticSource
 from openbanana.errors import DataLayoutError
 from openbanana.evaluation.cityscapes_official import CityscapesScorer
@@ -146,6 +147,30 @@ def _synthetic(split: str) -> Benchmark:
 
 register_benchmark(_synthetic("val"))
 register_benchmark(_synthetic("shift"))
+
+
+def _primitive_rooms() -> Benchmark:
+    groups = ("depth", "normals")
+
+    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
+        return PrimitiveRoomsSource(size=o.synthetic_size)
+
+    def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
+        return {name: SCORERS.get(name).synthetic(o) for name in groups}
+
+    return Benchmark(
+        name="primitive-rooms",
+        split="all",
+        description="rooms of boxes, balls and cylinders from a second, analytic renderer "
+                    "(openbanana.data.primitive_rooms; drawn on the fly): depth and normals",
+        scorer_groups=groups,
+        make_source=make_source,
+        make_scorers=make_scorers,
+        get_data="rendered on the fly; nothing to download",
+    )
+
+
+register_benchmark(_primitive_rooms())
 
 
 # ---------------------------------------------------------------- real data sets (official layouts)

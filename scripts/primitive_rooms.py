@@ -1,0 +1,127 @@
+"""Depth and normals on rooms from a second renderer: does the model keep them off its own renders?
+
+Scores a model on the ``primitive-rooms`` benchmark (rooms of boxes, balls and cylinders, ray-cast
+in closed form by :mod:`openbanana.data.primitive_rooms`, none of the training renderer's code),
+beside two references scored by the same scorers on the same rooms:
+
+- *one constant depth*: every pixel of every room at the rooms' median true depth (fitted on the
+  rooms themselves, so it is the best single distance in hindsight);
+- *every normal facing the camera*: (0, 0, 1) in the paper's frame.
+
+It also scores the model's depth after a per-image least-squares scale (the shape of its maps
+without their metric scale), and draws the first rooms (input, depth and normals, the model's
+beside the truth, depth of both on the truth's colour scale).
+
+    python scripts/primitive_rooms.py [--model DIR] [--n 64] [--sheet docs/images/primitive-rooms.png]
+
+Prints one JSON line per row, then a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def references(source, n: int):
+    """The reference answers: ``(task, gt) -> answer`` transforms for :class:`OracleModel`."""
+    depths = np.concatenate([source[i].targets[0].gt.ravel() for i in range(n)])
+    median = float(np.median(depths))
+
+    def constant(task: str, gt: np.ndarray) -> np.ndarray:
+        if task == "depth":
+            return np.full_like(gt, median)
+        return np.broadcast_to(np.array([0.0, 0.0, 1.0], gt.dtype), gt.shape).copy()
+
+    return constant, median
+
+
+def score(model, n: int, *, align: str = "none", source=None) -> dict:
+    from openbanana.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
+    from openbanana.evaluation.runner import EvalOptions, evaluate
+
+    size = getattr(model, "resolution", 128)
+    opts = EvalOptions(limit=n, grid=0, batch_size=8, benchmark=BenchmarkOptions(align=align, synthetic_size=size))
+    result, _ = evaluate(model, BENCHMARKS.get("primitive-rooms"), opts, source=source)
+    if result["n_failed"]:
+        raise RuntimeError(f"{result['n_failed']} samples failed: {result['failures'][:3]}")
+    m = result["metrics"]
+    return {"depth_delta1": m["depth"]["delta1"], "depth_abs_rel": m["depth"]["abs_rel"],
+            "normals_mean_deg": m["normals"]["mean"], "normals_a11_25": m["normals"]["a11_25"]}
+
+
+def draw_sheet(pipe, source, rows: int, path: Path) -> None:
+    from openbanana.io.export import colorize_depth, colorize_normals, depth_limits
+
+    recs = [source[i] for i in range(rows)]
+    depth = pipe(images=[r.image for r in recs], task="depth", batch_size=rows).predictions
+    normals = pipe(images=[r.image for r in recs], task="normals", batch_size=rows).predictions
+    lines = []
+    for rec, d, nm in zip(recs, depth, normals):
+        gt_d, gt_n = rec.targets[0].gt, rec.targets[1].gt
+        lim = depth_limits(gt_d)
+        lines.append(np.concatenate([rec.image, colorize_depth(d.answer, limits=lim), colorize_depth(gt_d, limits=lim),
+                                     colorize_normals(nm.answer), colorize_normals(gt_n)], 1))
+    from PIL import Image, ImageDraw
+
+    grid = np.concatenate(lines, 0)
+    head = 16
+    out = Image.new("RGB", (grid.shape[1], grid.shape[0] + head), (255, 255, 255))
+    out.paste(Image.fromarray(grid), (0, head))
+    w = grid.shape[1] // 5
+    for c, name in enumerate(["input", "model depth", "true depth", "model normals", "true normals"]):
+        ImageDraw.Draw(out).text((c * w + 4, 2), name, fill=(0, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=None, help="exported pipeline directory (default: the shipped model)")
+    ap.add_argument("--n", type=int, default=64, help="rooms")
+    ap.add_argument("--sheet", type=Path, default=None, help="also draw the first rooms into this PNG")
+    ap.add_argument("--sheet-rows", type=int, default=4)
+    args = ap.parse_args(argv)
+    if args.n < 1 or args.sheet_rows < 1:
+        ap.error("--n and --sheet-rows must be >= 1")
+
+    from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
+    from openbanana.evaluation.model import OracleModel
+    from openbanana.model_card import load_model
+
+    try:
+        pipe = load_model(args.model)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    source = PrimitiveRoomsSource(size=pipe.resolution)
+    constant, median = references(source, args.n)
+    rows = [
+        ("the model", score(pipe, args.n, source=source)),
+        ("the model, depth scaled per image", {**score(pipe, args.n, align="scale", source=source),
+                                               "normals_mean_deg": float("nan"), "normals_a11_25": float("nan")}),
+        (f"one constant depth ({median:.2f} m), every normal facing the camera",
+         score(OracleModel(source, transform=constant, through_code=False), args.n, source=source)),
+    ]
+    for name, r in rows:
+        print(json.dumps({"answers": name, **{k: None if np.isnan(v) else round(v, 4) for k, v in r.items()}}))
+    print(f"\n| answers ({args.n} primitive rooms, {pipe.resolution} px) | depth delta1 | AbsRel | normals mean (deg) "
+          "| normals < 11.25 deg (%) |")
+    print("|---|---|---|---|---|")
+    for name, r in rows:
+        normals = " | ".join("" if np.isnan(r[k]) else f"{r[k]:.1f}" for k in ("normals_mean_deg", "normals_a11_25"))
+        print(f"| {name} | {r['depth_delta1']:.3f} | {r['depth_abs_rel']:.3f} | {normals} |")
+    if args.sheet is not None:
+        draw_sheet(pipe, source, args.sheet_rows, args.sheet)
+        print(f"\nwrote {args.sheet}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""scripts/primitive_rooms.py: the shipped model, a constant reference and the sheet on two rooms."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from script_loader import load_script
+
+from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
+from openbanana.evaluation.model import OracleModel
+
+primitive_rooms = load_script("primitive_rooms")
+
+
+def test_references_are_the_median_depth_and_the_camera_facing_normal():
+    src = PrimitiveRoomsSource(size=16, length=3)
+    constant, median = primitive_rooms.references(src, 3)
+    assert median == pytest.approx(np.median(np.concatenate([src[i].targets[0].gt.ravel() for i in range(3)])))
+    gt = src[0].targets[0].gt
+    assert np.all(constant("depth", gt) == np.float32(median))
+    assert np.array_equal(constant("normals", src[0].targets[1].gt)[5, 5], [0, 0, 1])
+    exact = primitive_rooms.score(OracleModel(src), 3, source=src)
+    assert exact["depth_delta1"] == 1.0 and exact["normals_mean_deg"] < 0.5
+    flat = primitive_rooms.score(OracleModel(src, transform=constant, through_code=False), 3, source=src)
+    assert flat["depth_delta1"] < 1.0 and flat["normals_mean_deg"] > 10
+
+
+def test_main_scores_the_shipped_model_and_draws_the_sheet(tmp_path, capsys):
+    sheet = tmp_path / "rooms.png"
+    assert primitive_rooms.main(["--n", "2", "--sheet", str(sheet), "--sheet-rows", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in lines[:3]]
+    assert [r["answers"][:9] for r in rows] == ["the model", "the model", "one const"]
+    assert 0 <= rows[0]["depth_delta1"] <= 1 and rows[1]["normals_mean_deg"] is None
+    assert Image.open(sheet).size == (5 * 128, 2 * 128 + 16)
+
+
+def test_bad_arguments_exit_cleanly(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        primitive_rooms.main(["--n", "0"])
+    assert primitive_rooms.main(["--model", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err
