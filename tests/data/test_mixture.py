@@ -172,12 +172,25 @@ def test_collate_builds_a_batch_in_minus_one_one():
         collate([])
 
 
+def test_photometric_jitter_changes_the_input_not_the_target():
+    plain = MixtureConfig(size=SIZE, vision_share=1.0)
+    lit = MixtureConfig(size=SIZE, vision_share=1.0, photometric_prob=1.0)
+    for index in range(3):
+        a, b = make_sample(plain, 2, index), make_sample(lit, 2, index)
+        assert a["task"] == b["task"] and a["prompt"] == b["prompt"] and a["scene_seed"] == b["scene_seed"]
+        np.testing.assert_array_equal(a["target"], b["target"])
+        assert a["cond"].shape == b["cond"].shape and not np.array_equal(a["cond"], b["cond"])
+        np.testing.assert_array_equal(a["cond"], render_scene(a["scene_seed"], split="train", size=SIZE).rgb)
+
+
 def test_bad_configs_say_what_is_wrong():
     with pytest.raises(ValueError, match="vision_share") as e:
         MixtureConfig(vision_share=1.5, vision_weights={"dept": 1.0})
     assert "dept" in str(e.value)  # every problem listed
     with pytest.raises(ValueError, match="source"):
         MixtureConfig(source="elsewhere")
+    with pytest.raises(ValueError, match=r"photometric_prob must be in \[0, 1\], got 2"):
+        MixtureConfig(photometric_prob=2)
     with pytest.raises(ValueError, match=r"instance_scheme must be one of \['position', 'rank'\]"):
         MixtureConfig(instance_scheme="diagonal")
     with pytest.raises(ValueError, match="rank"):

@@ -38,6 +38,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 import openbanana.data.synthetic as world
 from openbanana.batch import collate  # noqa: F401  (re-exported: mixture batches are built with it)
+from openbanana.data.photometric import photometric_jitter
 from openbanana.data.shards import sample_to_dict
 from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the mixture's draws)
     BACKGROUNDS,
@@ -89,6 +90,9 @@ class MixtureConfig:
             of the image are asked for (smaller ones are below what the paper's decoder keeps).
         max_referring_targets: referring: most expressions (each its own colour) per sample.
         canonical_prob: share of vision samples given the canonical instruction (``rng=None``).
+        photometric_prob: share of vision samples whose input picture is shown with other contrast,
+            brightness, gamma and saturation (:mod:`openbanana.data.photometric`; the target is
+            unchanged). 0 draws nothing, so streams without it are those of earlier versions.
         split: ``"train"``, ``"val"`` or ``"shift"``.
         size: square side of the rendered images in pixels.
         source: ``"synthetic"`` (render on the fly) or a directory of WebDataset shards written by
@@ -111,6 +115,7 @@ class MixtureConfig:
     instance_min_share: float = 0.005
     max_referring_targets: int = 3
     canonical_prob: float = 0.2
+    photometric_prob: float = 0.0
     split: str = "train"
     size: int = 64
     source: str = "synthetic"
@@ -124,7 +129,7 @@ class MixtureConfig:
         """Raise ValueError listing every problem, one per line."""
         p: list[str] = []
         for k in ("vision_share", "colormap_prob", "palette_fixed_prob", "palette_full_prob", "palette_subset_prob",
-                  "instance_black_prob", "canonical_prob", "instance_min_share"):
+                  "instance_black_prob", "canonical_prob", "instance_min_share", "photometric_prob"):
             v = getattr(self, k)
             if not 0.0 <= v <= 1.0:
                 p.append(f"{k} must be in [0, 1], got {v}")
@@ -188,7 +193,11 @@ def vision_sample(task: str, scene: Any, rng: np.random.Generator, cfg: MixtureC
     t = SCENE_TARGETS.get(task).train(scene, rng, cfg)
     if t is None:
         return None
-    return _sample(task, scene.rgb, t.draw(), _instruction(task, rng, cfg, **t.spec), t.spec)
+    target, prompt = t.draw(), _instruction(task, rng, cfg, **t.spec)
+    cond = scene.rgb
+    if cfg.photometric_prob > 0 and rng.random() < cfg.photometric_prob:
+        cond = photometric_jitter(cond, rng)
+    return _sample(task, cond, target, prompt, t.spec)
 
 
 def depth_sample(scene: Any, rng: np.random.Generator, cfg: MixtureConfig) -> dict:

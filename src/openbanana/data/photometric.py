@@ -1,0 +1,43 @@
+"""Photometric jitter of a vision sample's input picture: contrast, brightness, gamma, saturation.
+
+A picture's depth, normals, classes, instances and referents do not change when its light does, so a
+vision sample may show its scene with other contrast and exposure and keep its target. The training
+renderer lights every room its own way; a model trained on it alone reads depth from that lighting
+(on rooms from a second renderer, low contrast costs it most: ``docs/diagnosis.md``). Hue is never
+changed, so colour words in instructions ("the red chair") stay true.
+
+Example:
+    >>> rng = np.random.default_rng(0)
+    >>> photometric_jitter(np.full((2, 2, 3), 128, np.uint8), rng).shape
+    (2, 2, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: factor on the deviation from the picture's mean
+CONTRAST = (0.4, 1.3)
+#: added to every channel, in units of full scale
+BRIGHTNESS = (-0.12, 0.12)
+#: exponent on the [0, 1] values (> 1 darkens the mid-tones)
+GAMMA = (0.7, 1.5)
+#: factor on each pixel's deviation from its grey
+SATURATION = (0.5, 1.3)
+
+
+def jitter_image(rgb: np.ndarray, contrast: float, brightness: float, gamma: float, saturation: float) -> np.ndarray:
+    """``rgb`` uint8 ``(H, W, 3)`` with the given changes, in this order; returns uint8 of the same shape."""
+    x = np.asarray(rgb, np.float32) / 255.0
+    mean = x.mean()
+    x = np.clip((x - mean) * contrast + mean + brightness, 0.0, 1.0) ** gamma
+    grey = x.mean(-1, keepdims=True)
+    x = np.clip(grey + (x - grey) * saturation, 0.0, 1.0)
+    return np.round(x * 255.0).astype(np.uint8)
+
+
+def photometric_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``rgb`` with contrast, brightness, gamma and saturation drawn uniformly from the ranges above
+    (four draws from ``rng``, in that order)."""
+    c, b, g, s = (rng.uniform(*r) for r in (CONTRAST, BRIGHTNESS, GAMMA, SATURATION))
+    return jitter_image(rgb, c, b, g, s)

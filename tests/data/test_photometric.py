@@ -1,0 +1,47 @@
+"""Photometric jitter: the identity, each change's direction, and the drawn ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from openbanana.data import photometric as ph
+
+
+def _picture() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+
+
+def test_identity_changes_nothing():
+    x = _picture()
+    np.testing.assert_array_equal(ph.jitter_image(x, 1.0, 0.0, 1.0, 1.0), x)
+
+
+def test_each_change_moves_the_picture_its_way():
+    x = _picture()
+    xf = x.astype(float)
+    assert ph.jitter_image(x, 0.5, 0.0, 1.0, 1.0).std() < 0.6 * xf.std()  # lower contrast
+    assert ph.jitter_image(x, 1.0, 0.1, 1.0, 1.0).mean() > xf.mean() + 20  # brighter
+    assert ph.jitter_image(x, 1.0, 0.0, 1.5, 1.0).mean() < xf.mean() - 10  # gamma > 1 darkens
+    grey = ph.jitter_image(x, 1.0, 0.0, 1.0, 0.0)
+    assert np.abs(grey.astype(int) - grey.astype(int).mean(-1, keepdims=True)).max() <= 1  # no colour left
+    mid = np.full((1, 1, 3), 128, np.uint8)
+    assert ph.jitter_image(mid, 1.0, 0.0, 2.0, 1.0)[0, 0, 0] == round(255 * (128 / 255) ** 2)
+
+
+def test_hue_is_kept():
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 200
+    red[..., 1:] = 40
+    out = ph.photometric_jitter(red, np.random.default_rng(3)).astype(int)
+    assert (out[..., 0] >= out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+
+
+def test_draws_are_in_range_and_seeded():
+    x = _picture()
+    a = ph.photometric_jitter(x, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, ph.photometric_jitter(x, np.random.default_rng(7)))
+    assert a.dtype == np.uint8 and a.shape == x.shape and not np.array_equal(a, x)
+    rng = np.random.default_rng(7)
+    c, b, g, s = (rng.uniform(*r) for r in (ph.CONTRAST, ph.BRIGHTNESS, ph.GAMMA, ph.SATURATION))
+    np.testing.assert_array_equal(a, ph.jitter_image(x, c, b, g, s))
