@@ -13,6 +13,11 @@ without their metric scale), and draws the first rooms (input, depth and normals
 beside the truth, depth of both on the truth's colour scale).
 
     python scripts/primitive_rooms.py [--model DIR] [--n 64] [--sheet docs/images/primitive-rooms.png]
+                                      [--contrast 1.6] [--saturation 0]
+
+``--contrast`` and ``--saturation`` show the model every room with its contrast or saturation
+scaled (:func:`openbanana.data.photometric.jitter_image`; the answers are unchanged): what the
+model reads from the light.
 
 Prints one JSON line per row, then a Markdown table.
 """
@@ -27,6 +32,27 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class ShownAs:
+    """A source whose pictures are shown with other contrast and saturation (targets unchanged)."""
+
+    def __init__(self, source, contrast: float = 1.0, saturation: float = 1.0):
+        self.source, self.contrast, self.saturation = source, contrast, saturation
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)
+
+    def __getitem__(self, index: int):
+        from dataclasses import replace
+
+        from openbanana.data.photometric import jitter_image
+
+        rec = self.source[index]
+        return replace(rec, image=jitter_image(rec.image, self.contrast, 0.0, 1.0, self.saturation))
 
 
 def references(source, n: int):
@@ -87,9 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=64, help="rooms")
     ap.add_argument("--sheet", type=Path, default=None, help="also draw the first rooms into this PNG")
     ap.add_argument("--sheet-rows", type=int, default=4)
+    ap.add_argument("--contrast", type=float, default=1.0, help="show the rooms with their contrast scaled")
+    ap.add_argument("--saturation", type=float, default=1.0, help="show the rooms with their saturation scaled")
     args = ap.parse_args(argv)
     if args.n < 1 or args.sheet_rows < 1:
         ap.error("--n and --sheet-rows must be >= 1")
+    if args.contrast <= 0 or args.saturation < 0:
+        ap.error("--contrast must be > 0 and --saturation >= 0")
 
     from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
     from openbanana.evaluation.model import OracleModel
@@ -101,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     source = PrimitiveRoomsSource(size=pipe.resolution)
+    if (args.contrast, args.saturation) != (1.0, 1.0):
+        source = ShownAs(source, args.contrast, args.saturation)
     constant, median = references(source, args.n)
     rows = [
         ("the model", score(pipe, args.n, source=source)),
