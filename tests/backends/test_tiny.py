@@ -38,7 +38,7 @@ def test_config_json_round_trip_and_errors():
     cfg = TinyConfig.from_dict(MICRO)
     assert cfg.channels == 16 and cfg.text.dim == 32 and cfg.text.max_len == 160
     assert TinyConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(ValueError, match="unknown TinyConfig keys"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['chanels'\] in TinyConfig"):
         TinyConfig.from_dict({"chanels": 3})
     with pytest.raises(ValueError, match="unknown tiny model size"):
         TinyConfig.from_dict({"size": "tiny-xxl"})
