@@ -27,11 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from openbanana.data.photometric import jitter_image
 
 
 class ShownAs:
@@ -47,10 +48,6 @@ class ShownAs:
         return getattr(self.source, name)
 
     def __getitem__(self, index: int):
-        from dataclasses import replace
-
-        from openbanana.data.photometric import jitter_image
-
         rec = self.source[index]
         return replace(rec, image=jitter_image(rec.image, self.contrast, 0.0, 1.0, self.saturation))
 
@@ -83,6 +80,8 @@ def score(model, n: int, *, align: str = "none", source=None) -> dict:
 
 
 def draw_sheet(pipe, source, rows: int, path: Path) -> None:
+    from PIL import Image, ImageDraw
+
     from openbanana.io.export import colorize_depth, colorize_normals, depth_limits
 
     recs = [source[i] for i in range(rows)]
@@ -94,8 +93,6 @@ def draw_sheet(pipe, source, rows: int, path: Path) -> None:
         lim = depth_limits(gt_d)
         lines.append(np.concatenate([rec.image, colorize_depth(d.answer, limits=lim), colorize_depth(gt_d, limits=lim),
                                      colorize_normals(nm.answer), colorize_normals(gt_n)], 1))
-    from PIL import Image, ImageDraw
-
     grid = np.concatenate(lines, 0)
     head = 16
     out = Image.new("RGB", (grid.shape[1], grid.shape[0] + head), (255, 255, 255))
