@@ -127,50 +127,35 @@ def _synthetic_groups() -> tuple[str, ...]:
     return tuple(s.name for task in task_names() for s in scorings_of(task))
 
 
-def _synthetic(split: str) -> Benchmark:
-    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        return SyntheticSource(split=split, size=o.synthetic_size)
+def _rendered(name: str, split: str, description: str, groups: tuple[str, ...] | Callable[[], tuple[str, ...]],
+              make_source: Callable[[int], DataSource]) -> Benchmark:
+    """A benchmark drawn on the fly at ``--synthetic-size`` (``make_source(size)``), scored with each
+    group's synthetic-world protocol."""
 
     def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
-        return {name: SCORERS.get(name).synthetic(o) for name in _synthetic_groups()}
+        return {g: SCORERS.get(g).synthetic(o) for g in (groups() if callable(groups) else groups)}
 
     return Benchmark(
-        name=f"synthetic-{split}",
+        name=name,
         split=split,
-        description=f"procedural scenes of openbanana.data.synthetic, split {split!r} (rendered on the fly)",
-        scorer_groups=_synthetic_groups,
-        make_source=make_source,
-        make_scorers=make_scorers,
-        get_data="rendered on the fly; nothing to download",
-    )
-
-
-register_benchmark(_synthetic("val"))
-register_benchmark(_synthetic("shift"))
-
-
-def _primitive_rooms() -> Benchmark:
-    groups = ("depth", "normals")
-
-    def make_source(root: Path | None, o: BenchmarkOptions) -> DataSource:
-        return PrimitiveRoomsSource(size=o.synthetic_size)
-
-    def make_scorers(o: BenchmarkOptions) -> dict[str, Scorer]:
-        return {name: SCORERS.get(name).synthetic(o) for name in groups}
-
-    return Benchmark(
-        name="primitive-rooms",
-        split="all",
-        description="rooms of boxes, balls and cylinders from a second, analytic renderer "
-                    "(openbanana.data.primitive_rooms; drawn on the fly): depth and normals",
+        description=description,
         scorer_groups=groups,
-        make_source=make_source,
+        make_source=lambda root, o: make_source(o.synthetic_size),
         make_scorers=make_scorers,
         get_data="rendered on the fly; nothing to download",
     )
 
 
-register_benchmark(_primitive_rooms())
+for _split in ("val", "shift"):
+    register_benchmark(_rendered(
+        f"synthetic-{_split}", _split,
+        f"procedural scenes of openbanana.data.synthetic, split {_split!r} (rendered on the fly)",
+        _synthetic_groups, lambda size, split=_split: SyntheticSource(split=split, size=size)))
+register_benchmark(_rendered(
+    "primitive-rooms", "all",
+    "rooms of boxes, balls and cylinders from a second, analytic renderer (openbanana.data.primitive_rooms; "
+    "drawn on the fly): depth and normals",
+    ("depth", "normals"), lambda size: PrimitiveRoomsSource(size=size)))
 
 
 # ---------------------------------------------------------------- real data sets (official layouts)
