@@ -1,13 +1,15 @@
 """Score a trained pipeline on the synthetic val and shift splits and write its model card.
 
     python scripts/evaluate_default.py --model src/openbanana/weights/default \
-        [--n 64] [--baseline RUN/stage1_export] [--run RUN] [--snapshot-n 16] [--device cuda]
+        [--n 64] [--rooms 64] [--baseline RUN/stage1_export] [--run RUN] [--snapshot-n 16] [--device cuda]
 
 Writes ``MODEL_CARD.md`` and ``scores.json`` into ``--model`` (beside the weights) and prints the
 scores as JSON. ``--baseline`` is the generation-only (stage 1) export, for the held-out generation
 loss before instruction tuning; without it the loss comes from the training history stored in
 ``pipeline.json``. ``--run`` is the training output folder: its ``snapshots/step_N`` exports are
-scored too, giving the score-vs-compute table. Protocol: :mod:`openbanana.model_card`.
+scored too, giving the score-vs-compute table. ``--rooms`` (default ``--n``) scores depth and
+normals on as many rooms from the second renderer (``primitive-rooms``) beside one constant depth.
+Protocol: :mod:`openbanana.model_card`.
 
 Cost: about 5 batched forward passes per scene per split; on 2 CPU cores a 17 M-parameter model at
 128 px scores 64 scenes of both splits in a few minutes.
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline", type=Path, default=None, help="stage-1 export: generation loss before tuning"
     )
     ap.add_argument("--gen-samples", type=int, default=64, help="held-out generation samples (0: skip)")
+    ap.add_argument("--rooms", type=int, default=None,
+                    help="rooms from the second renderer (primitive-rooms) to score (default: --n; 0: skip)")
     ap.add_argument("--run", type=Path, default=None, help="training output folder with snapshots/ to score")
     ap.add_argument("--snapshot-n", type=int, default=16, help="val scenes per snapshot")
     ap.add_argument(
@@ -54,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
+    if args.rooms is not None and args.rooms < 0:
+        ap.error("--rooms must be >= 0")
     if args.notes is not None and not args.notes.is_file():
         ap.error(f"--notes {args.notes}: no such file")
     try:
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             device=args.device,
             progress=sys.stderr.isatty(),
+            rooms=args.rooms,
         )
         curve = (
             evaluate_snapshots(args.run, n=args.snapshot_n, device=args.device, progress=sys.stderr.isatty())

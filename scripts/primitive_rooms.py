@@ -15,6 +15,9 @@ beside the truth, depth of both on the truth's colour scale).
     python scripts/primitive_rooms.py [--model DIR] [--n 64] [--sheet docs/images/primitive-rooms.png]
                                       [--contrast 1.6] [--saturation 0]
 
+The scores are :func:`openbanana.model_card.evaluate_rooms`, the same as the model card's section
+on these rooms (:func:`openbanana.model_card.rooms_card`).
+
 ``--contrast`` and ``--saturation`` show the model every room with its contrast or saturation
 scaled (:func:`openbanana.data.photometric.jitter_image`; the answers are unchanged): what the
 model reads from the light.
@@ -50,33 +53,6 @@ class ShownAs:
     def __getitem__(self, index: int):
         rec = self.source[index]
         return replace(rec, image=jitter_image(rec.image, self.contrast, 0.0, 1.0, self.saturation))
-
-
-def references(source, n: int):
-    """The reference answers: ``(task, gt) -> answer`` transforms for :class:`OracleModel`."""
-    depths = np.concatenate([source[i].targets[0].gt.ravel() for i in range(n)])
-    median = float(np.median(depths))
-
-    def constant(task: str, gt: np.ndarray) -> np.ndarray:
-        if task == "depth":
-            return np.full_like(gt, median)
-        return np.broadcast_to(np.array([0.0, 0.0, 1.0], gt.dtype), gt.shape).copy()
-
-    return constant, median
-
-
-def score(model, n: int, *, align: str = "none", source=None) -> dict:
-    from openbanana.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
-    from openbanana.evaluation.runner import EvalOptions, evaluate
-
-    size = getattr(model, "resolution", 128)
-    opts = EvalOptions(limit=n, grid=0, batch_size=8, benchmark=BenchmarkOptions(align=align, synthetic_size=size))
-    result, _ = evaluate(model, BENCHMARKS.get("primitive-rooms"), opts, source=source)
-    if result["n_failed"]:
-        raise RuntimeError(f"{result['n_failed']} samples failed: {result['failures'][:3]}")
-    m = result["metrics"]
-    return {"depth_delta1": m["depth"]["delta1"], "depth_abs_rel": m["depth"]["abs_rel"],
-            "normals_mean_deg": m["normals"]["mean"], "normals_a11_25": m["normals"]["a11_25"]}
 
 
 def draw_sheet(pipe, source, rows: int, path: Path) -> None:
@@ -120,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
     from openbanana.evaluation.model import OracleModel
-    from openbanana.model_card import load_model
+    from openbanana.model_card import constant_room_answers, evaluate_rooms, load_model
 
     try:
         pipe = load_model(args.model)
@@ -130,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     source = PrimitiveRoomsSource(size=pipe.resolution)
     if (args.contrast, args.saturation) != (1.0, 1.0):
         source = ShownAs(source, args.contrast, args.saturation)
-    constant, median = references(source, args.n)
+    constant, median = constant_room_answers(source, args.n)
     rows = [
-        ("the model", score(pipe, args.n, source=source)),
-        ("the model, depth scaled per image", {**score(pipe, args.n, align="scale", source=source),
+        ("the model", evaluate_rooms(pipe, args.n, source=source)),
+        ("the model, depth scaled per image", {**evaluate_rooms(pipe, args.n, align="scale", source=source),
                                                "normals_mean_deg": float("nan"), "normals_a11_25": float("nan")}),
         (f"one constant depth ({median:.2f} m), every normal facing the camera",
-         score(OracleModel(source, transform=constant, through_code=False), args.n, source=source)),
+         evaluate_rooms(OracleModel(source, transform=constant, through_code=False), args.n, source=source)),
     ]
     for name, r in rows:
         print(json.dumps({"answers": name, **{k: None if np.isnan(v) else round(v, 4) for k, v in r.items()}}))

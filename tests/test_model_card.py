@@ -11,7 +11,15 @@ from script_loader import load_script
 
 from openbanana.backends.text import TextEncoderConfig
 from openbanana.backends.tiny import TinyBackend, TinyConfig
-from openbanana.model_card import history_generation_losses, render_model_card
+from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
+from openbanana.evaluation.model import OracleModel
+from openbanana.model_card import (
+    constant_room_answers,
+    evaluate_rooms,
+    history_generation_losses,
+    render_model_card,
+    rooms_card,
+)
 from openbanana.pipeline import OpenBananaPipeline
 from openbanana.pipeline_config import PipelineConfig
 
@@ -44,6 +52,47 @@ def test_history_losses_and_card_text():
     assert "## How it was trained\n\nthree runs\n\n## How these numbers were produced" in noted
 
 
+def test_constant_room_answers_are_the_median_depth_and_the_camera_facing_normal():
+    src = PrimitiveRoomsSource(size=16, length=3)
+    constant, median = constant_room_answers(src, 3)
+    assert median == pytest.approx(np.median(np.concatenate([src[i].targets[0].gt.ravel() for i in range(3)])))
+    gt = src[0].targets[0].gt
+    assert np.all(constant("depth", gt) == np.float32(median))
+    assert np.array_equal(constant("normals", src[0].targets[1].gt)[5, 5], [0, 0, 1])
+    exact = evaluate_rooms(OracleModel(src), 3, source=src)
+    assert exact["depth_delta1"] == 1.0 and exact["normals_mean_deg"] < 0.5
+    flat = evaluate_rooms(OracleModel(src, transform=constant, through_code=False), 3, source=src)
+    assert flat["depth_delta1"] < 1.0 and flat["normals_mean_deg"] > 10
+
+
+class _Broken:
+    resolution = 16
+
+    def __call__(self, *args, **kwargs):
+        raise ValueError("no answer")
+
+
+def test_rooms_refuse_failed_samples():
+    with pytest.raises(RuntimeError, match="primitive rooms failed"):
+        evaluate_rooms(_Broken(), 2, source=PrimitiveRoomsSource(size=16, length=2))
+
+
+def test_rooms_section_of_the_card(model_dir):
+    pipe = OpenBananaPipeline.from_pretrained(model_dir)
+    rooms = rooms_card(pipe, 2)
+    assert rooms["n"] == 2 and rooms["constant_depth_m"] > 0
+    assert 0 <= rooms["model"]["depth_delta1"] <= 1 and 0 <= rooms["model_scaled_depth_delta1"] <= 1
+    assert rooms["constant"]["normals_mean_deg"] > 10
+    results = {"backend": "tiny", "parameters": 1000, "resolution": 16, "n": 2, "training": HISTORY,
+               "splits": {"val": {"depth_delta1": 0.5}}, "rooms": rooms}
+    card = render_model_card(results, command="c")
+    assert "## Rooms from a second renderer (2 primitive rooms)" in card
+    row = next(line for line in card.splitlines() if line.startswith("| constant |"))
+    assert row == (f"| constant | {rooms['constant']['depth_delta1']:.3f} | {rooms['constant']['depth_abs_rel']:.3f} | "
+                   f"| {rooms['constant']['normals_mean_deg']:.1f} |")
+    assert "Rooms from a second renderer" not in render_model_card({**results, "rooms": None}, command="c")
+
+
 @pytest.mark.slow
 def test_script_writes_card_and_scores(model_dir, capsys):
     mod = load_script("evaluate_default")
@@ -65,4 +114,6 @@ def test_script_writes_card_and_scores(model_dir, capsys):
     assert "--n 2" in card and "| depth delta1 | >= 0.85 |" in card
     scores = json.loads((model_dir / "scores.json").read_text())
     assert np.isfinite(scores["splits"]["val"]["depth_delta1"])
+    assert scores["rooms"]["n"] == 2 and np.isfinite(scores["rooms"]["model"]["depth_delta1"])
+    assert "primitive rooms" in card
     assert mod.main(["--model", str(model_dir / "nope"), "--n", "1"]) == 2

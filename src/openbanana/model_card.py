@@ -62,6 +62,19 @@ AIMS: dict[str, tuple[float, str]] = {
 }
 
 
+def _flat_scores(model: Any, benchmark: str, n: int, keys: dict[str, tuple[str, str]], *, batch_size: int = 8,
+                 progress: bool = False, tasks: tuple[str, ...] | None = None, align: str = "none",
+                 source: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run ``benchmark`` on its first ``n`` samples at the model's resolution; ``(flat scores, result)``
+    with ``keys: card key -> (scorer, metric)`` (NaN where a scorer has no sample)."""
+
+    opts = EvalOptions(limit=n, grid=0, batch_size=batch_size, tasks=None if tasks is None else tuple(tasks),
+                       benchmark=BenchmarkOptions(align=align, synthetic_size=getattr(model, "resolution", 128)))
+    result, _ = evaluate(model, BENCHMARKS.get(benchmark), opts, source=source, progress=progress)
+    m, nan = result["metrics"], float("nan")
+    return {key: float(m.get(group, {}).get(metric, nan)) for key, (group, metric) in keys.items()}, result
+
+
 def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progress: bool = False,
                    tasks: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Score ``pipe`` on scenes ``0..n-1`` of ``split``: the ``synthetic-<split>`` benchmark of
@@ -73,17 +86,69 @@ def evaluate_split(pipe: Any, split: str, n: int, *, batch_size: int = 8, progre
         "n_instance", "n_failed", "seconds"`` (NaN where a split has no sample of a task).
     """
 
-
     t0 = time.perf_counter()
-    opts = EvalOptions(limit=n, grid=0, batch_size=batch_size, tasks=None if tasks is None else tuple(tasks),
-                       benchmark=BenchmarkOptions(synthetic_size=pipe.resolution))
-    result, _ = evaluate(pipe, BENCHMARKS.get(f"synthetic-{split}"), opts, progress=progress)
-    m, counts = result["metrics"], result["n_samples"]
-    nan = float("nan")
-    out: dict[str, Any] = {key: float(m.get(group, {}).get(metric, nan)) for key, (group, metric) in CARD_METRICS.items()}
+    out, result = _flat_scores(pipe, f"synthetic-{split}", n, CARD_METRICS, batch_size=batch_size,
+                               progress=progress, tasks=tasks)
+    counts = result["n_samples"]
     return {**out, "n_scenes": n, "n_referring": counts.get("referring", 0), "n_reasoning": counts.get("reasoning", 0),
             "n_instance": counts.get("instance", 0), "n_failed": result["n_failed"],
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+# ---------------------------------------------------------------------------- rooms of a second renderer
+#: model-card key -> (scorer, metric) on the ``primitive-rooms`` benchmark (rooms of boxes, balls and
+#: cylinders from :mod:`openbanana.data.primitive_rooms`, a renderer that shares no code with training's)
+ROOMS_METRICS: dict[str, tuple[str, str]] = {
+    "depth_delta1": ("depth", "delta1"), "depth_abs_rel": ("depth", "abs_rel"),
+    "normals_mean_deg": ("normals", "mean"), "normals_a11_25": ("normals", "a11_25"),
+}
+
+
+def evaluate_rooms(model: Any, n: int, *, align: str = "none", source: Any = None, batch_size: int = 8,
+                   progress: bool = False) -> dict[str, float]:
+    """Depth and normals of ``model`` on the first ``n`` primitive rooms (``align="scale"``: depth
+    after a per-image least-squares scale). Raises RuntimeError when any sample fails."""
+
+    out, result = _flat_scores(model, "primitive-rooms", n, ROOMS_METRICS, batch_size=batch_size,
+                               progress=progress, align=align, source=source)
+    if result["n_failed"]:
+        raise RuntimeError(f"{result['n_failed']} primitive rooms failed: {result['failures'][:3]}")
+    return out
+
+
+def constant_room_answers(source: Any, n: int) -> tuple[Any, float]:
+    """The reference answers on rooms ``0..n-1`` of ``source``: every pixel at the rooms' median true
+    depth (the best single distance in hindsight), every normal facing the camera, (0, 0, 1).
+
+    Returns:
+        ``(transform, median_m)``: ``transform(task, gt) -> answer`` for
+        :class:`openbanana.evaluation.model.OracleModel`, and the median in metres.
+    """
+
+    median = float(np.median(np.concatenate([source[i].targets[0].gt.ravel() for i in range(n)])))
+
+    def constant(task: str, gt: np.ndarray) -> np.ndarray:
+        if task == "depth":
+            return np.full_like(gt, median)
+        return np.broadcast_to(np.array([0.0, 0.0, 1.0], gt.dtype), gt.shape).copy()
+
+    return constant, median
+
+
+def rooms_card(pipe: Any, n: int, *, progress: bool = False) -> dict[str, Any]:
+    """The card's section on primitive rooms: the model (metric, and depth scaled per image) beside
+    the constant answers of :func:`constant_room_answers`, all on the same ``n`` rooms."""
+
+    from openbanana.data.sources.primitive_rooms import PrimitiveRoomsSource
+    from openbanana.evaluation.model import OracleModel
+
+    source = PrimitiveRoomsSource(size=pipe.resolution)
+    constant, median = constant_room_answers(source, n)
+    scaled = evaluate_rooms(pipe, n, align="scale", source=source)
+    return {"n": n, "model": evaluate_rooms(pipe, n, source=source, progress=progress),
+            "model_scaled_depth_delta1": scaled["depth_delta1"],
+            "constant": evaluate_rooms(OracleModel(source, transform=constant, through_code=False), n, source=source),
+            "constant_depth_m": median}
 
 
 #: val scenes the test suite scores the shipped model on (tests/test_default_model.py)
@@ -91,10 +156,15 @@ GUARD_SCENES = 8
 
 
 def guard_scores(model_dir: str | Path | None = None, *, device: str = "cpu") -> dict[str, Any]:
-    """The shipped model's (or ``model_dir``'s) scores on the first :data:`GUARD_SCENES` val scenes:
-    the numbers the test suite holds the shipped model to (well under a minute on 2 CPU cores)."""
+    """The shipped model's (or ``model_dir``'s) scores on the first :data:`GUARD_SCENES` val scenes,
+    and its depth and normals on as many primitive rooms (``rooms_depth_delta1``,
+    ``rooms_normals_mean_deg``): the numbers the test suite holds the shipped model to (well under a
+    minute on 2 CPU cores)."""
 
-    return evaluate_split(load_model(model_dir, device=device), "val", GUARD_SCENES, batch_size=8)
+    pipe = load_model(model_dir, device=device)
+    rooms = evaluate_rooms(pipe, GUARD_SCENES)
+    return {**evaluate_split(pipe, "val", GUARD_SCENES, batch_size=8),
+            "rooms_depth_delta1": rooms["depth_delta1"], "rooms_normals_mean_deg": rooms["normals_mean_deg"]}
 
 
 @torch.no_grad()
@@ -130,7 +200,7 @@ def history_generation_losses(training: dict[str, Any]) -> dict[str, float]:
 
 def evaluate_model(model_dir: str | Path, *, n: int = 32, splits: tuple[str, ...] = ("val", "shift"),
                    baseline: str | Path | None = None, gen_samples: int = 64, batch_size: int = 8,
-                   device: str = "cpu", progress: bool = True) -> dict[str, Any]:
+                   device: str = "cpu", progress: bool = True, rooms: int | None = None) -> dict[str, Any]:
     """Every number of the model card for the pipeline in ``model_dir``.
 
     Args:
@@ -139,12 +209,16 @@ def evaluate_model(model_dir: str | Path, *, n: int = 32, splits: tuple[str, ...
         splits: synthetic splits to score.
         baseline: the stage-1 (generation-only) export, for the generation loss before tuning.
         gen_samples: held-out generation samples for the loss (0: skip).
+        rooms: primitive rooms for :func:`rooms_card` (None: ``n``; 0: skip).
     """
 
     pipe = OpenBananaPipeline.from_pretrained(model_dir, device=device)
     results: dict[str, Any] = {"model": str(model_dir), "resolution": pipe.resolution, "n": n, "splits": {}}
     for split in splits:
         results["splits"][split] = evaluate_split(pipe, split, n, batch_size=batch_size, progress=progress)
+    rooms = n if rooms is None else rooms
+    if rooms > 0:
+        results["rooms"] = rooms_card(pipe, rooms, progress=progress)
     gen: dict[str, Any] = {"history": history_generation_losses(pipe.config.training)}
     if gen_samples > 0:
         gen["after"] = heldout_generation_loss(pipe, n=gen_samples)
@@ -242,6 +316,7 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
         aim = AIMS.get(key)
         aim_s = "" if aim is None else (">= " if aim[1] == "higher" else "<= ") + f"{aim[0]:g}"
         lines.append(f"| {label} | {aim_s} | " + " | ".join(_fmt(r.get(key)) for r in results["splits"].values()) + " |")
+    lines += _rooms_lines(results.get("rooms"))
     gen = results.get("generation") or {}
     lines += ["", "## Generation kept through instruction tuning", ""]
     if "before" in gen:
@@ -278,6 +353,24 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
         "",
     ]
     return "\n".join(lines)
+
+
+def _rooms_lines(rooms: dict[str, Any] | None) -> list[str]:
+    if not rooms:
+        return []
+    m, c = rooms["model"], rooms["constant"]
+    return [
+        "", f"## Rooms from a second renderer ({rooms['n']} primitive rooms)", "",
+        ("Boxes, balls and cylinders in a box room, ray-cast in closed form by `openbanana.data.primitive_rooms`, "
+         "which shares no code with the training renderer (`openbanana eval -b primitive-rooms`). The reference "
+         f"answers every pixel with the rooms' median depth ({rooms['constant_depth_m']:.2f} m, chosen in "
+         "hindsight) and every normal facing the camera."), "",
+        "| answers | depth delta1 | depth AbsRel | depth delta1, scaled per image | normals mean angle (deg) |",
+        "|---|---|---|---|---|",
+        (f"| this model | {_fmt(m['depth_delta1'])} | {_fmt(m['depth_abs_rel'])} | "
+         f"{_fmt(rooms.get('model_scaled_depth_delta1'))} | {_fmt(m['normals_mean_deg'], 1)} |"),
+        f"| constant | {_fmt(c['depth_delta1'])} | {_fmt(c['depth_abs_rel'])} | | {_fmt(c['normals_mean_deg'], 1)} |",
+    ]
 
 
 def write_model_card(model_dir: str | Path, results: dict[str, Any], *, command: str,
