@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {card}", file=sys.stderr)
     print(
         json.dumps(
-            {"splits": results["splits"], "generation": results["generation"], "curve": curve or []},
+            {"splits": results["splits"], "rooms": results.get("rooms"), "generation": results["generation"],
+             "curve": curve or []},
             indent=2,
             default=str,
         )

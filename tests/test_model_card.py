@@ -101,6 +101,7 @@ def test_script_writes_card_and_scores(model_dir, capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["splits"]) == {"val"}
+    assert out["rooms"]["n"] == 2 and 0 <= out["rooms"]["model"]["depth_delta1"] <= 1
     r = out["splits"]["val"]
     assert 0 <= r["depth_delta1"] <= 1 and r["depth_abs_rel"] >= 0
     assert 0 <= r["normals_mean_deg"] <= 180 and 0 <= r["semantic_miou"] <= 1
