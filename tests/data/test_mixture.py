@@ -183,6 +183,19 @@ def test_photometric_jitter_changes_the_input_not_the_target():
         np.testing.assert_array_equal(a["cond"], render_scene(a["scene_seed"], split="train", size=SIZE).rgb)
 
 
+def test_color_cast_tints_the_input_and_keeps_old_streams():
+    plain = MixtureConfig(size=SIZE, vision_share=1.0)
+    off = MixtureConfig(size=SIZE, vision_share=1.0, color_cast_prob=0.0)
+    tinted = MixtureConfig(size=SIZE, vision_share=1.0, color_cast_prob=1.0)
+    for index in range(3):
+        a, b, c = make_sample(plain, 2, index), make_sample(off, 2, index), make_sample(tinted, 2, index)
+        np.testing.assert_array_equal(a["cond"], b["cond"])
+        np.testing.assert_array_equal(a["target"], c["target"])
+        assert a["prompt"] == c["prompt"] and not np.array_equal(a["cond"], c["cond"])
+        ratio = c["cond"].reshape(-1, 3).mean(0) / a["cond"].reshape(-1, 3).mean(0)
+        assert ratio.max() / ratio.min() > 1.01 and abs(c["cond"].mean() - a["cond"].mean()) < 8
+
+
 def test_bad_configs_say_what_is_wrong():
     with pytest.raises(ValueError, match="vision_share") as e:
         MixtureConfig(vision_share=1.5, vision_weights={"dept": 1.0})
@@ -191,6 +204,8 @@ def test_bad_configs_say_what_is_wrong():
         MixtureConfig(source="elsewhere")
     with pytest.raises(ValueError, match=r"photometric_prob must be in \[0, 1\], got 2"):
         MixtureConfig(photometric_prob=2)
+    with pytest.raises(ValueError, match=r"color_cast_prob must be in \[0, 1\], got -0.5"):
+        MixtureConfig(color_cast_prob=-0.5)
     with pytest.raises(ValueError, match=r"instance_scheme must be one of \['position', 'rank'\]"):
         MixtureConfig(instance_scheme="diagonal")
     with pytest.raises(ValueError, match="rank"):

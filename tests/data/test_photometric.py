@@ -45,3 +45,33 @@ def test_draws_are_in_range_and_seeded():
     rng = np.random.default_rng(7)
     c, b, g, s = (rng.uniform(*r) for r in (ph.CONTRAST, ph.BRIGHTNESS, ph.GAMMA, ph.SATURATION))
     np.testing.assert_array_equal(a, ph.jitter_image(x, c, b, g, s))
+
+
+def test_cast_scales_channels_and_keeps_brightness():
+    x = np.full((4, 4, 3), 100, np.uint8)
+    np.testing.assert_array_equal(ph.cast_image(x, (1.0, 1.0, 1.0)), x)
+    warm = ph.cast_image(x, (1.2, 1.0, 0.8)).astype(int)  # gains already of mean 1
+    np.testing.assert_array_equal(warm[0, 0], [120, 100, 80])
+    np.testing.assert_array_equal(ph.cast_image(x, (2.4, 2.0, 1.6)), warm)  # only the ratios count
+    assert ph.cast_image(np.full((1, 1, 3), 250, np.uint8), (1.2, 1.0, 0.8))[0, 0, 0] == 255  # clipped
+
+
+def test_cast_rejects_bad_gains():
+    import pytest
+
+    for bad in [(1.0, 1.0), (1.0, 0.0, 1.0), (1.0, -1.0, 1.0)]:
+        with pytest.raises(ValueError, match="expected three positive numbers"):
+            ph.cast_image(_picture(), bad)
+
+
+def test_cast_draws_are_in_range_and_seeded():
+    x = np.full((2, 2, 3), 120, np.uint8)
+    a = ph.color_cast(x, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, ph.color_cast(x, np.random.default_rng(5)))
+    gains = np.exp(np.random.default_rng(5).uniform(*np.log(ph.CAST), 3))
+    np.testing.assert_array_equal(a, ph.cast_image(x, tuple(gains)))
+    # over many draws: channel ratios stay within the range's extremes, brightness within rounding
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        c = ph.color_cast(x, rng)[0, 0].astype(float)
+        assert abs(c.mean() - 120) <= 1.0 and c.max() / c.min() <= 1.25 / 0.8 + 0.02

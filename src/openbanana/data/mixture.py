@@ -38,7 +38,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 import openbanana.data.synthetic as world
 from openbanana.batch import collate  # noqa: F401  (re-exported: mixture batches are built with it)
-from openbanana.data.photometric import photometric_jitter
+from openbanana.data.photometric import color_cast, photometric_jitter
 from openbanana.data.shards import sample_to_dict
 from openbanana.data.synthetic.targets import (  # noqa: F401  (re-exported: the mixture's draws)
     BACKGROUNDS,
@@ -93,6 +93,9 @@ class MixtureConfig:
         photometric_prob: share of vision samples whose input picture is shown with other contrast,
             brightness, gamma and saturation (:mod:`openbanana.data.photometric`; the target is
             unchanged). 0 draws nothing, so streams without it are those of earlier versions.
+        color_cast_prob: share of vision samples whose input picture is tinted as under light of
+            another colour (:func:`openbanana.data.photometric.color_cast`, after the photometric
+            jitter; the target is unchanged). 0 draws nothing.
         split: ``"train"``, ``"val"`` or ``"shift"``.
         size: square side of the rendered images in pixels.
         source: ``"synthetic"`` (render on the fly) or a directory of WebDataset shards written by
@@ -116,6 +119,7 @@ class MixtureConfig:
     max_referring_targets: int = 3
     canonical_prob: float = 0.2
     photometric_prob: float = 0.0
+    color_cast_prob: float = 0.0
     split: str = "train"
     size: int = 64
     source: str = "synthetic"
@@ -129,7 +133,8 @@ class MixtureConfig:
         """Raise ValueError listing every problem, one per line."""
         p: list[str] = []
         for k in ("vision_share", "colormap_prob", "palette_fixed_prob", "palette_full_prob", "palette_subset_prob",
-                  "instance_black_prob", "canonical_prob", "instance_min_share", "photometric_prob"):
+                  "instance_black_prob", "canonical_prob", "instance_min_share", "photometric_prob",
+                  "color_cast_prob"):
             v = getattr(self, k)
             if not 0.0 <= v <= 1.0:
                 p.append(f"{k} must be in [0, 1], got {v}")
@@ -197,6 +202,8 @@ def vision_sample(task: str, scene: Any, rng: np.random.Generator, cfg: MixtureC
     cond = scene.rgb
     if cfg.photometric_prob > 0 and rng.random() < cfg.photometric_prob:
         cond = photometric_jitter(cond, rng)
+    if cfg.color_cast_prob > 0 and rng.random() < cfg.color_cast_prob:
+        cond = color_cast(cond, rng)
     return _sample(task, cond, target, prompt, t.spec)
 
 
