@@ -7,7 +7,10 @@ far away a scene is, 0 when it answers every scene at the same distance. Scenes 
 ``render_scene(i, split=...)``, the synthetic benchmark's own scenes; the depth range is the
 benchmark's (:data:`openbanana.evaluation.scoring.SYNTHETIC_DEPTH_RANGE_M`).
 
-    python scripts/depth_scale.py [--model DIR] [--n 32] [--split val]
+    python scripts/depth_scale.py [--model DIR] [--n 32] [--split val] [--grey-world]
+
+``--grey-world`` shows the model every scene white-balanced by the grey-world rule
+(:func:`openbanana.data.photometric.grey_world`): how much of its answer is the colour of the light.
 
 Prints one JSON line per scene, then one per scene kind (``"kind": "all"`` too), then a Markdown table.
 """
@@ -30,9 +33,9 @@ def scale_slope(true_m: np.ndarray, pred_m: np.ndarray) -> float:
     return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
 
 
-def per_scene(pipe, *, n: int, split: str = "val", batch_size: int = 8) -> list[dict]:
+def per_scene(pipe, *, n: int, split: str = "val", batch_size: int = 8, shown=None) -> list[dict]:
     """One row per scene ``0..n-1`` of ``split``: camera, kind, medians, ratio, delta1 (metric and
-    scale-aligned)."""
+    scale-aligned). ``shown(rgb) -> rgb`` changes the pictures the model sees (not the truth)."""
     from openbanana.data.synthetic.generate import render_scene
     from openbanana.evaluation.scoring import SYNTHETIC_DEPTH_RANGE_M
     from openbanana.metrics.depth import depth, depth_valid_mask
@@ -40,7 +43,8 @@ def per_scene(pipe, *, n: int, split: str = "val", batch_size: int = 8) -> list[
     rows: list[dict] = []
     for start in range(0, n, batch_size):
         scenes = [render_scene(i, split=split, size=pipe.resolution) for i in range(start, min(n, start + batch_size))]
-        out = pipe(images=[s.rgb for s in scenes], task="depth", batch_size=batch_size)
+        out = pipe(images=[s.rgb if shown is None else shown(s.rgb) for s in scenes], task="depth",
+                   batch_size=batch_size)
         for sc, pred in zip(scenes, out.predictions):
             gt = sc.depth_m
             mask = depth_valid_mask(gt, None, *SYNTHETIC_DEPTH_RANGE_M)
@@ -81,10 +85,14 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_synthetic_model_args(ap)
+    ap.add_argument("--grey-world", action="store_true", help="show every scene white-balanced (grey world)")
     args = ap.parse_args(argv)
     if args.n < 2:
         ap.error("--n must be >= 2 (a slope needs two scenes)")
-    rows = per_scene(load_model(args.model), n=args.n, split=args.split)
+    from openbanana.data.photometric import grey_world
+
+    rows = per_scene(load_model(args.model), n=args.n, split=args.split,
+                     shown=grey_world if args.grey_world else None)
     summary = summarise(rows)
     for r in rows + summary:
         print(json.dumps(r))

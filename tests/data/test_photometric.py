@@ -75,3 +75,17 @@ def test_cast_draws_are_in_range_and_seeded():
     for _ in range(50):
         c = ph.color_cast(x, rng)[0, 0].astype(float)
         assert abs(c.mean() - 120) <= 1.0 and c.max() / c.min() <= 1.25 / 0.8 + 0.02
+
+
+def test_grey_world_undoes_a_cast():
+    x = (40 + _picture() // 2).astype(np.uint8)  # 40-167: no channel clips under the cast
+    tinted = ph.cast_image(x, (1.2, 1.0, 0.8))
+    back = ph.grey_world(tinted).astype(int)
+    means = back.reshape(-1, 3).mean(0)
+    assert means.max() - means.min() < 1.0  # the channels average the same
+    plain = ph.grey_world(x).astype(float)
+    assert np.abs(back / back.mean() - plain / plain.mean()).mean() < 0.02  # the cast is gone (up to brightness)
+    assert abs(back.mean() - tinted.mean()) < 1.0  # brightness kept
+    flat = np.full((2, 2, 3), 90, np.uint8)
+    np.testing.assert_array_equal(ph.grey_world(flat), flat)
+    assert ph.grey_world(np.zeros((2, 2, 3), np.uint8)).max() == 0  # black stays black

@@ -55,6 +55,9 @@ def test_per_scene_rows_and_summary_of_a_known_answer():
         assert r["delta1"] == 0.0 and r["delta1_scale"] == 1.0  # twice too far; exact once scaled
     summary = depth_scale.summarise(rows)
     assert summary[0]["kind"] == "all" and summary[0]["n"] == 5
+    seen = []
+    depth_scale.per_scene(TwiceTheTruth(2), n=2, batch_size=2, shown=lambda rgb: seen.append(rgb) or rgb // 2)
+    assert len(seen) == 2 and seen[0].dtype == np.uint8
     assert summary[0]["slope"] == pytest.approx(1.0, abs=1e-3)
     assert sum(s["n"] for s in summary[1:]) == 5
 
@@ -70,6 +73,8 @@ def test_command_line(tmp_path, capsys):
     assert [json.loads(line)["scene"] for line in lines[:3]] == [0, 1, 2]
     assert json.loads(lines[3])["kind"] == "all"
     assert any(line.startswith("| all | 3 |") for line in lines)
+    assert depth_scale.main(["--model", str(model), "--n", "2", "--grey-world"]) == 0
+    assert any(line.startswith("| all | 2 |") for line in capsys.readouterr().out.splitlines())
     for bad in (["--n", "1"], ["--model", str(tmp_path)], ["--split", "train"]):
         with pytest.raises(SystemExit) as e:
             depth_scale.main(bad)

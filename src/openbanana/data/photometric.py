@@ -65,3 +65,12 @@ def color_cast(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     from :data:`CAST` (three draws from ``rng``)."""
     lo, hi = np.log(CAST)
     return cast_image(rgb, tuple(np.exp(rng.uniform(lo, hi, 3))))
+
+
+def grey_world(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` uint8 ``(H, W, 3)`` white-balanced by the grey-world rule: each channel scaled so that
+    its mean becomes the mean of the three (a :func:`cast_image` is undone up to brightness);
+    returns uint8 of the same shape."""
+    x = np.asarray(rgb, np.float32)
+    means = np.maximum(x.reshape(-1, 3).mean(0), 1.0)
+    return np.round(np.clip(x * (means.mean() / means), 0.0, 255.0)).astype(np.uint8)
