@@ -39,7 +39,7 @@ def test_package_photos_are_found_without_importing_the_packages(fake_packages):
 
 
 def test_missing_package_says_how_to_install(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(photo_sheet.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(photo_sheet, "PACKAGE_PHOTOS", [("no_such_package_here", "a.png", ("wall",), "the wall")])
     with pytest.raises(FileNotFoundError, match="pip install scikit-image scikit-learn"):
         photo_sheet.package_photos()
     assert photo_sheet.main(["--package-photos", "--out", str(tmp_path / "s.png")]) == 2
