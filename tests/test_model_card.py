@@ -63,6 +63,8 @@ def test_constant_room_answers_are_the_median_depth_and_the_camera_facing_normal
     assert exact["depth_delta1"] == 1.0 and exact["normals_mean_deg"] < 0.5
     flat = evaluate_rooms(OracleModel(src, transform=constant, through_code=False), 3, source=src)
     assert flat["depth_delta1"] < 1.0 and flat["normals_mean_deg"] > 10
+    depth_only = evaluate_rooms(OracleModel(src), 3, source=src, tasks=("depth",))
+    assert depth_only["depth_delta1"] == 1.0 and np.isnan(depth_only["normals_mean_deg"])
 
 
 class _Broken:

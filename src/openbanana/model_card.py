@@ -105,12 +105,13 @@ ROOMS_METRICS: dict[str, tuple[str, str]] = {
 
 
 def evaluate_rooms(model: Any, n: int, *, align: str = "none", source: Any = None, batch_size: int = 8,
-                   progress: bool = False) -> dict[str, float]:
+                   progress: bool = False, tasks: tuple[str, ...] | None = None) -> dict[str, float]:
     """Depth and normals of ``model`` on the first ``n`` primitive rooms (``align="scale"``: depth
-    after a per-image least-squares scale). Raises RuntimeError when any sample fails."""
+    after a per-image least-squares scale; ``tasks``: only these, the others' keys NaN). Raises
+    RuntimeError when any sample fails."""
 
     out, result = _flat_scores(model, "primitive-rooms", n, ROOMS_METRICS, batch_size=batch_size,
-                               progress=progress, align=align, source=source)
+                               progress=progress, align=align, source=source, tasks=tasks)
     if result["n_failed"]:
         raise RuntimeError(f"{result['n_failed']} primitive rooms failed: {result['failures'][:3]}")
     return out
@@ -144,7 +145,7 @@ def rooms_card(pipe: Any, n: int, *, progress: bool = False) -> dict[str, Any]:
 
     source = PrimitiveRoomsSource(size=pipe.resolution)
     constant, median = constant_room_answers(source, n)
-    scaled = evaluate_rooms(pipe, n, align="scale", source=source)
+    scaled = evaluate_rooms(pipe, n, align="scale", source=source, tasks=("depth",))
     return {"n": n, "model": evaluate_rooms(pipe, n, source=source, progress=progress),
             "model_scaled_depth_delta1": scaled["depth_delta1"],
             "constant": evaluate_rooms(OracleModel(source, transform=constant, through_code=False), n, source=source),
