@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from openbanana.evaluation.model import OracleModel
 from openbanana.model_card import evaluate_rooms
 
 compare_rooms = load_script("compare_rooms")
+SHIPPED = Path(__file__).resolve().parents[2] / "src" / "openbanana" / "weights" / "default"
 
 
 def test_one_room_is_that_room_of_the_source():
@@ -49,7 +51,7 @@ def test_paired_bootstrap_counts_and_interval():
 
 
 def test_shipped_model_against_itself_differs_by_nothing(capsys):
-    assert compare_rooms.main(["--old", "src/openbanana/weights/default", "--n", "2", "--resamples", "200"]) == 0
+    assert compare_rooms.main(["--old", str(SHIPPED), "--n", "2", "--resamples", "200"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()[:3]]
     assert [r["metric"] for r in rows] == ["depth_delta1", "depth_abs_rel", "normals_mean_deg"]
     for r in rows:
