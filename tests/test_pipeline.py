@@ -145,6 +145,31 @@ def test_ensemble_gives_combined_answer_and_uncertainty(pipe, scene):
     assert edited.ensemble_size == 1 and edited.uncertainty is None  # generation draws one sample
 
 
+def test_mirror_combines_the_answer_for_the_mirrored_input_turned_back(pipe, scene):
+    from openbanana.pipeline_ops import combine_answers
+    from openbanana.tasks import TASKS
+
+    img = np.asarray(Image.fromarray(scene.rgb).resize((16, 16)))  # the model's frame: no resizing of answers
+    for task in ("depth", "normals"):
+        plain = pipe.predict(img, task=task)
+        flipped = pipe.predict(np.ascontiguousarray(img[:, ::-1]), task=task)
+        both = pipe.predict(img, task=task, mirror=True)
+        assert plain.ensemble_size == 1 and both.ensemble_size == 2
+        np.testing.assert_array_equal(both.raw, plain.raw)  # the first member is the unmirrored one
+        t = TASKS.get(task)
+        first, back = t.decode(plain.raw), t.decode(t.unmirror(flipped.raw))
+        expect, _, _ = combine_answers([first.value, back.value], t.answer_kind, [first.valid, back.valid])
+        np.testing.assert_allclose(np.nan_to_num(both.answer), np.nan_to_num(expect), atol=1e-5)
+        assert not np.allclose(np.nan_to_num(plain.answer), np.nan_to_num(both.answer), atol=1e-3)  # it counts
+        assert both.uncertainty is not None and np.nanmax(both.uncertainty) > 0
+    # tasks whose answers do not mirror keep one member; so does the config's default (off)
+    assert pipe.predict(img, "segment the chair in red", mirror=True).ensemble_size == 1
+    assert pipe.predict(img, task="instance", mirror=True).ensemble_size == 1
+    assert pipe.predict(img, task="depth").ensemble_size == 1
+    with pytest.raises(TypeError, match="mirror: expected True, False or None"):
+        pipe.predict(img, task="depth", mirror="yes")
+
+
 def test_batches_letterbox_pil_output_and_input_kinds(pipe, scene):
     pil_in = Image.fromarray(scene.rgb)
     float_in = scene.rgb.astype(np.float32) / 255.0

@@ -440,6 +440,7 @@ class OpenBananaPipeline:
         output_type: Any,
         resize_mode: Any,
         batch_size: Any,
+        mirror: Any = None,
     ) -> None:
         """Fail loudly, one concern per line: a TypeError when only types are wrong, else ValueError."""
         type_errors: list[str] = []
@@ -491,6 +492,8 @@ class OpenBananaPipeline:
                 type_errors.append(f"{name}: expected a float, got {type(v).__name__}")
             elif not math.isfinite(v) or v < 0:
                 value_errors.append(f"{name}: must be a finite float >= 0, got {v}")
+        if mirror is not None and not isinstance(mirror, (bool, np.bool_)):
+            type_errors.append(f"mirror: expected True, False or None, got {type(mirror).__name__}")
         if output_type not in OUTPUT_TYPES:
             value_errors.append(f"output_type: expected one of {OUTPUT_TYPES}, got {output_type!r}")
         if resize_mode not in RESIZE_MODES:
@@ -527,6 +530,7 @@ class OpenBananaPipeline:
         generator: torch.Generator | None = None,
         output_type: str = "np",
         one_step: bool | None = None,
+        mirror: bool | None = None,
         resize_mode: str = "stretch",
         batch_size: int = 8,
         **spec: Any,
@@ -551,6 +555,10 @@ class OpenBananaPipeline:
             output_type: ``"np"`` (uint8 arrays) or ``"pil"`` (PIL images) for ``generated``.
             one_step: force (True) or forbid (False) the deterministic one-step mode for dense
                 tasks; None follows the config (one-step for dense tasks unless ensembling).
+            mirror: also answer each image's left-right mirror for the tasks whose answers
+                mirror (depth, normals: :attr:`openbanana.tasks.Task.mirrorable`), turn that
+                answer back and combine the two (a test-time flip: twice the samples, and
+                ``uncertainty`` is their disagreement). None follows the config's ``mirror_dense``.
             resize_mode: ``"stretch"`` or ``"letterbox"`` (see :mod:`openbanana.pipeline_ops`).
             batch_size: samples per forward pass.
             **spec: task spec overriding the instruction (``palette=``, ``colors=``,
@@ -562,12 +570,13 @@ class OpenBananaPipeline:
         """
         # 1. check and load
         self.check_inputs(images, instruction, task, num_inference_steps, ensemble_size, guidance_text,
-                          guidance_image, output_type, resize_mode, batch_size)
+                          guidance_image, output_type, resize_mode, batch_size, mirror)
         inf = self.config.inference
         steps = int(num_inference_steps or inf.num_inference_steps)
         g_text = inf.guidance_text if guidance_text is None else float(guidance_text)
         g_image = inf.guidance_image if guidance_image is None else float(guidance_image)
         K = int(inf.ensemble_size if ensemble_size is None else ensemble_size)
+        use_mirror = bool(inf.mirror_dense if mirror is None else mirror)
         loaded = None if images is None else [_to_image(im) for im in _as_list(images)]
         n = len(loaded) if loaded is not None else len(_as_list(instruction))
         instructions = _as_list(instruction) if instruction is not None else [None]
@@ -589,41 +598,49 @@ class OpenBananaPipeline:
                 item.frame, item.placement = to_model_frame(img, S, resize_mode)  # type: ignore[arg-type]
             items.append(item)
 
-        # 4. sample (K ensemble members per vision item, one per generation item)
-        raws = self._sample(items, K, steps, g_text, g_image, generator, one_step, batch_size)
+        # 4. sample (K ensemble members per vision item, twice that with mirrors; one per generation item)
+        raws = self._sample(items, K, steps, g_text, g_image, generator, one_step, batch_size, use_mirror)
 
         # 5. decode and combine, 6. resize back
         preds = [self._finish(it, members, output_type) for it, members in zip(items, raws, strict=True)]
         return PipelineOutput(predictions=preds)
 
     def _sample(self, items: list[_Item], K: int, steps: int, g_text: float, g_image: float,
-                generator: torch.Generator | None, one_step: bool | None, batch_size: int
-                ) -> list[list[np.ndarray]]:
-        """uint8 ``(S, S, 3)`` samples per item (K for vision tasks, 1 for generation), generated in
-        batches that share one sampling mode."""
+                generator: torch.Generator | None, one_step: bool | None, batch_size: int,
+                mirror: bool = False) -> list[list[np.ndarray]]:
+        """uint8 ``(S, S, 3)`` samples per item (K for vision tasks, 1 for generation; with
+        ``mirror``, K more for mirrorable tasks, drawn for the mirrored input and turned back),
+        generated in batches that share one sampling mode. An item's unmirrored samples come first."""
         S, dense = self.resolution, set(self.config.inference.dense_tasks)
-        rows: list[tuple[int, _Item, bool]] = []
+        tasks = _tasks_module().TASKS
+        rows: list[tuple[int, _Item, bool, bool]] = []  # (item, request, one-step, mirrored)
         for i, it in enumerate(items):
             k_i = 1 if it.task in GENERATION_TASKS else K
             if one_step is None:
                 use_one = it.task in dense and self.config.inference.one_step_dense and k_i == 1
             else:
                 use_one = bool(one_step) and it.task in dense
-            rows += [(i, it, use_one) for _ in range(k_i)]
+            flips = [False]
+            if mirror and it.frame is not None and it.task in tasks and tasks.get(it.task).mirrorable:
+                flips.append(True)
+            rows += [(i, it, use_one, f) for f in flips for _ in range(k_i)]
         out: list[list[np.ndarray]] = [[] for _ in items]
         for mode in (True, False):
             for has_cond in (True, False):
                 group = [r for r in rows if r[2] == mode and (r[1].frame is not None) == has_cond]  # in order
                 for start in range(0, len(group), batch_size):
                     chunk = group[start:start + batch_size]
-                    cond = to_model_tensor([r[1].frame for r in chunk]).to(self.device) if has_cond else None
+                    cond = None
+                    if has_cond:
+                        frames = [r[1].frame[:, ::-1] if r[3] else r[1].frame for r in chunk]  # [S, S, 3] each
+                        cond = to_model_tensor([np.ascontiguousarray(f) for f in frames]).to(self.device)
                     x = self.backend.sample(
                         cond, [r[1].instruction for r in chunk], height=S, width=S,
                         num_inference_steps=1 if mode else steps, guidance_text=g_text,
                         guidance_image=g_image, generator=generator, one_step=mode,
                     )
-                    for (i, _, _), img in zip(chunk, from_model_tensor(x), strict=True):
-                        out[i].append(img)
+                    for (i, it, _, flipped), img in zip(chunk, from_model_tensor(x), strict=True):
+                        out[i].append(tasks.get(it.task).unmirror(img, **it.spec) if flipped else img)
         return out
 
     def _finish(self, it: _Item, raws: list[np.ndarray], output_type: str) -> Prediction:

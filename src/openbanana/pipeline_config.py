@@ -51,6 +51,8 @@ class InferenceDefaults:
         guidance_text: classifier-free guidance scale on the instruction (1.0 = off).
         guidance_image: classifier-free guidance scale on the input image (1.0 = off).
         ensemble_size: samples combined per prediction for stochastic sampling (1 = off).
+        mirror_dense: also answer the left-right mirror of each input for the tasks whose answers
+            mirror (depth, normals) and combine the two (a test-time flip; twice their cost).
     """
 
     num_inference_steps: int = 16
@@ -59,6 +61,7 @@ class InferenceDefaults:
     guidance_text: float = 1.0
     guidance_image: float = 1.0
     ensemble_size: int = 1
+    mirror_dense: bool = False
 
 
 @dataclass

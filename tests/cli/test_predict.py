@@ -368,6 +368,19 @@ def test_ensemble_with_a_seed_is_reproducible_and_exports_uncertainty(tmp_path, 
     assert outs[0][1].shape == (24, 36) and np.isfinite(outs[0][1]).all() and (outs[0][1] >= 0).all()
 
 
+def test_mirror_combines_two_answers_and_exports_their_disagreement(tmp_path, inputs, model_dir):
+    answers = {}
+    for flag in ("--mirror", "--no-mirror"):
+        code, stdout, err = run(["predict", str(inputs["rgb"]), "--task", "normals", "--model", str(model_dir),
+                                 "--out", str(tmp_path / flag), flag, "--json"])
+        assert code == 0, err
+        files = json.loads(stdout)["results"][0]["files"]
+        answers[flag] = (np.load(files["npy"]), files.get("uncertainty"))
+    assert answers["--no-mirror"][1] is None
+    assert np.load(answers["--mirror"][1]).shape == (24, 36)
+    assert not np.allclose(answers["--mirror"][0], answers["--no-mirror"][0])
+
+
 def test_device_without_cuda_is_a_usage_error(tmp_path, inputs, model_dir):
     import torch
 

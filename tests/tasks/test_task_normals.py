@@ -19,6 +19,18 @@ def test_paper_colours_and_round_trip():
     np.testing.assert_allclose(out, n, atol=0.01)
 
 
+def test_unmirror_turns_the_answer_for_a_mirrored_input_into_the_inputs_own():
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=(5, 7, 3)).astype(np.float32)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    mirrored = n[:, ::-1] * np.array([-1, 1, 1], np.float32)  # the mirror image's normals
+    back = TASKS.get("normals").unmirror(openbanana.encode("normals", mirrored))
+    assert back.dtype == np.uint8 and back.shape == (5, 7, 3)
+    np.testing.assert_allclose(back.astype(int), openbanana.encode("normals", n).astype(int), atol=1)
+    np.testing.assert_allclose(openbanana.decode("normals", back).value, n, atol=0.01)
+    assert TASKS.get("normals").mirrorable and TASKS.get("depth").mirrorable
+
+
 def test_invalid_mask_is_black():
     n = np.zeros((1, 2, 3), np.float32)
     n[0, 0] = (0, 0, 1)

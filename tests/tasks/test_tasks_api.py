@@ -83,3 +83,18 @@ def test_a_task_must_declare_its_answer_kind():
     with pytest.raises(TypeError, match="answer_kind must be one of"):
         tasks.register_task(NoKind)
     assert "no-kind" not in tasks.TASKS
+
+
+@pytest.mark.parametrize("name", tasks.task_names())
+def test_unmirror_undoes_itself_and_only_mirrorable_tasks_have_it(name):
+    target, spec = _ANSWERS[name]
+    rgb = openbanana.encode(name, target, **spec)
+    task = tasks.TASKS.get(name)
+    assert task.mirrorable == (name in ("depth", "normals"))  # instance colours and "left" words do not mirror
+    if task.mirrorable:
+        once = task.unmirror(rgb, **spec)
+        assert once.shape == rgb.shape and once.dtype == np.uint8
+        np.testing.assert_array_equal(task.unmirror(once, **spec), rgb)
+    else:
+        with pytest.raises(ValueError, match=f"task '{name}' is not mirrorable"):
+            task.unmirror(rgb, **spec)

@@ -279,6 +279,7 @@ def run_predict(
     tasks: list[str] | None = None,
     steps: int | None = None,
     ensemble: int | None = None,
+    mirror: bool | None = None,
     batch_size: int = 4,
     fov_deg: float = DEFAULT_FOV_DEG,
     point: tuple[int, int] | None = None,
@@ -312,7 +313,8 @@ def run_predict(
     results, paths = _list_paths(specs, recursive, report)
     task_list: list[str | None] = sorted(tasks, key=lambda t: _TASK_ORDER.get(t, 2)) if tasks else [None]
     generator = None if seed is None else torch.Generator().manual_seed(seed)
-    kwargs: dict[str, Any] = {"num_inference_steps": steps, "ensemble_size": ensemble, "generator": generator}
+    kwargs: dict[str, Any] = {"num_inference_steps": steps, "ensemble_size": ensemble, "generator": generator,
+                              "mirror": mirror}
     job = _Job(
         pipe=pipe,
         paths=paths,
@@ -523,6 +525,11 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--ensemble", min=1, help="Samples combined per prediction (default: the model's)."),
         ] = None,
+        mirror: Annotated[
+            bool | None,
+            typer.Option("--mirror/--no-mirror", help="Also answer each image's mirror for depth and normals "
+                         "and combine the two (default: the model's)."),
+        ] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 4,
         fov_deg: Annotated[
             float,
@@ -564,6 +571,7 @@ def register(app: typer.Typer) -> None:
             tasks=task or None,
             steps=steps,
             ensemble=ensemble,
+            mirror=mirror,
             batch_size=batch_size,
             fov_deg=fov_deg,
             point=xy,

@@ -47,6 +47,10 @@ class Task(ABC):
     needs_instruction: ClassVar[bool] = False
     #: for such a task, what the user's instruction must do, with an example (usage errors)
     instruction_hint: ClassVar[str] = "saying what to do"
+    #: the left-right mirror of an input asks the same question, and :meth:`unmirror` turns its
+    #: answer into the input's own (the pipeline's ``mirror`` option). Not so where an answer's
+    #: colours follow positions (instances) or an instruction may say "left" (referring)
+    mirrorable: ClassVar[bool] = False
 
     @abstractmethod
     def encode(self, target: Any, **spec: Any) -> np.ndarray:
@@ -95,6 +99,14 @@ class Task(ABC):
             ``(loss, valid)``: ``[N, H, W]`` float and ``[N, H, W]`` bool (pixels the loss counts).
         """
         return None
+
+    def unmirror(self, rgb: np.ndarray, **spec: Any) -> np.ndarray:
+        """The answer image drawn for the left-right mirror of an input, as the input's own answer:
+        uint8 ``(H, W, 3)`` in, the same out (mirrored back; a task whose code holds directions
+        also turns them). Only for :attr:`mirrorable` tasks."""
+        if not self.mirrorable:
+            raise ValueError(f"task {self.name!r} is not mirrorable: a mirrored input does not ask the same question")
+        return np.ascontiguousarray(np.asarray(rgb)[:, ::-1])
 
     def answer(self, value: Any, valid: Any = None) -> Answer:
         """A decoded ``value`` (and where it is ``valid``) as this task's :class:`Answer`."""

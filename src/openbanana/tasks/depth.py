@@ -65,6 +65,7 @@ class DepthTask(Task):
     priority: ClassVar[int] = 20
     answer_kind: ClassVar[AnswerKind] = "depth"
     order: ClassVar[int] = 0
+    mirrorable: ClassVar[bool] = True
     spec_keys: ClassVar[tuple[str, ...]] = ("colormap",)
 
     def _colormap(self, spec: dict[str, Any]) -> str:

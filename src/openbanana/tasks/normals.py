@@ -37,6 +37,7 @@ class NormalsTask(Task):
     priority: ClassVar[int] = 10
     answer_kind: ClassVar[AnswerKind] = "normals"
     order: ClassVar[int] = 1
+    mirrorable: ClassVar[bool] = True
 
     def encode(self, target: Any, valid: Any = None, **spec: Any) -> np.ndarray:
         """Args: target: normals (H, W, 3) or (B, H, W, 3), paper frame; valid: optional bool mask.
@@ -53,6 +54,13 @@ class NormalsTask(Task):
     def instruction(self, rng: np.random.Generator | None = None, **spec: Any) -> str:
         check_spec(self.name, spec, ())
         return pick(rng, _TEMPLATES)
+
+    def unmirror(self, rgb: np.ndarray, **spec: Any) -> np.ndarray:
+        """Mirrored back, and every normal's x turned (a mirror sends x to -x): red, which draws
+        ``(1 - x) / 2``, becomes ``255 - red``."""
+        out = super().unmirror(rgb, **spec).copy()
+        out[..., 0] = 255 - out[..., 0]
+        return out
 
     def answer_loss(self, pred: Any, target: Any, **spec: Any) -> tuple[Any, Any]:
         """The angle (radians) between the normals the two images draw, per pixel: the metric's
