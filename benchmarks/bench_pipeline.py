@@ -9,8 +9,9 @@ What is timed (wall clock, best of ``--repeat`` runs after a warm-up):
 
 1. ``backend one-step``: ``backend.sample(cond, prompts, one_step=True)`` on a ready batch (the
    reference: the network alone);
-2. ``pipeline 1 step``: ``pipe(images, task="depth")`` on the same batch of uint8 images at the
-   input size (loading, resizing, decoding and resizing back included);
+2. ``pipeline 1 step``: ``pipe(images, task="depth", mirror=False)`` on the same batch of uint8
+   images at the input size (loading, resizing, decoding and resizing back included), and
+   ``pipeline 1 step + mirror`` the same with the test-time mirror (``mirror=True``);
 3. ``backend N steps`` and ``pipeline N steps``: the same with ``one_step=False`` and
    ``num_inference_steps=N`` (``task="edit"``, no decoding);
 4. ``mixture``: samples per second of ``openbanana.data.mixture`` (vision share 0.5) in this one
@@ -89,7 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
     rows = {
         "backend one-step": _best(lambda: pipe.backend.sample(cond, prompts_d, height=S, width=S, one_step=True),
                                   args.repeat),
-        "pipeline 1 step": _best(lambda: pipe(images, task="depth", batch_size=B), args.repeat),
+        "pipeline 1 step": _best(lambda: pipe(images, task="depth", batch_size=B, mirror=False), args.repeat),
+        "pipeline 1 step + mirror": _best(lambda: pipe(images, task="depth", batch_size=B, mirror=True),
+                                          args.repeat),
         f"backend {args.steps} steps": _best(lambda: pipe.backend.sample(
             cond, prompts_e, height=S, width=S, num_inference_steps=args.steps, generator=g), args.repeat),
         f"pipeline {args.steps} steps": _best(lambda: pipe(images, "make the sofa red", task="edit", batch_size=B,
@@ -107,10 +110,13 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {name:<22} {B / t:9.2f} predictions/s")
     r1 = rows["pipeline 1 step"] / rows["backend one-step"]
     rn = rows[f"pipeline {args.steps} steps"] / rows[f"backend {args.steps} steps"]
-    print(f"  pipeline / backend time, 1 step: {r1:.2f}x; {args.steps} steps: {rn:.2f}x")
+    rm = rows["pipeline 1 step + mirror"] / rows["pipeline 1 step"]
+    print(f"  pipeline / backend time, 1 step: {r1:.2f}x; {args.steps} steps: {rn:.2f}x; "
+          f"1 step with / without the mirror: {rm:.2f}x ({1000 * rows['pipeline 1 step + mirror'] / B:.1f} ms "
+          "per prediction)")
     print(f"  mixture (1 process, vision share 0.5): {n_mix / t_mix:.1f} samples/s = "
           f"{(n_mix / t_mix) / out['pipeline 1 step']:.2f}x the 1-step prediction rate")
-    out.update({"ratio_1_step": r1, "ratio_n_steps": rn, "mixture_samples_per_s": n_mix / t_mix})
+    out.update({"ratio_1_step": r1, "ratio_n_steps": rn, "ratio_mirror": rm, "mixture_samples_per_s": n_mix / t_mix})
     print(json.dumps(out))
     return out
 
