@@ -48,6 +48,11 @@ def test_history_losses_and_card_text():
     assert "| depth delta1 | >= 0.85 | 0.500 |" in card and "| semantic mIoU, fixed palette | >= 0.6 | n/a |" in card
     assert "+2.0%" in card and "python scripts/evaluate_default.py --n 2" in card
     assert "images seen: 160" in card
+    assert "Answers as the pipeline gives them" not in card  # unknown inference settings: no claim
+    mirrored = render_model_card({**results, "inference": {"one_step_dense": True, "mirror_dense": True}}, command="c")
+    assert "dense tasks in one deterministic step and the test-time mirror" in mirrored
+    plain = render_model_card({**results, "inference": {"one_step_dense": True, "mirror_dense": False}}, command="c")
+    assert "dense tasks in one deterministic step." in plain
     noted = render_model_card(results, command="c", notes="## How it was trained\n\nthree runs\n")
     assert "## How it was trained\n\nthree runs\n\n## How these numbers were produced" in noted
 

@@ -15,6 +15,7 @@ come from ``openbanana eval -b synthetic-val --synthetic-size S --limit n -m DIR
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import platform
@@ -239,6 +240,7 @@ def evaluate_model(model_dir: str | Path, *, n: int = 32, splits: tuple[str, ...
     results["training"] = pipe.config.training
     results["parameters"] = int(sum(p.numel() for p in pipe.backend.parameters()))
     results["backend"] = pipe.config.backend
+    results["inference"] = dataclasses.asdict(pipe.config.inference)
     return results
 
 
@@ -303,6 +305,7 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
         "palette (random colours, random order) over the classes in view; instance F1 of one-to-one matches at "
         "IoU 0.5 for the thing class with most instances; referring cIoU (expressions painted red on black); "
         "reasoning gIoU."),
+        *_inference_lines(results.get("inference")),
         "",
         "| metric | aim | " + " | ".join(results["splits"]) + " |",
         "|---|---|" + "---|" * len(results["splits"]),
@@ -354,6 +357,17 @@ def render_model_card(results: dict[str, Any], *, command: str, curve: list[dict
         "",
     ]
     return "\n".join(lines)
+
+
+def _inference_lines(inference: dict[str, Any] | None) -> list[str]:
+    """How the model answered (its ``pipeline.json`` defaults), or nothing when unknown."""
+    if not inference:
+        return []
+    mode = "one deterministic step" if inference.get("one_step_dense") else (
+        f"{inference.get('num_inference_steps')} Euler steps")
+    mirror = (" and the test-time mirror (each scene also answered mirrored for depth and normals, the two combined)"
+              if inference.get("mirror_dense") else "")
+    return ["", f"Answers as the pipeline gives them by default: dense tasks in {mode}{mirror}."]
 
 
 def _rooms_lines(rooms: dict[str, Any] | None) -> list[str]:
